@@ -1,0 +1,67 @@
+"""The Backend interface: how a step's process is started, streamed and stopped.
+
+The state machine (retries, timeouts, conditions, events) lives in the executor; a backend
+only runs one attempt of one step and hands its raw output back.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+#: Called with ("stdout" | "stderr", a raw chunk). Awaited, so a slow consumer slows the
+#: reader and the pipe's back-pressure bounds memory.
+OutputHandler = Callable[[str, bytes], Awaitable[None]]
+
+
+class SpawnError(Exception):
+    """The process could not be started (missing shell, bad working directory, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepLaunch:
+    """Everything needed to start one attempt of one step."""
+
+    execution_id: str
+    step_id: str
+    attempt: int
+    argv: Sequence[str]
+    env: Mapping[str, str]  # the complete environment of the process
+    cwd: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """Where a step runs, recorded so a later start can kill leftovers safely."""
+
+    pid: int
+    pgid: int
+    host: str
+    create_time: float  # the process start time (psutil.Process.create_time())
+
+
+class StepProcess(abc.ABC):
+    """One running attempt."""
+
+    info: ProcessInfo | None
+
+    @abc.abstractmethod
+    async def wait(self) -> int:
+        """Exit code once the process ended and all its output was handed over
+        (negative: killed by that signal)."""
+
+    @abc.abstractmethod
+    async def terminate(self, grace: float) -> None:
+        """SIGTERM the step's whole process tree, SIGKILL what is left after `grace` s."""
+
+
+class Backend(abc.ABC):
+    """Runs step attempts somewhere (local processes, a Dask cluster)."""
+
+    @abc.abstractmethod
+    async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
+        """Start the attempt; raise SpawnError when it cannot start."""
+
+    async def close(self) -> None:
+        """Release resources; running attempts have been terminated by then."""

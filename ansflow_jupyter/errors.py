@@ -1,0 +1,44 @@
+"""The domain exceptions every front door maps (HTTP in server/errors.py, exit codes in the CLI).
+
+    AnsFlowError
+    ├── SpecError      invalid pipeline (400, exit 2)   -- defined in pipeline/, re-exported
+    ├── NotFound       unknown execution or file (404)
+    ├── Conflict       e.g. deleting a running execution (409)
+    ├── BadRequest     a malformed request (400)
+    └── StoreError     the database cannot be used (clear one-line message naming it)
+"""
+
+from __future__ import annotations
+
+from .pipeline.errors import SpecError, SpecIssue
+
+
+class AnsFlowError(Exception):
+    """Base of the errors a user can cause or fix."""
+
+
+class NotFound(AnsFlowError):
+    """Unknown execution, step or file."""
+
+
+class Conflict(AnsFlowError):
+    """The request clashes with the current state."""
+
+
+class BadRequest(AnsFlowError):
+    """The request itself is malformed."""
+
+
+class StoreError(AnsFlowError):
+    """The store cannot be opened or written (not writable, locked, corrupt, other version)."""
+
+
+__all__ = [
+    "AnsFlowError",
+    "BadRequest",
+    "Conflict",
+    "NotFound",
+    "SpecError",
+    "SpecIssue",
+    "StoreError",
+]

@@ -1,0 +1,87 @@
+"""The validated, expanded pipeline model every other layer consumes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+SHELLS = ("bash", "sh", "python")
+
+
+class ConditionContext(Protocol):
+    """What an `if:` expression may look at when it is evaluated."""
+
+    @property
+    def needs_succeeded(self) -> bool:
+        """Every need ended `success` (a `continue-on-error` failure counts as success)."""
+
+    @property
+    def needs_failed(self) -> bool:
+        """At least one need (or one of their ancestors) failed."""
+
+    @property
+    def cancelled(self) -> bool:
+        """The execution has been cancelled."""
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The step's merged environment (pipeline env, overrides, step env, matrix)."""
+
+
+class Condition(Protocol):
+    """A parsed `if:` expression."""
+
+    source: str
+
+    @property
+    def uses_status_function(self) -> bool:
+        """True when the expression calls success(), failure(), always() or cancelled();
+        otherwise the executor treats it as `success() && (expr)`, like GitHub Actions."""
+
+    def evaluate(self, ctx: ConditionContext) -> bool:
+        """Evaluate against the context; never raises for a parsed expression."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySpec:
+    """`retry:` — attempts after the first; the delay grows by `backoff` each time."""
+
+    max: int = 0
+    delay: float = 0.0
+    backoff: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpec:
+    """One step after matrix expansion and `${{ }}` substitution."""
+
+    id: str  # expanded id, e.g. "deploy-verify[python=3.11]"
+    name: str  # display name; defaults to the id
+    run: str  # the script, `${{ matrix.x }}` and `${{ env.X }}` already substituted
+    shell: str  # one of SHELLS
+    needs: tuple[str, ...]  # expanded ids of the steps this one waits for
+    env: Mapping[str, str]  # step env + matrix values (pipeline env is on PipelineSpec)
+    working_directory: str  # relative to PipelineSpec.base_dir unless absolute
+    timeout: float | None  # seconds
+    retry: RetrySpec
+    continue_on_error: bool
+    condition: Condition | None  # None means the default `success()`
+    matrix: Mapping[str, str] = field(default_factory=dict)
+    template_id: str = ""  # the id as written in the file (before matrix expansion)
+    line: int = 0  # 1-based line of the step's key in the file
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSpec:
+    """A whole valid pipeline; steps keep file order (expanded in place)."""
+
+    name: str
+    steps: Mapping[str, StepSpec]
+    env: Mapping[str, str]
+    secrets: tuple[str, ...]
+    max_parallel: int | None
+    source: str  # the YAML text as loaded
+    path: str | None  # the file it came from, if any
+    base_dir: Path  # where relative working directories resolve
