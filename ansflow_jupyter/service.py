@@ -182,11 +182,16 @@ class ExecutionManager:
             run.done.set()
             self._runs.pop(execution_id, None)
 
-    async def cancel(self, execution_id: str) -> None:
-        """Cancel a running execution; finished ones are left as they are (no error)."""
+    def cancel_local(self, execution_id: str) -> bool:
+        """Cancel an execution of this process now (safe in a signal handler); False if none."""
         run = self._runs.get(execution_id)
         if run is not None:
             run.executor.cancel()
+        return run is not None
+
+    async def cancel(self, execution_id: str) -> None:
+        """Cancel a running execution; finished ones are left as they are (no error)."""
+        if self.cancel_local(execution_id):
             return
         execution = await self._read(self.store.get_execution, execution_id)
         if not ExecutionStatus(execution["status"]).finished:
@@ -282,7 +287,7 @@ class ExecutionManager:
         except BaseException:
             sub.close()
             raise
-        stream = EventStream(self, execution_id, sub, since)
+        stream = EventStream(self, execution_id, sub, since, local=execution_id in self._runs)
         stream.finished = ExecutionStatus(execution["status"]).finished
         return stream
 
@@ -319,29 +324,47 @@ class _StoreSink:
 
 
 class EventStream:
-    """Replay-then-live events of one execution, handed out in batches (one per frame)."""
+    """Replay-then-live events of one execution, handed out in batches (one per frame).
+
+    An execution run by another process (the CLI following a server run, or the other
+    way round) never reaches this process's bus; its live phase polls the store."""
+
+    poll_interval = 0.2
 
     def __init__(
-        self, manager: ExecutionManager, execution_id: str, sub: Subscription, since: int | None
+        self,
+        manager: ExecutionManager,
+        execution_id: str,
+        sub: Subscription,
+        since: int | None,
+        *,
+        local: bool,
     ):
         self._manager = manager
         self.execution_id = execution_id
         self._sub = sub
         self._since = since
+        self._local = local
         self.last_seq = since if since is not None else -1
         self.finished = False
-        self._replaying = True
+        self.replaying = True
 
     async def next_batch(self) -> list[Event]:
         """The next events in seq order; [] once the execution has ended and all was sent.
 
         Raises SubscriberLagged when the live queue overflowed (resume with `since`)."""
-        if self._replaying:
+        if self.replaying:
             batch = await self._replay_page()
             if batch:
                 return batch
-            self._replaying = False
+            self.replaying = False
         while not self._done():
+            if not self._local:
+                page = await self._replay_page()
+                if page:
+                    return page
+                await asyncio.sleep(self.poll_interval)
+                continue
             first = await self._sub.__anext__()
             batch = [e for e in [first, *self._sub.pending()] if (e.seq or 0) > self.last_seq]
             if batch:

@@ -63,5 +63,5 @@ class Backend(abc.ABC):
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Start the attempt; raise SpawnError when it cannot start."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources; running attempts have been terminated by then."""

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class SpecIssue:
-    """One problem in a pipeline file; `line`/`column` are 1-based, `path` like `steps.build.needs[1]`."""
+    """One problem in a pipeline file: 1-based `line`/`column`, `path` like `steps.b.needs[1]`."""
 
     message: str
     line: int

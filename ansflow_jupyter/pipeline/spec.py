@@ -62,7 +62,7 @@ class StepSpec:
     run: str  # the script, `${{ matrix.x }}` and `${{ env.X }}` already substituted
     shell: str  # one of SHELLS
     needs: tuple[str, ...]  # expanded ids of the steps this one waits for
-    env: Mapping[str, str]  # step env + matrix values (pipeline env is on PipelineSpec)
+    env: Mapping[str, str]  # the step's own env, substituted (matrix values are in `matrix`)
     working_directory: str  # relative to PipelineSpec.base_dir unless absolute
     timeout: float | None  # seconds
     retry: RetrySpec
@@ -79,7 +79,7 @@ class PipelineSpec:
 
     name: str
     steps: Mapping[str, StepSpec]
-    env: Mapping[str, str]
+    env: Mapping[str, str]  # the file's `env` with the run-time overrides merged over it
     secrets: tuple[str, ...]
     max_parallel: int | None
     source: str  # the YAML text as loaded

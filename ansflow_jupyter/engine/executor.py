@@ -1,0 +1,420 @@
+"""The execution state machine: ready-set scheduling, retries, timeouts, conditions, cancel.
+
+A step starts the moment its own needs are finished (never level by level), limited by
+`max_parallel`. All state changes happen on the event loop thread in plain synchronous
+code, so the order of events is the order of decisions.
+
+Cancellation follows GitHub Actions: running trees are terminated and queued steps end
+`cancelled` without starting, except steps whose `if:` explicitly calls `always()` or
+`cancelled()` -- cleanup steps still run (to completion) once their needs are finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import EventType, ExecutionStatus, StepReason, StepStatus
+from ..pipeline.spec import PipelineSpec, StepSpec
+from .backend import Backend, SpawnError, StepLaunch, StepProcess
+from .output import LineProcessor
+from .writer import EventSink, EventWriter
+
+_Result = tuple[StepStatus, StepReason, int | None]
+_RUNS_WHEN_CANCELLED = re.compile(r"\b(?:always|cancelled)\s*\(")
+
+
+def shell_argv(shell: str, script: str) -> list[str]:
+    """The command line that runs `script` with one of the supported shells."""
+    if shell == "bash":
+        return ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    if shell == "sh":
+        return ["sh", "-e", "-c", script]
+    if shell == "python":
+        return [sys.executable, "-u", "-c", script]
+    raise SpawnError(f"unknown shell {shell!r} (expected bash, sh or python)")
+
+
+@dataclass(frozen=True, slots=True)
+class _ConditionContext:
+    needs_succeeded: bool
+    needs_failed: bool
+    cancelled: bool
+    env: Mapping[str, str]
+
+
+@dataclass(slots=True)
+class _Step:
+    spec: StepSpec
+    status: StepStatus = StepStatus.PENDING
+    attempt: int = 0
+    exit_code: int | None = None
+    reason: StepReason | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    failed_upstream: bool = False  # this step or one of its ancestors failed
+    cleanup: bool = False  # started after cancel(): runs to completion
+    process: StepProcess | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counts_as_success(self) -> bool:
+        return self.status is StepStatus.SUCCESS or (
+            self.status is StepStatus.FAILED and self.spec.continue_on_error
+        )
+
+
+class Executor:
+    """Runs one execution of a pipeline and emits its events through `sink`."""
+
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        execution_id: str,
+        backend: Backend,
+        sink: EventSink,
+        *,
+        max_parallel: int | None = None,
+        log_line_max_bytes: int = 65536,
+        first_seq: int = 1,
+        reuse: Mapping[str, str] | None = None,
+        kill_grace: float = 5.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.execution_id = execution_id
+        self.max_parallel = max(1, max_parallel or spec.max_parallel or os.cpu_count() or 1)
+        self._backend = backend
+        self._line_max = log_line_max_bytes
+        self._reuse = dict(reuse or {})
+        self._kill_grace = kill_grace
+        self._env_overrides = dict(env or {})
+        self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
+        self._steps = {sid: _Step(step) for sid, step in spec.steps.items()}
+        self._base_env = dict(os.environ)  # copying os.environ per step costs ~0.1 ms
+        # Incremental ready set: unfinished-needs counters and a heap of file positions, so
+        # a finished step costs O(its dependents), not a scan of the whole pipeline.
+        self._order = list(self._steps.values())
+        self._position = {sid: index for index, sid in enumerate(self._steps)}
+        self._waiting = dict.fromkeys(self._steps, 0)
+        self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
+        for sid, step in spec.steps.items():
+            for need in dict.fromkeys(step.needs):
+                if need in self._steps:
+                    self._waiting[sid] += 1
+                    self._dependents[need].append(sid)
+        self._ready = [self._position[sid] for sid, n in self._waiting.items() if n == 0]
+        self._swept = False
+        self._running = 0
+        self._done = 0
+        self._cancelled = False
+        self._started = False
+        self._started_at = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._all_done: asyncio.Event | None = None
+        self._cancel_event: asyncio.Event | None = None
+        self.status = ExecutionStatus.PENDING
+
+    # -- public -------------------------------------------------------------------------
+
+    async def run(self) -> ExecutionStatus:
+        """Run every step to a final state; returns the execution's final status."""
+        if self._started:
+            raise RuntimeError("an Executor runs once")
+        self._started = True
+        self._all_done = asyncio.Event()
+        self._cancel_event = asyncio.Event()
+        if self._cancelled:
+            self._cancel_event.set()
+        self._started_at = time.time()
+        self._writer.start()
+        self.status = ExecutionStatus.RUNNING
+        self._emit_execution()
+        for step_id, source in self._reuse.items():
+            step = self._steps.get(step_id)
+            if step is not None and step.status is StepStatus.PENDING:
+                step.extra["reused_from"] = source
+                self._finish(step, StepStatus.SUCCESS, StepReason.REUSED)
+        try:
+            self._advance()
+            await self._all_done.wait()
+        except asyncio.CancelledError:
+            self.cancel()
+            await self._drain_tasks()
+            raise
+        await self._drain_tasks()
+        if self._cancelled:
+            self.status = ExecutionStatus.CANCELLED
+        elif any(s.status is StepStatus.FAILED and not s.counts_as_success
+                 for s in self._steps.values()):
+            self.status = ExecutionStatus.FAILED
+        else:
+            self.status = ExecutionStatus.SUCCESS
+        self._emit_execution()
+        await self._writer.close()
+        return self.status
+
+    def cancel(self) -> None:
+        """Stop the execution: queued steps never start, running trees are terminated."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if self._cancel_event is None:
+            return  # not running yet: run() cancels everything at once
+        self._cancel_event.set()
+        for step in self._steps.values():
+            if step.process is not None and not step.cleanup:
+                self._spawn(step.process.terminate(self._kill_grace))
+        self._advance()
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        """Decide the steps whose needs are finished, in file order; start what fits."""
+        if self._cancelled and not self._swept:
+            self._swept = True
+            for step in self._order:
+                if step.status is StepStatus.PENDING and not _runs_when_cancelled(step.spec):
+                    self._finish(step, StepStatus.CANCELLED, StepReason.CANCELLED)
+        deferred: list[int] = []
+        while self._ready:
+            position = heapq.heappop(self._ready)
+            step = self._order[position]
+            if step.status is not StepStatus.PENDING:
+                continue
+            needs = [self._steps[n] for n in step.spec.needs if n in self._steps]
+            verdict = self._verdict(step, needs)
+            if verdict is None:
+                if self._running < self.max_parallel:
+                    self._start(step)
+                else:
+                    deferred.append(position)  # waits for a free slot
+                continue
+            status = StepStatus.CANCELLED if self._cancelled else StepStatus.SKIPPED
+            self._finish(step, status, verdict)  # may make dependents ready
+        for position in deferred:
+            heapq.heappush(self._ready, position)
+        if self._done == len(self._steps) and self._all_done is not None:
+            self._all_done.set()
+
+    def _verdict(self, step: _Step, needs: list[_Step]) -> StepReason | None:
+        """None to run the step, else why it does not run."""
+        succeeded = all(n.counts_as_success for n in needs)
+        step.failed_upstream = any(
+            n.failed_upstream or (n.status is StepStatus.FAILED and not n.spec.continue_on_error)
+            for n in needs
+        )
+        condition = step.spec.condition
+        if condition is None or not condition.uses_status_function:
+            # No status function means `success() && (expr)`, like GitHub Actions.
+            run = succeeded and not self._cancelled
+            if run and condition is not None:
+                run = condition.evaluate(self._context(step, succeeded))
+        else:
+            run = condition.evaluate(self._context(step, succeeded))
+        if run:
+            return None
+        if self._cancelled:
+            return StepReason.CANCELLED
+        return StepReason.NEEDS_FAILED if not succeeded else StepReason.CONDITION_FALSE
+
+    def _context(self, step: _Step, succeeded: bool) -> _ConditionContext:
+        return _ConditionContext(
+            needs_succeeded=succeeded,
+            needs_failed=step.failed_upstream,
+            cancelled=self._cancelled,
+            env=self._step_env(step.spec),
+        )
+
+    def _start(self, step: _Step) -> None:
+        step.status = StepStatus.RUNNING
+        step.cleanup = self._cancelled
+        self._running += 1
+        self._spawn(self._run_step(step))
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain_tasks(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _fail(self, exc: BaseException) -> None:
+        """The sink failed: nothing more can be recorded, so stop everything."""
+        self.cancel()
+
+    # -- one step -------------------------------------------------------------------------
+
+    async def _run_step(self, step: _Step) -> None:
+        try:
+            await self._attempts(step)
+        except Exception as exc:  # a bug or a consumer error: end the step, keep the run sane
+            if not step.status.finished:
+                step.extra["message"] = f"internal error: {exc!r}"
+                self._finish(step, StepStatus.FAILED, StepReason.EXIT)
+        finally:
+            self._running -= 1
+            if self._all_done is not None:
+                self._advance()
+
+    async def _attempts(self, step: _Step) -> None:
+        spec = step.spec
+        env = self._step_env(spec)
+        secrets = [env.get(name, "") for name in self.spec.secrets]
+        log = LineProcessor(
+            spec.id, self._emit_log, max_line_bytes=self._line_max, secrets=secrets
+        )
+        writer = self._writer
+
+        async def on_output(stream: str, chunk: bytes) -> None:
+            log.feed(stream, chunk)
+            if writer.full:
+                await writer.room()
+
+        cwd = str(self.spec.base_dir / spec.working_directory)
+        result: _Result = (StepStatus.FAILED, StepReason.EXIT, None)
+        for attempt in range(1, spec.retry.max + 2):
+            if attempt > 1:
+                delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
+                await self._sleep_unless_cancelled(delay)
+            if self._cancelled and not step.cleanup:
+                result = (StepStatus.CANCELLED, StepReason.CANCELLED, step.exit_code)
+                break
+            step.attempt = attempt
+            step.exit_code = None
+            if step.started_at is None:
+                step.started_at = time.time()
+            env["ANSFLOW_ATTEMPT"] = str(attempt)
+            try:
+                argv = shell_argv(spec.shell, spec.run)
+                launch = StepLaunch(self.execution_id, spec.id, attempt, argv, dict(env), cwd)
+                process = await self._backend.start(launch, on_output)
+            except SpawnError as exc:
+                log.add_line("stderr", f"ansflow: {exc}")
+                log.finish()
+                result = (StepStatus.FAILED, StepReason.SPAWN_ERROR, None)
+                break
+            step.process = process
+            self._emit_step(step, running=True)
+            if self._cancelled and not step.cleanup:
+                self._spawn(process.terminate(self._kill_grace))
+            try:
+                code, timed_out = await self._wait(process, spec.timeout)
+            finally:
+                step.process = None
+                log.finish()
+            step.exit_code = code
+            if self._cancelled and not step.cleanup:
+                result = (StepStatus.CANCELLED, StepReason.CANCELLED, code)
+                break
+            if code == 0:
+                result = (StepStatus.SUCCESS, StepReason.EXIT, code)
+                break
+            result = (StepStatus.FAILED, StepReason.TIMEOUT if timed_out else StepReason.EXIT, code)
+        status, reason, step.exit_code = result
+        self._finish(step, status, reason)
+
+    async def _wait(self, process: StepProcess, timeout: float | None) -> tuple[int, bool]:
+        """The exit code, and whether the attempt was killed for its timeout."""
+        if timeout is None:
+            return await process.wait(), False
+        waiter = asyncio.ensure_future(process.wait())
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=timeout)
+            if done:
+                return waiter.result(), False
+            await process.terminate(self._kill_grace)
+            return await waiter, True
+        finally:
+            waiter.cancel()
+
+    async def _sleep_unless_cancelled(self, delay: float) -> None:
+        """Sleep `delay` seconds, waking early on cancel()."""
+        assert self._cancel_event is not None
+        if delay > 0 and not self._cancel_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._cancel_event.wait(), delay)
+
+    def _step_env(self, spec: StepSpec) -> dict[str, str]:
+        env = {**self._base_env, **self.spec.env, **spec.env}
+        env["ANSFLOW_EXECUTION_ID"] = self.execution_id
+        env["ANSFLOW_STEP_ID"] = spec.id
+        env.update(self._env_overrides)
+        return env
+
+    # -- events -----------------------------------------------------------------------
+
+    def _finish(self, step: _Step, status: StepStatus, reason: StepReason) -> None:
+        step.status = status
+        step.reason = reason
+        step.finished_at = time.time()
+        self._done += 1
+        for dependent in self._dependents[step.spec.id]:
+            self._waiting[dependent] -= 1
+            if self._waiting[dependent] == 0:
+                heapq.heappush(self._ready, self._position[dependent])
+        self._emit_step(step)
+        self._emit_execution()
+
+    def _emit_step(self, step: _Step, *, running: bool = False) -> None:
+        started, finished = step.started_at, step.finished_at
+        data: dict[str, Any] = {
+            "step_id": step.spec.id,
+            "name": step.spec.name,
+            "status": (StepStatus.RUNNING if running else step.status).value,
+            "attempt": step.attempt,
+            "exit_code": step.exit_code,
+            "reason": None if running or step.reason is None else step.reason.value,
+            "started_at": started,
+            "finished_at": None if running else finished,
+            "duration": None if running or started is None or finished is None
+            else finished - started,
+        }
+        info = step.process.info if running and step.process is not None else None
+        if info is not None:
+            data.update(pid=info.pid, pgid=info.pgid, host=info.host, create_time=info.create_time)
+        data.update(step.extra)
+        self._writer.emit(EventType.STEP_UPDATE, data)
+
+    def _emit_execution(self) -> None:
+        final = self.status.finished
+        now = time.time()
+        failed = [s.spec.id for s in self._steps.values()
+                  if s.status is StepStatus.FAILED and not s.counts_as_success]
+        message = ""
+        if self.status is ExecutionStatus.CANCELLED:
+            message = "cancelled"
+        elif final and failed:
+            message = f"failed steps: {', '.join(failed)}"
+        self._writer.emit(
+            EventType.EXECUTION_UPDATE,
+            {
+                "execution_id": self.execution_id,
+                "pipeline_name": self.spec.name,
+                "status": self.status.value,
+                "message": message,
+                "started_at": self._started_at,
+                "finished_at": now if final else None,
+                "duration": now - self._started_at if final else None,
+                "steps_total": len(self._steps),
+                "steps_done": self._done,
+            },
+        )
+
+    def _emit_log(self, data: dict[str, Any]) -> None:
+        self._writer.emit(EventType.LOG_UPDATE, data)
+
+
+def _runs_when_cancelled(spec: StepSpec) -> bool:
+    """Cleanup steps: their `if:` explicitly calls always() or cancelled()."""
+    return spec.condition is not None and bool(_RUNS_WHEN_CANCELLED.search(spec.condition.source))

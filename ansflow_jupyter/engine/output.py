@@ -1,0 +1,253 @@
+"""Turns a step's raw output chunks into masked, bounded text lines batched for `log_update`.
+
+The hot path handles a whole run of complete lines at once (one decode, one split, one
+secret replace per chunk) because per-line Python work caps throughput far below the
+goal of a million lines per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+STREAMS = ("stdout", "stderr")
+BATCH_MAX_BYTES = 64 * 1024
+BATCH_MAX_DELAY = 0.025
+MASK = "***"
+
+#: Receives the `data` of one log_update event.
+LogEmitter = Callable[[dict[str, Any]], None]
+
+
+def _last_state(line: bytes) -> bytes:
+    """What a terminal shows after `\\r` rewrites: the last non-empty segment.
+
+    Trailing `\\r`s (CRLF, or a bar that ends with a carriage return) do not erase the line.
+    """
+    core = line.rstrip(b"\r")
+    cut = core.rfind(b"\r")
+    return core if cut < 0 else core[cut + 1 :]
+
+
+def _char_boundary(data: bytes | bytearray, limit: int) -> int:
+    """The largest cut <= limit that does not split a UTF-8 sequence."""
+    if limit >= len(data):
+        return len(data)
+    cut = limit
+    # Back up over at most three continuation bytes (0b10xxxxxx).
+    while cut > 0 and limit - cut < 3 and (data[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return cut if (data[cut] & 0xC0) != 0x80 else limit
+
+
+class _Partial:
+    """The unfinished last line of one stream, never more than `limit` bytes in memory."""
+
+    __slots__ = ("data", "dropped")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.dropped = 0  # bytes of this line beyond the limit, counted but not kept
+
+    def reset(self) -> None:
+        """Forget the line (it was emitted)."""
+        self.data = bytearray()
+        self.dropped = 0
+
+
+class LineProcessor:
+    """Splits, decodes, masks, cuts and batches the lines of one step (all its attempts)."""
+
+    def __init__(
+        self,
+        step_id: str,
+        emit: LogEmitter,
+        *,
+        max_line_bytes: int = 65536,
+        secrets: Iterable[str] = (),
+        batch_bytes: int = BATCH_MAX_BYTES,
+        batch_delay: float = BATCH_MAX_DELAY,
+    ) -> None:
+        self.step_id = step_id
+        self.offset = 0  # line number of the next line to be batched (both streams)
+        self._emit = emit
+        self._limit = max(1, max_line_bytes)
+        # Longest first, so a secret containing another one is masked whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._batch_bytes = batch_bytes
+        self._batch_delay = batch_delay
+        self._partials = {name: _Partial() for name in STREAMS}
+        self._stream = ""
+        self._lines: list[str] = []
+        self._ts: list[float] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def lines_total(self) -> int:
+        """Lines emitted or batched so far."""
+        return self.offset + len(self._lines)
+
+    # -- input ------------------------------------------------------------------------
+
+    def feed(self, stream: str, chunk: bytes) -> None:
+        """Take one raw chunk of `stream`; complete lines go to the current batch."""
+        if not chunk:
+            return
+        now = time.time()
+        partial = self._partials[stream]
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self._grow(partial, chunk)
+            return
+        if partial.dropped:
+            # The unfinished line was already cut: finish it on its own, slowly.
+            first = chunk.find(b"\n")
+            self._grow(partial, chunk[:first])
+            self._add(stream, [self._finish_partial(partial)], now, first + 1)
+            start = first + 1
+        else:
+            start = 0
+        if start <= end:
+            run = chunk[start : end + 1] if not partial.data else bytes(partial.data) + chunk[
+                start : end + 1
+            ]
+            partial.reset()
+            self._add(stream, self._split(run), now, len(run))
+        rest = chunk[end + 1 :]
+        if rest:
+            self._grow(partial, rest)
+
+    def add_line(self, stream: str, text: str) -> None:
+        """Append one message line of our own (e.g. a spawn error), masked like the rest."""
+        self._add(stream, [self._mask(text)], time.time(), len(text))
+
+    def finish(self) -> None:
+        """End of an attempt: emit unfinished last lines, then the pending batch."""
+        for stream in STREAMS:
+            partial = self._partials[stream]
+            if partial.data or partial.dropped:
+                self._add(stream, [self._finish_partial(partial)], time.time(), len(partial.data))
+        self.flush()
+
+    # -- lines ------------------------------------------------------------------------
+
+    def _split(self, run: bytes) -> list[str]:
+        """Lines of a run of complete lines (the run ends with a newline)."""
+        if len(run) > self._limit:
+            raw_lines = run[:-1].split(b"\n")
+            if max(map(len, raw_lines)) > self._limit:
+                return [self._one_line(raw) for raw in raw_lines]
+        text = run[:-1].decode("utf-8", "replace")
+        text = self._mask(text)
+        if "\r" not in text:
+            return text.split("\n")
+        return [_last_state_str(line) if "\r" in line else line for line in text.split("\n")]
+
+    def _one_line(self, raw: bytes) -> str:
+        """The slow path for one complete line that may be over the limit."""
+        raw = _last_state(raw)
+        if len(raw) <= self._limit:
+            return self._mask(raw.decode("utf-8", "replace"))
+        cut = _char_boundary(raw, self._limit)
+        return self._cut_text(raw[:cut], len(raw) - cut)
+
+    def _grow(self, partial: _Partial, data: bytes) -> None:
+        """Append to an unfinished line, keeping at most `limit` bytes of it in memory."""
+        limit = self._limit
+        if not partial.dropped and len(partial.data) + len(data) <= limit:
+            partial.data += data
+            return
+        if partial.dropped:
+            cr = data.rstrip(b"\r").rfind(b"\r")
+            if cr < 0:
+                partial.dropped += len(data)
+                return
+            # A progress bar rewrote the line: the text before (kept or dropped) is gone.
+            partial.reset()
+            data = data[cr + 1 :]
+        combined = bytes(partial.data) + data
+        cr = combined.rstrip(b"\r").rfind(b"\r")
+        if cr >= 0:
+            combined = combined[cr + 1 :]
+        if len(combined) <= limit:
+            partial.data = bytearray(combined)
+            return
+        cut = _char_boundary(combined, limit)
+        partial.data = bytearray(combined[:cut])
+        partial.dropped = len(combined) - cut
+
+    def _finish_partial(self, partial: _Partial) -> str:
+        """The text of an unfinished (maybe cut) line; resets it."""
+        raw = bytes(partial.data)
+        dropped = partial.dropped
+        partial.reset()
+        return self._one_line(raw) if not dropped else self._cut_text(raw, dropped)
+
+    def _cut_text(self, kept: bytes, dropped: int) -> str:
+        """A truncated line: masked kept part, no half secret at the cut, and the marker."""
+        text = self._mask(kept.rstrip(b"\r").decode("utf-8", "replace"))
+        for secret in self._secrets:
+            for size in range(len(secret) - 1, 0, -1):
+                if text.endswith(secret[:size]):
+                    text = text[:-size] + MASK
+                    break
+        return f"{text}…[truncated {dropped} bytes]"
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    # -- batches ----------------------------------------------------------------------
+
+    def _add(self, stream: str, lines: list[str], now: float, size: int) -> None:
+        if self._lines and (stream != self._stream or self._size + size > self._batch_bytes):
+            self.flush()
+        if not self._lines:
+            self._stream = stream
+            self._lines = lines
+            self._ts = [now] * len(lines)
+            self._size = size
+            self._arm_timer()
+        else:
+            self._lines += lines
+            self._ts += [now] * len(lines)
+            self._size += size
+        if self._size >= self._batch_bytes:
+            self.flush()
+
+    def _arm_timer(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # used synchronously (tests, tools): the caller flushes
+            return
+        self._timer = loop.call_later(self._batch_delay, self.flush)
+
+    def flush(self) -> None:
+        """Emit the pending batch now (timer, size, stream switch or end)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        lines, ts = self._lines, self._ts
+        self._lines, self._ts, self._size = [], [], 0
+        data = {
+            "step_id": self.step_id,
+            "stream": self._stream,
+            "offset": self.offset,
+            "lines": lines,
+            "ts": ts,
+        }
+        self.offset += len(lines)
+        self._emit(data)
+
+
+def _last_state_str(line: str) -> str:
+    core = line.rstrip("\r")
+    cut = core.rfind("\r")
+    return core if cut < 0 else core[cut + 1 :]

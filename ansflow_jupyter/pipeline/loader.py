@@ -1,0 +1,97 @@
+"""The entry points: text or file in, a valid PipelineSpec (or every issue at once) out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from .checker import Checker
+from .errors import SpecError, SpecIssue
+from .expand import build_steps, expansions
+from .graph import resolve_needs
+from .source import MAX_BYTES, Reporter, compose, decode
+from .spec import PipelineSpec
+
+
+def load_pipeline(
+    text: str | bytes,
+    *,
+    path: str | None = None,
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PipelineSpec:
+    """Parse, validate and expand a pipeline; raises SpecError listing every issue.
+
+    `env` holds run-time overrides (REST `env`, CLI `--env`): they are merged over the
+    pipeline's `env` (and so appear in `PipelineSpec.env`) before `${{ env.X }}` substitution.
+    """
+    spec, issues = _load(text, path, base_dir, env)
+    if spec is None:
+        raise SpecError(issues)
+    return spec
+
+
+def load_pipeline_file(
+    path: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> PipelineSpec:
+    """Load a pipeline file; relative working directories resolve against its folder."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        # Never read a huge file into memory just to say it is too large.
+        data = file.read_bytes() if size <= MAX_BYTES else b"\0" * (MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError(
+            [SpecIssue(f"pipeline file not found: {file}", 0, 0, "", str(path))]
+        ) from None
+    except OSError as exc:
+        message = f"cannot read pipeline file {file}: {exc.strerror or exc}"
+        raise SpecError([SpecIssue(message, 0, 0, "", str(path))]) from None
+    if size > MAX_BYTES:
+        message = f"pipeline file is too large ({size / 1e6:.1f} MB > 1 MiB)"
+        raise SpecError([SpecIssue(message, 0, 0, "", str(path))])
+    return load_pipeline(data, path=str(path), base_dir=file.resolve().parent, env=env)
+
+
+def validate(
+    text: str | bytes, path: str | None = None, *, env: Mapping[str, str] | None = None
+) -> list[SpecIssue]:
+    """Every issue of a pipeline (empty when valid); never raises."""
+    try:
+        return _load(text, path, None, env)[1]
+    except Exception as exc:  # a bug here must not break the editor or the REST endpoint
+        return [SpecIssue(f"internal error while validating: {exc!r}", 0, 0, "", path)]
+
+
+def _load(
+    data: str | bytes,
+    path: str | None,
+    base_dir: Path | None,
+    overrides: Mapping[str, str] | None,
+) -> tuple[PipelineSpec | None, list[SpecIssue]]:
+    rep = Reporter(path)
+    text = decode(data, rep)
+    if text is None:
+        return None, rep.issues()
+    rep = Reporter(path, text)
+    root = compose(text, rep)
+    if root is None:
+        return None, rep.issues()
+    doc = Checker(rep).document(root)
+    env = {k: t.value for k, t in doc.env.items()} | dict(overrides or {})
+    needs = resolve_needs(doc.steps, expansions(doc.steps), rep)
+    steps = build_steps(doc.steps, needs, env, doc.defaults, rep)
+    if rep.failed or doc.name is None:
+        return None, rep.issues()
+    spec = PipelineSpec(
+        name=doc.name,
+        steps=steps,
+        env=env,
+        secrets=doc.secrets,
+        max_parallel=doc.max_parallel,
+        source=text,
+        path=path,
+        base_dir=base_dir if base_dir is not None else Path.cwd(),
+    )
+    return spec, []

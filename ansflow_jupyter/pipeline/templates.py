@@ -1,0 +1,66 @@
+"""The checked, not yet expanded form of a pipeline: what the checker hands to the expander."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from yaml.nodes import Node
+
+from .conditions import ParsedCondition
+from .spec import RetrySpec
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A string value with the scalar node and key path it came from, to locate later errors."""
+
+    value: str
+    node: Node
+    path: str
+
+
+@dataclass(slots=True)
+class StepTemplate:
+    """One step as written (before matrix expansion); fields are None when absent or invalid."""
+
+    id: str
+    path: str
+    anchor: Node  # the id's node: where step-level errors point
+    name: Text | None = None
+    run: Text | None = None
+    shell: str | None = None
+    needs: list[Text] = field(default_factory=list)
+    condition: ParsedCondition | None = None
+    env: dict[str, Text] = field(default_factory=dict)
+    working_directory: Text | None = None
+    timeout: float | None = None
+    retry: RetrySpec = field(default_factory=RetrySpec)
+    continue_on_error: bool = False
+    matrix: list[tuple[str, list[Text]]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Document:
+    """The checked top level; `steps` holds every step whose id could be read."""
+
+    name: str | None = None
+    env: dict[str, Text] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    max_parallel: int | None = None
+    steps: list[StepTemplate] = field(default_factory=list)
+
+
+def join(path: str, key: str | int) -> str:
+    """`steps` + `build` -> `steps.build`; `needs` + 1 -> `needs[1]`."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """`; did you mean 'needs'?` or an empty string."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,227 @@
+"""AnsFlowApp: wires configuration, owns the ExecutionManager's lifecycle, registers handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Enum, Float, Int, Type, Unicode, default
+
+from .. import __version__
+from ..bus import SubscriberLagged
+from ..events import EventType, ExecutionStatus
+from . import discovery, handlers, ws
+
+EVENT_SCHEMA = Path(__file__).with_name("execution_event.yaml")
+EVENT_SCHEMA_ID = "https://events.ansflow.dev/execution/v1"
+RETENTION_PERIOD = 24 * 3600.0
+
+
+class AnsFlowApp(ExtensionApp):
+    """The ansflow server extension: REST API, live WebSockets and the executor."""
+
+    name = "ansflow"
+    description = "Live CI/CD-style pipelines inside Jupyter"
+    version = __version__
+    load_other_extensions = True
+
+    db_url = Unicode(
+        help="SQLAlchemy URL of the store (default: ANSFLOW_DB_URL or a SQLite file in the "
+        "Jupyter data dir, shared with the `ansflow` CLI)."
+    ).tag(config=True)
+    max_parallel = Int(
+        None, allow_none=True, help="Steps running at once per execution (default: CPU count)."
+    ).tag(config=True)
+    backend = Enum(["local", "dask"], "local", help="Where steps run.").tag(config=True)
+    dask_address = Unicode(
+        None, allow_none=True, help="Dask scheduler address (backend 'dask')."
+    ).tag(config=True)
+    retention_days = Float(
+        None, allow_none=True, help="Delete finished executions older than this (checked daily)."
+    ).tag(config=True)
+    max_executions = Int(
+        None, allow_none=True, help="Keep at most this many finished executions."
+    ).tag(config=True)
+    log_line_max_bytes = Int(65_536, help="Longer log lines are cut and marked.").tag(config=True)
+    kill_grace = Float(5.0, help="Seconds between SIGTERM and SIGKILL of a step.").tag(config=True)
+    on_shutdown = Enum(
+        ["cancel", "interrupt"],
+        "cancel",
+        help="At server stop: 'cancel' running executions (recorded as cancelled), or "
+        "'interrupt' (kill their processes; the next start marks them interrupted).",
+    ).tag(config=True)
+    ws_queue_events = Int(
+        1_000, help="Unsent events buffered per WebSocket before the client is closed (4008)."
+    ).tag(config=True)
+    heartbeat_interval = Float(
+        15.0, help="Seconds of silence before a WebSocket heartbeat (0 disables)."
+    ).tag(config=True)
+    store_class = Type(
+        default_value="ansflow_jupyter.store.Store", klass=object, help="The Store class."
+    ).tag(config=True)
+    backend_class = Type(
+        default_value="ansflow_jupyter.engine.backends.local.LocalBackend",
+        klass=object,
+        help="The Backend class for backend 'local'.",
+    ).tag(config=True)
+    manager_class = Type(
+        default_value="ansflow_jupyter.service.ExecutionManager",
+        klass=object,
+        help="The ExecutionManager class.",
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        from ..store import resolve_db_url
+
+        return str(resolve_db_url(None))
+
+    def initialize_settings(self) -> None:
+        """Create the manager (not started yet) and publish kernel discovery."""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._secret = discovery.new_secret()
+        self._previous_env = discovery.publish(self.serverapp, self._secret)
+        manager_class: Any = self.manager_class
+        store_class: Any = self.store_class
+        self.manager = manager_class(
+            store_class(self.db_url),
+            self._make_backend(),
+            max_parallel=self.max_parallel,
+            log_line_max_bytes=self.log_line_max_bytes,
+            retention_days=self.retention_days,
+            max_executions=self.max_executions,
+            kill_grace=self.kill_grace,
+        )
+        self.settings.update(
+            ansflow_manager=self.manager,
+            ansflow_kernel_secret=self._secret,
+            ansflow_ws={
+                "queue_events": self.ws_queue_events,
+                "heartbeat_interval": self.heartbeat_interval,
+            },
+        )
+        self._event_logger().register_event_schema(EVENT_SCHEMA)
+        self.log.info("ansflow: store %s, backend %s", self.db_url.split("@")[-1], self.backend)
+
+    def initialize_handlers(self) -> None:
+        """REST and WebSocket routes (under base_url)."""
+        self.handlers.extend(handlers.default_handlers)
+        self.handlers.extend(ws.default_handlers)
+
+    def _make_backend(self) -> Any:
+        if self.backend == "local":
+            backend_class: Any = self.backend_class
+            return backend_class()
+        try:
+            from ..engine.backends.dask import DaskBackend
+        except ImportError as exc:
+            raise RuntimeError(
+                "AnsFlowApp.backend = 'dask' is not available yet in this installation "
+                f"({exc}); use 'local' or install ansflow-jupyter[dask]"
+            ) from exc
+        return DaskBackend(address=self.dask_address)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Recover the store, then start the tracked background tasks."""
+        # The port is final only now (port retries happen after extensions load).
+        discovery.publish(serverapp, self._secret)
+        recovered = await self.manager.start_up()
+        if recovered:
+            self.log.warning("ansflow: marked %d executions interrupted", len(recovered))
+        self._track(self._retention_loop())
+        self._track(self._emit_lifecycle_events())
+
+    async def stop_extension(self) -> None:
+        """Stop every execution: no step process outlives the server."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self.on_shutdown == "interrupt":
+            await self._interrupt_running()
+        await self.manager.shutdown(cancel_running=self.on_shutdown == "cancel")
+        discovery.withdraw(self._secret, self._previous_env)
+
+    def _track(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RETENTION_PERIOD)
+            try:
+                await self.manager.apply_retention()
+            except Exception:
+                self.log.exception("ansflow: retention failed")
+
+    async def _interrupt_running(self) -> None:
+        """Kill the running steps' process groups and abandon their executions unrecorded."""
+        for execution_id in self.manager.running():
+            with contextlib.suppress(Exception):
+                snapshot = await self.manager.snapshot(execution_id)
+                for step in snapshot.data.get("steps", []):
+                    if step.get("status") == "running":
+                        _kill_group(step.get("pgid"))
+            # No public API abandons a run without recording its end: that is the point here.
+            run = self.manager._runs.get(execution_id)
+            if run is not None and run.task is not None:
+                run.task.cancel()
+                with contextlib.suppress(BaseException):
+                    await run.task
+
+    async def _emit_lifecycle_events(self) -> None:
+        """Emit `started` and `finished` jupyter_events from the manager's global updates."""
+        started: set[str] = set()
+        while True:
+            with self.manager.bus.subscribe(None) as sub:
+                try:
+                    async for event in sub:
+                        if event.type is EventType.EXECUTION_UPDATE:
+                            self._lifecycle(event.execution_id, event.data, started)
+                except SubscriberLagged:
+                    continue  # resubscribe; a missed update only costs one lifecycle event
+                return
+
+    def _lifecycle(self, execution_id: str, data: dict[str, Any], started: set[str]) -> None:
+        name = str(data.get("pipeline_name") or "")
+        base = {"execution_id": execution_id, "pipeline_name": name}
+        if execution_id not in started:
+            started.add(execution_id)
+            self._emit({"action": "started", **base})
+        status = str(data.get("status") or "")
+        if status and ExecutionStatus(status).finished:
+            started.discard(execution_id)
+            duration = data.get("duration")
+            self._emit(
+                {
+                    "action": "finished",
+                    **base,
+                    "status": status,
+                    "duration": float(duration) if duration is not None else None,
+                }
+            )
+
+    def _event_logger(self) -> Any:
+        assert self.serverapp is not None
+        return self.serverapp.event_logger
+
+    def _emit(self, data: dict[str, Any]) -> None:
+        try:
+            self._event_logger().emit(schema_id=EVENT_SCHEMA_ID, data=data)
+        except Exception:
+            self.log.exception("ansflow: could not emit %s event", data.get("action"))
+
+
+def _kill_group(pgid: Any) -> None:
+    """SIGKILL a step's process group (never our own)."""
+    if isinstance(pgid, int) and pgid > 1 and pgid != os.getpgid(0):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)

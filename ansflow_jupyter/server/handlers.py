@@ -1,0 +1,302 @@
+"""REST handlers under `{base_url}ansflow/api/` (SPEC §5): parse, call the manager, answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from ..errors import BadRequest
+from ..events import ExecutionStatus
+from .errors import AnsFlowAPIHandler
+from .paths import find_pipelines, resolve_in_root
+
+AUTH_RESOURCE = "ansflow"
+F = TypeVar("F", bound=Callable[..., Any])
+ID = r"(?P<execution_id>[A-Za-z0-9_.\-]+)"
+TEXT_PAGE_LINES = 5_000
+MAX_LIMIT = 100_000
+
+_Check = tuple[Callable[[Any], bool], str]
+_FIELDS: dict[str, _Check] = {
+    "path": (lambda v: isinstance(v, str), "a string"),
+    "yaml": (lambda v: isinstance(v, str), "a string"),
+    "env": (
+        lambda v: isinstance(v, dict)
+        and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+        "an object of strings",
+    ),
+    "max_parallel": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "an integer >= 1",
+    ),
+    "failed_only": (lambda v: isinstance(v, bool), "a boolean"),
+}
+
+
+def _authorized_to(action: str) -> Callable[[F], F]:
+    """`@authorized(action)` with a type (jupyter_server's decorator factory has none)."""
+    return cast(Callable[[F], F], authorized(action))
+
+
+class _Handler(AnsFlowAPIHandler):
+    """Request parsing shared by the REST handlers."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def json_body(self, *allowed: str) -> dict[str, Any]:
+        """The JSON object body with only `allowed` fields, each of the right type."""
+        raw = self.request.body.strip()
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadRequest("request body must be a JSON object")
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise BadRequest(f"unknown field(s) {unknown}; expected some of {list(allowed)}")
+        for name, value in data.items():
+            ok, expected = _FIELDS[name]
+            if not ok(value):
+                raise BadRequest(f"'{name}' must be {expected}")
+        return data
+
+    def int_arg(self, name: str, minimum: int, maximum: int = MAX_LIMIT) -> int | None:
+        """An optional integer query argument within [minimum, maximum]."""
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(f"'{name}' must be an integer, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise BadRequest(f"'{name}' must be between {minimum} and {maximum}")
+        return value
+
+    def str_arg(self, name: str) -> str | None:
+        """An optional string query argument (empty means absent)."""
+        return self.get_query_argument(name, None) or None
+
+    def source(self, body: dict[str, Any]) -> dict[str, str]:
+        """`{path: real path}` or `{yaml: text}`: exactly one, paths inside the root dir."""
+        if ("path" in body) == ("yaml" in body):
+            raise BadRequest("give exactly one of 'path' or 'yaml'")
+        if "path" in body:
+            return {"path": str(resolve_in_root(self.root_dir, body["path"]))}
+        return {"yaml": body["yaml"]}
+
+    def execution_url(self, execution_id: str) -> str:
+        """Where a new execution can be read."""
+        return url_path_join(self.base_url, "ansflow/api/executions", execution_id)
+
+    def created(self, execution: dict[str, Any]) -> None:
+        """Answer 201 with the new execution and its Location."""
+        self.set_status(201)
+        self.set_header("Location", self.execution_url(execution["execution_id"]))
+        self.finish(json.dumps(execution))
+
+
+class PipelinesHandler(_Handler):
+    """GET pipelines: pipeline files found under the server's root dir."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """List `{path, name, steps}` of every pipeline file (bounded scan, off the loop)."""
+        found = await asyncio.to_thread(find_pipelines, self.root_dir)
+        self.finish(json.dumps(found))
+
+
+class ValidateHandler(_Handler):
+    """POST pipelines/validate: every problem of a pipeline, without running anything."""
+
+    @web.authenticated
+    @_authorized_to("read")
+    async def post(self) -> None:
+        """Answer `{ok, errors: [{message, line, column, path}]}`."""
+        source = self.source(self.json_body("path", "yaml"))
+        issues = await asyncio.to_thread(lambda: self.manager.validate(**source))
+        errors = [issue.to_dict() for issue in issues]
+        self.finish(json.dumps({"ok": not errors, "errors": errors}))
+
+
+class ExecutionsHandler(_Handler):
+    """GET executions (newest first) and POST executions (start one)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """List executions; `before` is the id of the last one of the previous page."""
+        status = self.str_arg("status")
+        if status is not None and status not in {s.value for s in ExecutionStatus}:
+            raise BadRequest(f"unknown status {status!r}")
+        limit = self.int_arg("limit", 1, 1_000) or 50
+        executions = await self.manager.list(
+            status=status, pipeline=self.str_arg("pipeline"), limit=limit,
+            before=self.str_arg("before"),
+        )
+        self.finish(json.dumps(executions))
+
+    @web.authenticated
+    @_authorized_to("execute")
+    async def post(self) -> None:
+        """Start a pipeline from `{path}` or `{yaml}` (+ env, max_parallel); 201."""
+        body = self.json_body("path", "yaml", "env", "max_parallel")
+        source = self.source(body)
+        env = body.get("env")
+        # YAML text has no folder of its own: its working directories resolve in root_dir.
+        spec = await asyncio.to_thread(
+            lambda: self.manager.load(**source, env=env, base_dir=Path(self.root_dir))
+        )
+        execution = await self.manager.start(spec, env=env, max_parallel=body.get("max_parallel"))
+        self.created(execution)
+
+
+class ExecutionHandler(_Handler):
+    """GET executions/{id} (the snapshot) and DELETE executions/{id}."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, execution_id: str) -> None:
+        """The snapshot envelope of one execution."""
+        snapshot = await self.manager.snapshot(execution_id)
+        self.finish(json.dumps(snapshot.to_dict()))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, execution_id: str) -> None:
+        """Remove a finished execution with its events and logs; 409 while it runs."""
+        await self.manager.delete(execution_id)
+        self.set_status(204)
+        self.finish()
+
+
+class CancelHandler(_Handler):
+    """POST executions/{id}/cancel."""
+
+    @web.authenticated
+    @_authorized_to("execute")
+    async def post(self, execution_id: str) -> None:
+        """Kill every process of every running step; 202."""
+        await self.manager.cancel(execution_id)
+        self.set_status(202)
+        self.finish(json.dumps({"execution_id": execution_id}))
+
+
+class RerunHandler(_Handler):
+    """POST executions/{id}/rerun."""
+
+    @web.authenticated
+    @_authorized_to("execute")
+    async def post(self, execution_id: str) -> None:
+        """A new execution of the same pipeline; `failed_only` reuses what succeeded; 201."""
+        body = self.json_body("failed_only")
+        execution = await self.manager.rerun(
+            execution_id, failed_only=body.get("failed_only", False)
+        )
+        self.created(execution)
+
+
+class LogsHandler(_Handler):
+    """GET executions/{id}/logs: JSON lines, or `?format=text` as a streamed download."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, execution_id: str) -> None:
+        """Stored log lines filtered by step, offset/limit or tail, and a substring q."""
+        fmt = self.str_arg("format") or "json"
+        if fmt not in ("json", "text"):
+            raise BadRequest("'format' must be 'json' or 'text'")
+        query: dict[str, Any] = {
+            "step": self.str_arg("step"),
+            "offset": self.int_arg("offset", 0, 2**62) or 0,
+            "limit": self.int_arg("limit", 1),
+            "tail": self.int_arg("tail", 0),
+            "q": self.str_arg("q"),
+        }
+        if fmt == "text":
+            await self.write_text(execution_id, query)
+            return
+        lines = await self.manager.logs(execution_id, **query)
+        body = {"execution_id": execution_id, "lines": lines, "next_offset": _next(query, lines)}
+        self.finish(json.dumps(body))
+
+    async def write_text(self, execution_id: str, query: dict[str, Any]) -> None:
+        """Page through the lines and flush each page: big logs never sit in memory."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="ansflow-{execution_id}.log"'
+        )
+        # A tail, or a search over the merged stream, has no resumable position: one read.
+        single = query["tail"] is not None or (query["q"] and query["step"] is None)
+        sent, offset = 0, query["offset"]
+        while True:
+            want = query["limit"] if single else _page(query["limit"], sent)
+            if want == 0:
+                break
+            page = await self.manager.logs(
+                execution_id, **{**query, "offset": offset, "limit": want}
+            )
+            if page:
+                self.write("".join(f"{line_text(line)}\n" for line in page))
+                await self.flush()
+            sent += len(page)
+            next_offset = _next({**query, "offset": offset}, page)
+            if single or want is None or len(page) < want or next_offset is None:
+                break
+            offset = next_offset
+        self.finish(set_content_type="text/plain; charset=utf-8")
+
+
+def _next(query: dict[str, Any], lines: list[dict[str, Any]]) -> int | None:
+    """The `offset` that continues after these lines (None when there is no such position)."""
+    if query["step"] is not None:
+        return int(lines[-1]["offset"]) + 1 if lines else int(query["offset"])
+    if query["q"] or query["tail"] is not None:
+        return None
+    return int(query["offset"]) + len(lines)
+
+
+def _page(limit: int | None, sent: int) -> int:
+    """Lines to ask for next: a page, never beyond the requested limit."""
+    if limit is None:
+        return TEXT_PAGE_LINES
+    return max(0, min(TEXT_PAGE_LINES, limit - sent))
+
+
+def line_text(line: dict[str, Any]) -> str:
+    """The text of one stored log line."""
+    return str(line.get("line", ""))
+
+
+class StatsHandler(_Handler):
+    """GET stats?pipeline=."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """Runs, success rate, p50/p95 duration and recent durations."""
+        stats = await self.manager.stats(self.str_arg("pipeline"))
+        self.finish(json.dumps(stats))
+
+
+default_handlers: list[tuple[str, type[_Handler]]] = [
+    (r"/ansflow/api/pipelines", PipelinesHandler),
+    (r"/ansflow/api/pipelines/validate", ValidateHandler),
+    (r"/ansflow/api/executions", ExecutionsHandler),
+    (rf"/ansflow/api/executions/{ID}", ExecutionHandler),
+    (rf"/ansflow/api/executions/{ID}/cancel", CancelHandler),
+    (rf"/ansflow/api/executions/{ID}/rerun", RerunHandler),
+    (rf"/ansflow/api/executions/{ID}/logs", LogsHandler),
+    (r"/ansflow/api/stats", StatsHandler),
+]

@@ -1,0 +1,88 @@
+"""Pipeline files under the server's root dir: resolve a user path safely, find pipelines."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import BadRequest, NotFound
+
+MAX_DEPTH = 6
+MAX_FILES = 2_000
+MAX_PIPELINE_BYTES = 1_000_000
+SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+SUFFIXES = (".yml", ".yaml")
+
+
+class OutsideRoot(BadRequest):
+    """A path that leaves the server's root dir (answered 403)."""
+
+
+def resolve_in_root(root_dir: str | Path, path: str) -> Path:
+    """The real path of an existing file inside root; OutsideRoot, BadRequest or NotFound."""
+    if not isinstance(path, str) or not path.strip():
+        raise BadRequest("'path' must be a non-empty string")
+    if "\0" in path:
+        raise BadRequest("'path' must not contain NUL bytes")
+    root = Path(root_dir).resolve()
+    # Symlinks are resolved before the check, so a link pointing outside is refused too.
+    candidate = Path(path)
+    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if not resolved.is_relative_to(root):
+        raise OutsideRoot(f"path {path!r} is outside the server root directory")
+    if not resolved.is_file():
+        raise NotFound(f"pipeline file {path!r} not found")
+    return resolved
+
+
+def find_pipelines(root_dir: str | Path) -> list[dict[str, Any]]:
+    """Pipeline files under root (blocking: run it off the event loop), sorted by path."""
+    root = Path(root_dir).resolve()
+    found: list[dict[str, Any]] = []
+    for file in _candidate_files(root):
+        summary = _pipeline_summary(file)
+        if summary is not None:
+            found.append({"path": file.relative_to(root).as_posix(), **summary})
+    return sorted(found, key=lambda p: str(p["path"]))
+
+
+def _candidate_files(root: Path) -> Iterator[Path]:
+    """*.yml / *.yaml files, bounded in depth and count; hidden and vendored dirs skipped."""
+    scanned = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = len(Path(dirpath).relative_to(root).parts)
+        if depth >= MAX_DEPTH:
+            dirnames[:] = []
+        else:
+            dirnames[:] = sorted(
+                d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS
+            )
+        for name in sorted(filenames):
+            scanned += 1
+            if scanned > MAX_FILES:
+                return
+            if name.endswith(SUFFIXES) and not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def _pipeline_summary(file: Path) -> dict[str, Any] | None:
+    """`{name, steps: [ids]}` when the file is a mapping with `name` and `steps`."""
+    try:
+        if file.stat().st_size > MAX_PIPELINE_BYTES:
+            return None
+        data = yaml.safe_load(file.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, yaml.YAMLError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        return None
+    steps = data.get("steps")
+    if isinstance(steps, dict):
+        return {"name": data["name"], "steps": [str(k) for k in steps]}
+    if isinstance(steps, list):
+        ids = [str(s.get("id", i)) if isinstance(s, dict) else str(i) for i, s in enumerate(steps)]
+        return {"name": data["name"], "steps": ids}
+    return None

@@ -1,0 +1,151 @@
+"""Reading logs back out of the `log_update` rows: ranges, tails and server-side search.
+
+Rows are streamed and only the ones a request needs are decoded: a tail reads the table
+backwards and stops once it has enough lines, a range uses the (step, offset) index, a
+search scans the whole log without ever holding it in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, select
+
+from ..errors import BadRequest
+from ..events import EventType
+from .projection import EVENTS
+
+Matcher = Callable[[str], bool]
+LogLine = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """What `Store.log_lines` was asked for, checked."""
+
+    execution_id: str
+    step: str | None = None
+    offset: int = 0
+    limit: int | None = None
+    tail: int | None = None
+    q: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("offset", "limit", "tail"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise BadRequest(f"{name} must be a non-negative integer, not {value!r}")
+
+
+def compile_query(q: str | None) -> Matcher | None:
+    """`/regex/` is a regular expression, anything else a plain substring."""
+    if not q:
+        return None
+    if len(q) >= 2 and q.startswith("/") and q.endswith("/"):
+        try:
+            pattern = re.compile(q[1:-1])
+        except re.error as exc:
+            raise BadRequest(f"invalid regular expression {q}: {exc}") from None
+        return lambda line: pattern.search(line) is not None
+    return lambda line: q in line
+
+
+def read_lines(conn: Connection, query: LogQuery) -> list[LogLine]:
+    """The lines of one step (offsets are its line numbers) or of all steps in time order
+    (then `offset` counts lines of that merged stream)."""
+    matcher = compile_query(query.q)
+    if query.limit == 0 or query.tail == 0:
+        return []
+    if query.tail is not None and matcher is None:
+        return _tail(conn, query, query.tail)
+    lines = _lines(conn, query, matcher, descending=False)
+    if query.tail is not None:
+        kept = deque(lines, maxlen=query.tail)
+        lines = iter(kept)
+    if query.limit is not None:
+        return [line for line, _ in zip(lines, range(query.limit), strict=False)]
+    return list(lines)
+
+
+def _tail(conn: Connection, query: LogQuery, count: int) -> list[LogLine]:
+    """Read rows newest first and stop as soon as `count` lines are in hand."""
+    picked: list[list[LogLine]] = []
+    total = 0
+    for row_lines in _row_lines(conn, query, descending=True):
+        picked.append(row_lines)
+        total += len(row_lines)
+        if total >= count:
+            break
+    lines = [line for row_lines in reversed(picked) for line in row_lines][-count:]
+    if query.step is None and query.offset:
+        # In the merged stream `offset` is a position: lines before it are not part of it.
+        before = _merged_count(conn, query) - len(lines)
+        lines = lines[max(0, query.offset - before) :]
+    if query.limit is not None:
+        lines = lines[: query.limit]
+    return lines
+
+
+def _merged_count(conn: Connection, query: LogQuery) -> int:
+    total = 0
+    stmt = select(EVENTS.c.line_count).where(
+        EVENTS.c.execution_id == query.execution_id,
+        EVENTS.c.type == EventType.LOG_UPDATE.value,
+    )
+    for (count,) in conn.execute(stmt):
+        total += count
+    return total
+
+
+def _lines(
+    conn: Connection, query: LogQuery, matcher: Matcher | None, descending: bool
+) -> Iterator[LogLine]:
+    skip = query.offset if query.step is None else 0
+    for row_lines in _row_lines(conn, query, descending):
+        if skip:
+            if skip >= len(row_lines):
+                skip -= len(row_lines)
+                continue
+            row_lines, skip = row_lines[skip:], 0
+        if matcher is None:
+            yield from row_lines
+        else:
+            yield from (line for line in row_lines if matcher(line["line"]))
+
+
+def _row_lines(conn: Connection, query: LogQuery, descending: bool) -> Iterator[list[LogLine]]:
+    """Decoded lines of each matching row; for one step, lines before `offset` are cut."""
+    stmt = _rows_statement(query, descending)
+    result = conn.execution_options(stream_results=True, max_row_buffer=256).execute(stmt)
+    for step_id, first, payload in result:
+        data = json.loads(payload)
+        lines, stamps, stream = data["lines"], data.get("ts") or (), data.get("stream", "stdout")
+        start = max(0, query.offset - first) if query.step is not None else 0
+        yield [
+            {"step_id": step_id, "offset": first + i, "stream": stream, "line": lines[i], "ts": ts}
+            for i, ts in _indexed(stamps, start, len(lines))
+        ]
+
+
+def _indexed(stamps: Any, start: int, count: int) -> Iterator[tuple[int, float | None]]:
+    """Pair each line index with its timestamp (None when a batch carries none)."""
+    if len(stamps) == count:
+        return zip(range(start, count), stamps[start:], strict=True)
+    return ((i, stamps[i] if i < len(stamps) else None) for i in range(start, count))
+
+
+def _rows_statement(query: LogQuery, descending: bool) -> Select[Any]:
+    stmt = select(EVENTS.c.step_id, EVENTS.c.line_offset, EVENTS.c.payload).where(
+        EVENTS.c.execution_id == query.execution_id,
+        EVENTS.c.type == EventType.LOG_UPDATE.value,
+    )
+    if query.step is not None:
+        stmt = stmt.where(EVENTS.c.step_id == query.step)
+        if query.offset:
+            stmt = stmt.where(EVENTS.c.line_offset + EVENTS.c.line_count > query.offset)
+    return stmt.order_by(EVENTS.c.seq.desc() if descending else EVENTS.c.seq)

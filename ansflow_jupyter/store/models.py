@@ -1,0 +1,155 @@
+"""The SQL schema: executions, steps (one row per attempt), events (also the log store), meta.
+
+Events are the source of truth; `executions` and `steps` are projections kept in step by
+`Store.append` so list/snapshot queries never replay events. A `log_update` event is one
+row holding its whole batch of lines: the `events` table is the chunked log store, there is
+no second copy of the lines.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Bumped on any change of the tables below. A store of another version is refused with a
+#: clear error, never altered silently.
+SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class Meta(Base):
+    """Key/value facts about the store itself (`schema_version`)."""
+
+    __tablename__ = "ansflow_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Execution(Base):
+    """One run of a pipeline: the projection of its `execution_update` events plus its owner."""
+
+    __tablename__ = "executions"
+
+    # `num` orders executions by creation even when two share a created_at; it is the
+    # pagination cursor behind `before=<execution id>`.
+    num: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(128), unique=True)
+    pipeline_name: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    steps_total: Mapped[int] = mapped_column(Integer, default=0)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_host: Mapped[str | None] = mapped_column(Text)
+    owner_create_time: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_executions_created_at", "created_at"),
+        Index("ix_executions_pipeline_name", "pipeline_name"),
+        Index("ix_executions_status", "status"),
+    )
+
+
+class Step(Base):
+    """One attempt of one step; `latest` marks the attempt a snapshot shows."""
+
+    __tablename__ = "steps"
+
+    execution_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("executions.id"), primary_key=True
+    )
+    step_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Order of the step in the pipeline (snapshot order); new step ids are appended.
+    position: Mapped[int] = mapped_column(Integer)
+    latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pgid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(Text)
+    create_time: Mapped[float | None] = mapped_column(Float)
+    log_lines: Mapped[int] = mapped_column(BigInteger, default=0)
+    reused_from: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_steps_latest", "execution_id", "latest", "position"),)
+
+
+class StoredEvent(Base):
+    """One envelope with a seq; `log_update` rows also carry step_id/offset/line_count."""
+
+    __tablename__ = "events"
+
+    execution_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("executions.id"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[float] = mapped_column(Float)
+    payload: Mapped[str] = mapped_column(Text)  # json.dumps(event.data)
+    step_id: Mapped[str | None] = mapped_column(Text)
+    # The line number of lines[0] in its step ("offset" is an SQL keyword).
+    line_offset: Mapped[int | None] = mapped_column(BigInteger)
+    line_count: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_events_logs", "execution_id", "step_id", "line_offset"),)
+
+
+#: Field names of the `execution_update` payload (SPEC §3), in the seed's order.
+EXECUTION_FIELDS = (
+    "execution_id",
+    "pipeline_name",
+    "status",
+    "message",
+    "started_at",
+    "finished_at",
+    "duration",
+    "steps_total",
+    "steps_done",
+)
+
+#: Fields of a `step_update` payload the steps table keeps (SPEC §3 plus process info).
+STEP_FIELDS = (
+    "step_id",
+    "name",
+    "status",
+    "attempt",
+    "exit_code",
+    "reason",
+    "started_at",
+    "finished_at",
+    "duration",
+    "pid",
+    "pgid",
+    "host",
+    "create_time",
+    "reused_from",
+)

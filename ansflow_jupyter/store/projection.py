@@ -1,0 +1,210 @@
+"""`append`: store events and fold them into the executions/steps projections.
+
+One call is one transaction with a handful of statements whatever the batch size:
+events go in with one executemany, each touched step row and the execution row are
+written once. The folding rules are those of `events.SnapshotBuilder`, so a snapshot read
+from the tables equals the events folded in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
+
+from ..errors import Conflict, NotFound
+from ..events import Event, EventType, StepStatus
+from .models import EXECUTION_FIELDS, STEP_FIELDS, Execution, Step, StoredEvent
+
+EXECUTIONS = cast(Table, Execution.__table__)
+STEPS = cast(Table, Step.__table__)
+EVENTS = cast(Table, StoredEvent.__table__)
+
+#: execution_update fields the executions row keeps (execution_id is the row's `id`).
+_EXECUTION_COLUMNS = tuple(f for f in EXECUTION_FIELDS if f != "execution_id")
+_STEP_COLUMNS = tuple(f for f in STEP_FIELDS if f != "step_id")
+_STORED_TYPES = (EventType.EXECUTION_UPDATE, EventType.STEP_UPDATE, EventType.LOG_UPDATE)
+
+_update_step = update(STEPS).where(
+    and_(
+        STEPS.c.execution_id == bindparam("k_execution_id"),
+        STEPS.c.step_id == bindparam("k_step_id"),
+        STEPS.c.attempt == bindparam("k_attempt"),
+    )
+)
+
+
+def append_events(conn: Connection, events: Iterable[Event]) -> None:
+    """Insert events (grouped per execution, in order) and apply them to the projections."""
+    groups: dict[str, list[Event]] = {}
+    for ev in events:
+        # Heartbeats and snapshots carry no new facts: they are never stored.
+        if ev.seq is not None and ev.type in _STORED_TYPES:
+            groups.setdefault(ev.execution_id, []).append(ev)
+    for execution_id, group in groups.items():
+        _append_one(conn, execution_id, group)
+
+
+def _append_one(conn: Connection, execution_id: str, events: list[Event]) -> None:
+    last_seq = conn.scalar(
+        select(EXECUTIONS.c.last_seq).where(EXECUTIONS.c.id == execution_id).with_for_update()
+    )
+    if last_seq is None:
+        raise NotFound(f"execution {execution_id} not found")
+    _check_seqs(execution_id, last_seq, events)
+
+    rows: list[dict[str, Any]] = []
+    execution: dict[str, Any] = {}
+    steps = _StepFold(conn, execution_id, events)
+    for ev in events:
+        data = ev.data
+        row: dict[str, Any] = {
+            "execution_id": execution_id,
+            "seq": ev.seq,
+            "type": ev.type.value,
+            "ts": ev.ts,
+            "payload": json.dumps(data, separators=(",", ":")),
+            "step_id": None,
+            "line_offset": None,
+            "line_count": None,
+        }
+        if ev.type is EventType.EXECUTION_UPDATE:
+            execution.update((k, data[k]) for k in _EXECUTION_COLUMNS if k in data)
+        elif ev.type is EventType.STEP_UPDATE:
+            steps.step_update(data)
+        else:
+            count = len(data["lines"])
+            row.update(step_id=data["step_id"], line_offset=data["offset"], line_count=count)
+            steps.log_update(data["step_id"], data["offset"] + count)
+        rows.append(row)
+
+    conn.execute(insert(EVENTS), rows)
+    steps.flush()
+    execution["last_seq"] = events[-1].seq
+    conn.execute(update(EXECUTIONS).where(EXECUTIONS.c.id == execution_id).values(**execution))
+
+
+def _check_seqs(execution_id: str, last_seq: int, events: Sequence[Event]) -> None:
+    """Seqs continue the stored ones by 1 with no gap: clients rely on it to resume."""
+    expected = last_seq + 1
+    for ev in events:
+        if ev.seq != expected:
+            raise Conflict(
+                f"execution {execution_id}: event seq {ev.seq} does not follow {expected - 1}"
+            )
+        expected += 1
+
+
+class _StepFold:
+    """The latest attempt rows touched by one batch, folded in memory, written at the end."""
+
+    def __init__(self, conn: Connection, execution_id: str, events: Sequence[Event]):
+        self.conn = conn
+        self.execution_id = execution_id
+        wanted = {ev.data["step_id"] for ev in events if ev.type is not EventType.EXECUTION_UPDATE}
+        self.rows: dict[str, dict[str, Any]] = {}
+        if wanted:
+            result = conn.execute(
+                select(STEPS).where(
+                    STEPS.c.execution_id == execution_id,
+                    STEPS.c.latest.is_(True),
+                    STEPS.c.step_id.in_(wanted),
+                )
+            )
+            self.rows = {r.step_id: dict(r._mapping) for r in result}
+        # The primary key of each stored row, before a placeholder adopts an attempt number.
+        self.stored_attempt = {s: row["attempt"] for s, row in self.rows.items()}
+        self.dirty: set[str] = set()
+        self.new: set[str] = set()
+        self.superseded_new: list[dict[str, Any]] = []
+        self.superseded_stored: list[dict[str, Any]] = []
+        self.next_position: int | None = None
+
+    def step_update(self, data: dict[str, Any]) -> None:
+        """Overlay the fields; a new attempt of a step that already ran gets its own row."""
+        step_id = data["step_id"]
+        row = self.rows.get(step_id) or self._new_row(step_id)
+        attempt = data.get("attempt")
+        if attempt is not None and attempt != row["attempt"] and _has_run(row):
+            if step_id in self.new:
+                self.superseded_new.append({**row, "latest": False})
+            else:
+                self.superseded_stored.append(self._change(step_id, {**row, "latest": False}))
+                self.new.add(step_id)
+            # Start from a copy, as SnapshotBuilder does, so both show the same fields.
+            row = self.rows[step_id] = {**row, "latest": True}
+        for column in _STEP_COLUMNS:
+            if column in data:
+                row[column] = data[column]
+        self.dirty.add(step_id)
+
+    def log_update(self, step_id: str, end: int) -> None:
+        """The step has at least `end` lines (max, as SnapshotBuilder does)."""
+        row = self.rows.get(step_id) or self._new_row(step_id)
+        if end > row["log_lines"]:
+            row["log_lines"] = end
+            self.dirty.add(step_id)
+
+    def _new_row(self, step_id: str) -> dict[str, Any]:
+        if self.next_position is None:
+            top = self.conn.scalar(
+                select(func.max(STEPS.c.position)).where(STEPS.c.execution_id == self.execution_id)
+            )
+            self.next_position = (top or 0) + 1
+        row = new_step_row(self.execution_id, {"step_id": step_id}, self.next_position)
+        self.next_position += 1
+        self.rows[step_id] = row
+        self.new.add(step_id)
+        return row
+
+    def _change(self, step_id: str, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "k_execution_id": self.execution_id,
+            "k_step_id": step_id,
+            "k_attempt": self.stored_attempt[step_id],
+            **{c: row[c] for c in _WRITABLE},
+        }
+
+    def flush(self) -> None:
+        """Write the new rows with one executemany and the changed rows with another."""
+        inserts = self.superseded_new + [self.rows[s] for s in self.new]
+        if inserts:
+            self.conn.execute(insert(STEPS), inserts)
+        changes = self.superseded_stored + [
+            self._change(s, self.rows[s]) for s in self.dirty - self.new
+        ]
+        if changes:
+            self.conn.execute(_update_step, changes)
+
+
+_WRITABLE = (*_STEP_COLUMNS, "log_lines", "latest")
+
+
+def _has_run(row: dict[str, Any]) -> bool:
+    """A pending row that never started is a placeholder: it adopts the first attempt."""
+    return bool(row["status"] != StepStatus.PENDING or row["started_at"] is not None)
+
+
+def _key(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("execution_id", "step_id", "attempt")}
+
+
+def _prefixed_key(row: dict[str, Any]) -> dict[str, Any]:
+    return {f"k_{k}": v for k, v in _key(row).items()}
+
+
+def new_step_row(execution_id: str, step: dict[str, Any], position: int) -> dict[str, Any]:
+    """A full steps row for a step seen for the first time (status pending, attempt 0)."""
+    row: dict[str, Any] = dict.fromkeys(STEP_FIELDS)
+    row.update(
+        execution_id=execution_id,
+        position=position,
+        latest=True,
+        status=StepStatus.PENDING.value,
+        attempt=0,
+        log_lines=0,
+    )
+    row.update((k, v) for k, v in step.items() if k in STEP_FIELDS or k == "log_lines")
+    return row

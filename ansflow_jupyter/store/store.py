@@ -1,0 +1,315 @@
+"""The Store: the durable record of every execution (SQLAlchemy; SQLite or PostgreSQL).
+
+Every method is blocking and thread-safe: the service calls them from a worker thread,
+never from the event loop. Each write is one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from ..errors import Conflict, NotFound
+from ..events import Event, EventType, ExecutionStatus, StepStatus
+from . import logs, queries
+from .db import (
+    create_store_engine,
+    display_name,
+    ensure_schema,
+    normalize_url,
+    resolve_db_url,
+    translate_errors,
+)
+from .models import EXECUTION_FIELDS, STEP_FIELDS
+from .projection import EVENTS, EXECUTIONS, STEPS, append_events, new_step_row
+from .recovery import Owner, closing_events, kill_leftover, owner_gone
+
+_ACTIVE = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
+
+
+class Store:
+    """Events, execution/step projections and logs of every execution, in one database."""
+
+    def __init__(self, url: str | None = None, *, busy_timeout: float = 10.0):
+        """Open (creating if needed) the store at `url` (default: `resolve_db_url()`).
+
+        `busy_timeout` (seconds) bounds how long a write waits for another writer's lock
+        before failing with StoreError.
+        """
+        self.url = normalize_url(resolve_db_url(url))
+        self.name = display_name(self.url)
+        self.engine = create_store_engine(self.url, busy_timeout)
+        try:
+            ensure_schema(self.engine, self.name)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Store({self.name!r})"
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translate_errors(self.name), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with translate_errors(self.name), self.engine.connect() as conn:
+            conn.execution_options(ansflow_write=True)
+            with conn.begin():
+                yield conn
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create_execution(
+        self,
+        execution_id: str,
+        pipeline_name: str,
+        source: str,
+        path: str | None = None,
+        owner: Owner | None = None,
+        steps: Sequence[dict[str, Any]] = (),
+        created_at: float | None = None,
+    ) -> Event:
+        """Record a new pending execution and its pending steps; returns its seq-0 snapshot.
+
+        `steps` are dicts with at least `step_id` and `name`; `owner` defaults to this process.
+        """
+        owner = owner or Owner.current()
+        execution = {
+            "id": execution_id,
+            "pipeline_name": pipeline_name,
+            "source": source,
+            "source_sha256": hashlib.sha256(source.encode("utf-8", "replace")).hexdigest(),
+            "path": path,
+            "status": ExecutionStatus.PENDING.value,
+            "message": None,
+            "started_at": None,
+            "finished_at": None,
+            "duration": None,
+            "steps_total": len(steps),
+            "steps_done": 0,
+            "created_at": time.time() if created_at is None else created_at,
+            "last_seq": 0,
+            "owner_pid": owner.pid,
+            "owner_host": owner.host,
+            "owner_create_time": owner.create_time,
+        }
+        rows = [new_step_row(execution_id, dict(s), i) for i, s in enumerate(steps, 1)]
+        with self._write() as conn:
+            conn.execute(insert(EXECUTIONS), execution)
+            if rows:
+                conn.execute(insert(STEPS), rows)
+        return _snapshot_event(execution_id, 0, execution, rows)
+
+    def append(self, events: Iterable[Event]) -> None:
+        """Persist events and fold them into the projections, all in one transaction.
+
+        Events need consecutive seqs continuing the stored ones (Conflict otherwise);
+        heartbeats and snapshots are ignored.
+        """
+        events = list(events)
+        if not events:
+            return
+        with self._write() as conn:
+            append_events(conn, events)
+
+    def delete_execution(self, execution_id: str) -> None:
+        """Delete an execution with its steps and events; Conflict while it is active."""
+        with self._write() as conn:
+            status = conn.scalar(select(EXECUTIONS.c.status).where(EXECUTIONS.c.id == execution_id))
+            if status is None:
+                raise NotFound(f"execution {execution_id} not found")
+            if status in _ACTIVE:
+                raise Conflict(f"execution {execution_id} is {status}; cancel it first")
+            queries.delete_executions(conn, [execution_id])
+
+    def apply_retention(self, days: float | None, max_executions: int | None) -> int:
+        """Delete finished executions older than `days` or beyond the newest
+        `max_executions`; returns how many were deleted."""
+        with self._write() as conn:
+            doomed = queries.retention_candidates(conn, days, max_executions, time.time())
+            queries.delete_executions(conn, doomed)
+        return len(doomed)
+
+    def recover(self) -> list[str]:
+        """Mark executions whose owner on this host is gone `interrupted` and kill the
+        process groups their running steps left behind; returns their ids.
+
+        Executions whose owner still runs, or runs on another host, are left alone.
+        """
+        host = socket.gethostname()
+        with self._read() as conn:
+            candidates = list(
+                conn.execute(select(EXECUTIONS).where(EXECUTIONS.c.status.in_(_ACTIVE)))
+            )
+        recovered: list[str] = []
+        for execution in candidates:
+            if not owner_gone(execution, host):
+                continue
+            try:
+                if self._interrupt(execution.id, host):
+                    recovered.append(execution.id)
+            except (Conflict, NotFound):
+                continue  # another process recovered or deleted it meanwhile
+        return recovered
+
+    def _interrupt(self, execution_id: str, host: str) -> bool:
+        with self._write() as conn:
+            # Re-read under the write lock: another process may have recovered it already.
+            execution = _execution_row(conn, execution_id)
+            if execution.status not in _ACTIVE:
+                return False
+            steps = list(_latest_steps(conn, execution_id))
+            for step in steps:
+                if step.status == StepStatus.RUNNING:
+                    kill_leftover(step, host)
+            seq = iter(range(execution.last_seq + 1, execution.last_seq + len(steps) + 2))
+            append_events(conn, closing_events(execution, steps, lambda: next(seq)))
+        return True
+
+    # -- reads --------------------------------------------------------------------------
+
+    def snapshot(self, execution_id: str) -> Event:
+        """The whole state as a SNAPSHOT envelope whose seq is the last event it reflects."""
+        with self._read() as conn:
+            row = _execution_row(conn, execution_id)
+            steps = [s._mapping for s in _latest_steps(conn, execution_id)]
+        return _snapshot_event(execution_id, row.last_seq, dict(row._mapping), steps)
+
+    def events_since(self, execution_id: str, since: int, limit: int | None = None) -> list[Event]:
+        """Stored events with seq > since, in order (at most `limit`)."""
+        stmt = (
+            select(EVENTS.c.seq, EVENTS.c.type, EVENTS.c.ts, EVENTS.c.payload)
+            .where(EVENTS.c.execution_id == execution_id, EVENTS.c.seq > since)
+            .order_by(EVENTS.c.seq)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._read() as conn:
+            _execution_row(conn, execution_id, EXECUTIONS.c.id)
+            rows = conn.execute(stmt).all()
+        loads, types = json.loads, {t.value: t for t in EventType}
+        return [Event(types[t], execution_id, seq, loads(p), ts) for seq, t, ts, p in rows]
+
+    def last_seq(self, execution_id: str) -> int:
+        """The seq of the newest stored event (0 before the first)."""
+        with self._read() as conn:
+            return int(_execution_row(conn, execution_id, EXECUTIONS.c.last_seq).last_seq)
+
+    def get_execution(self, execution_id: str) -> dict[str, Any]:
+        """Execution fields plus source, path, creation time, owner and last seq."""
+        with self._read() as conn:
+            row = dict(_execution_row(conn, execution_id)._mapping)
+        row["execution_id"] = row.pop("id")
+        row.pop("num")
+        return row
+
+    def list_executions(
+        self,
+        status: str | None = None,
+        pipeline: str | None = None,
+        limit: int | None = 50,
+        before: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Executions newest first; `before` is the id of the last one of the previous page."""
+        with self._read() as conn:
+            return queries.list_executions(conn, status, pipeline, limit, before)
+
+    def log_lines(
+        self,
+        execution_id: str,
+        step: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        tail: int | None = None,
+        q: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Lines as `{step_id, offset, stream, line, ts}`; `q` is a substring or `/regex/`."""
+        query = logs.LogQuery(execution_id, step, offset, limit, tail, q)
+        logs.compile_query(q)  # a bad regex is a BadRequest even for an unknown execution
+        with self._read() as conn:
+            _execution_row(conn, execution_id, EXECUTIONS.c.id)
+            return logs.read_lines(conn, query)
+
+    def stats(self, pipeline: str | None = None) -> dict[str, Any]:
+        """Runs, success rate, p50/p95 duration and the recent finished runs."""
+        with self._read() as conn:
+            return queries.stats(conn, pipeline)
+
+    def step_attempts(self, execution_id: str, step_id: str) -> list[dict[str, Any]]:
+        """Every attempt of one step, oldest first (a snapshot shows only the latest)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(STEPS)
+                .where(STEPS.c.execution_id == execution_id, STEPS.c.step_id == step_id)
+                .order_by(STEPS.c.attempt)
+            ).all()
+            if not rows:
+                _execution_row(conn, execution_id, EXECUTIONS.c.id)
+                raise NotFound(f"step {step_id} of execution {execution_id} not found")
+        return [_step_fields(row._mapping) for row in rows]
+
+    def count_executions(self) -> int:
+        """How many executions the store holds."""
+        return self.count_rows()["executions"]
+
+    def count_rows(self) -> dict[str, int]:
+        """Rows per table (for diagnostics and tests)."""
+        with self._read() as conn:
+            return {
+                table.name: int(conn.scalar(select(func.count()).select_from(table)) or 0)
+                for table in (EXECUTIONS, STEPS, EVENTS)
+            }
+
+
+def _execution_row(conn: Connection, execution_id: str, *columns: Any) -> Any:
+    stmt = select(*columns) if columns else select(EXECUTIONS)
+    row = conn.execute(stmt.where(EXECUTIONS.c.id == execution_id)).first()
+    if row is None:
+        raise NotFound(f"execution {execution_id} not found")
+    return row
+
+
+def _latest_steps(conn: Connection, execution_id: str) -> Iterator[Any]:
+    return iter(
+        conn.execute(
+            select(STEPS)
+            .where(STEPS.c.execution_id == execution_id, STEPS.c.latest.is_(True))
+            .order_by(STEPS.c.position)
+        )
+    )
+
+
+def _step_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A step as snapshots show it: step_update fields plus log_lines."""
+    return {**{f: row[f] for f in STEP_FIELDS}, "log_lines": row["log_lines"]}
+
+
+def _snapshot_event(
+    execution_id: str, seq: int, execution: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
+) -> Event:
+    """The SnapshotBuilder.payload() shape built from table rows."""
+    execution = {**execution, "execution_id": execution_id}
+    payload = {
+        "execution": {f: execution[f] for f in EXECUTION_FIELDS},
+        "steps": [_step_fields(s) for s in steps],
+    }
+    return Event(EventType.SNAPSHOT, execution_id, seq, payload)
+
+
+__all__ = ["Owner", "Store"]

@@ -1,0 +1,71 @@
+/** JupyterLab plugin: the AnsFlow sidebar, the execution panels and their commands. */
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { ExecutionPanel } from './executionpanel';
+import { AnsFlowSidebar } from './sidebar';
+
+const ICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+  '<g class="jp-icon3" fill="#616161"><circle cx="5" cy="6" r="2.6"/><circle cx="5" cy="18" r="2.6"/><circle cx="19" cy="12" r="2.6"/>' +
+  '<path d="M7.4 6.6 16.7 11l-.6 1.2-9.3-4.4zM7.4 17.4l9.3-4.4.6 1.2-9.3 4.4z"/></g></svg>';
+
+export const ansflowIcon = new LabIcon({ name: 'ansflow-jupyter:icon', svgstr: ICON_SVG });
+
+export namespace CommandIDs {
+  export const openMonitor = 'ansflow:open-monitor';
+  export const openExecution = 'ansflow:open-execution';
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'ansflow-jupyter:plugin',
+  description: 'Run AnsFlow pipelines and watch them live.',
+  autoStart: true,
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+    const settings = ServerConnection.makeSettings();
+    const panels = new Map<string, MainAreaWidget<ExecutionPanel>>();
+
+    const openExecution = (id: string, name: string): void => {
+      const existing = panels.get(id);
+      if (existing && !existing.isDisposed) {
+        app.shell.activateById(existing.id);
+        return;
+      }
+      const content = new ExecutionPanel(id, name);
+      const widget = new MainAreaWidget({ content });
+      widget.id = content.id;
+      widget.title.icon = ansflowIcon;
+      widget.title.label = content.title.label;
+      content.title.changed.connect(() => (widget.title.label = content.title.label));
+      widget.title.closable = true;
+      panels.set(id, widget);
+      widget.disposed.connect(() => panels.delete(id));
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+
+    const sidebar = new AnsFlowSidebar(settings, openExecution);
+    sidebar.title.icon = ansflowIcon;
+    app.shell.add(sidebar, 'left', { rank: 700 });
+
+    app.commands.addCommand(CommandIDs.openMonitor, {
+      label: 'AnsFlow: Open monitor',
+      caption: 'Show AnsFlow pipelines and live executions',
+      execute: () => {
+        if (!sidebar.isAttached) {
+          app.shell.add(sidebar, 'left', { rank: 700 });
+        }
+        app.shell.activateById(sidebar.id);
+      }
+    });
+    app.commands.addCommand(CommandIDs.openExecution, {
+      label: 'AnsFlow: Open execution',
+      execute: args => openExecution(String(args.id ?? ''), String(args.name ?? ''))
+    });
+    palette?.addItem({ command: CommandIDs.openMonitor, category: 'AnsFlow' });
+  }
+};
+
+export default plugin;

@@ -1,0 +1,204 @@
+/** Left sidebar: pipeline files with a Run button, and the live table of recent executions. */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+import { escapeHtml } from '../widget/ansi';
+import { formatDuration, STATUS_ICONS } from '../widget/format';
+import { injectStyle } from '../widget/style';
+import { ReconnectingSocket, withQuery, type ConnectionState } from '../widget/transport';
+import { toSeconds, type Envelope, type ExecutionInfo } from '../widget/types';
+
+export type OpenExecution = (executionId: string, pipelineName: string) => void;
+
+const MAX_ROWS = 50;
+
+/** Accepts a list of paths, or objects with `path`, bare or under `pipelines`. */
+export function pipelinePaths(answer: unknown): string[] {
+  const list = Array.isArray(answer) ? answer : (answer as { pipelines?: unknown })?.pipelines;
+  if (!Array.isArray(list)) {
+    return [];
+  }
+  return list
+    .map(item => (typeof item === 'string' ? item : (item as { path?: unknown })?.path))
+    .filter((p): p is string => typeof p === 'string');
+}
+
+export class AnsFlowSidebar extends Widget {
+  private readonly executions = new Map<string, ExecutionInfo>();
+  private socket: ReconnectingSocket | null = null;
+  private conn: ConnectionState = 'connecting';
+  private pipelines: string[] = [];
+  private pipelinesError = '';
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private readonly pipelinesNode = document.createElement('div');
+  private readonly executionsNode = document.createElement('div');
+  private readonly statusNode = document.createElement('span');
+
+  constructor(private readonly settings: ServerConnection.ISettings, private readonly open: OpenExecution) {
+    super();
+    injectStyle();
+    this.id = 'ansflow-sidebar';
+    this.addClass('ansflow-panel');
+    this.title.caption = 'AnsFlow pipelines';
+    const pipelinesHead = document.createElement('h3');
+    pipelinesHead.textContent = 'Pipelines';
+    const refresh = document.createElement('button');
+    refresh.textContent = 'Refresh';
+    refresh.onclick = () => void this.loadPipelines();
+    pipelinesHead.append(refresh);
+    const execHead = document.createElement('h3');
+    execHead.textContent = 'Executions';
+    this.statusNode.className = 'af-muted';
+    execHead.append(this.statusNode);
+    this.node.append(pipelinesHead, this.pipelinesNode, execHead, this.executionsNode);
+    this.pipelinesNode.onclick = ev => this.onPipelineClick(ev);
+    this.executionsNode.onclick = ev => {
+      const row = (ev.target as Element).closest('[data-id]');
+      const id = row?.getAttribute('data-id');
+      if (id) {
+        this.open(id, this.executions.get(id)?.pipeline_name ?? '');
+      }
+    };
+  }
+
+  protected onAfterAttach(): void {
+    void this.loadPipelines();
+    this.connect();
+    // Durations of running executions tick.
+    this.ticker = setInterval(() => {
+      if ([...this.executions.values()].some(e => e.status === 'running')) {
+        this.renderExecutions();
+      }
+    }, 1000);
+  }
+
+  protected onBeforeDetach(): void {
+    this.socket?.dispose();
+    this.socket = null;
+    if (this.ticker) {
+      clearInterval(this.ticker);
+    }
+  }
+
+  private api(path: string, init: RequestInit = {}): Promise<Response> {
+    return ServerConnection.makeRequest(URLExt.join(this.settings.baseUrl, 'ansflow/api', path), init, this.settings);
+  }
+
+  async loadPipelines(): Promise<void> {
+    try {
+      const response = await this.api('pipelines');
+      if (!response.ok) {
+        throw new Error(`HTTP ${response.status}`);
+      }
+      this.pipelines = pipelinePaths(await response.json());
+      this.pipelinesError = '';
+    } catch (err) {
+      this.pipelinesError = `Could not list pipelines: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    this.renderPipelines();
+  }
+
+  private renderPipelines(): void {
+    if (this.pipelinesError) {
+      this.pipelinesNode.innerHTML = `<div class="af-err">${escapeHtml(this.pipelinesError)}</div>`;
+      return;
+    }
+    if (this.pipelines.length === 0) {
+      this.pipelinesNode.innerHTML = '<div class="af-muted">No pipeline files found.</div>';
+      return;
+    }
+    const rows = this.pipelines
+      .map(p => `<tr><td title="${escapeHtml(p)}">${escapeHtml(p)}</td><td style="width:1%"><button data-run="${escapeHtml(p)}">Run</button></td></tr>`)
+      .join('');
+    this.pipelinesNode.innerHTML = `<table><tbody>${rows}</tbody></table>`;
+  }
+
+  private async onPipelineClick(ev: MouseEvent): Promise<void> {
+    const button = (ev.target as Element).closest('button[data-run]') as HTMLButtonElement | null;
+    const path = button?.getAttribute('data-run');
+    if (!button || !path) {
+      return;
+    }
+    button.disabled = true;
+    try {
+      const response = await this.api('executions', { method: 'POST', body: JSON.stringify({ path }) });
+      const answer = (await response.json()) as { execution_id?: string; id?: string; pipeline_name?: string; message?: string };
+      if (!response.ok) {
+        throw new Error(answer.message ?? `HTTP ${response.status}`);
+      }
+      const id = answer.execution_id ?? answer.id;
+      if (id) {
+        this.open(id, answer.pipeline_name ?? '');
+      }
+    } catch (err) {
+      this.pipelinesError = `Run failed: ${err instanceof Error ? err.message : String(err)}`;
+      this.renderPipelines();
+      setTimeout(() => void this.loadPipelines(), 4000);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  private connect(): void {
+    this.socket?.dispose();
+    const token = this.settings.token;
+    this.socket = new ReconnectingSocket({
+      url: () => withQuery(URLExt.join(this.settings.wsUrl, 'ansflow/ws/executions'), { token: token || undefined }),
+      since: () => 0,
+      onEvents: events => this.onEvents(events),
+      onState: state => {
+        this.conn = state;
+        this.statusNode.textContent = state;
+      }
+    });
+  }
+
+  private onEvents(events: Envelope[]): void {
+    for (const ev of events) {
+      if (ev.type === 'snapshot') {
+        this.executions.clear();
+        for (const ex of (ev.data as { executions?: ExecutionInfo[] }).executions ?? []) {
+          if (ex.execution_id) {
+            this.executions.set(ex.execution_id, { ...ex });
+          }
+        }
+      } else if (ev.type === 'execution_update') {
+        const data = ev.data as ExecutionInfo;
+        const id = data.execution_id ?? ev.execution_id;
+        this.executions.set(id, { ...(this.executions.get(id) ?? {}), ...data, execution_id: id });
+      }
+    }
+    this.renderExecutions();
+  }
+
+  private renderExecutions(): void {
+    const now = Date.now() / 1000;
+    const list = [...this.executions.values()]
+      .sort((a, b) => (toSeconds(b.started_at) ?? Infinity) - (toSeconds(a.started_at) ?? Infinity))
+      .slice(0, MAX_ROWS);
+    if (list.length === 0) {
+      this.executionsNode.innerHTML = `<div class="af-muted">${this.conn === 'live' ? 'No executions yet.' : ''}</div>`;
+      return;
+    }
+    const rows = list
+      .map(ex => {
+        const status = ex.status ?? 'pending';
+        const start = toSeconds(ex.started_at);
+        const secs = status === 'running' && start !== null ? now - start : ex.duration ?? null;
+        const when = start !== null ? new Date(start * 1000).toLocaleTimeString() : '';
+        return (
+          `<tr class="af-click" data-id="${escapeHtml(ex.execution_id ?? '')}" title="${escapeHtml(ex.execution_id ?? '')}">` +
+          `<td style="width:1%"><span class="af-ico af-s-${escapeHtml(status)}">${STATUS_ICONS[status] ?? '?'}</span></td>` +
+          `<td>${escapeHtml(ex.pipeline_name ?? '')}</td><td class="af-muted">${escapeHtml(when)}</td>` +
+          `<td class="af-muted" style="text-align:right">${formatDuration(secs)}</td></tr>`
+        );
+      })
+      .join('');
+    this.executionsNode.innerHTML = `<table><tbody>${rows}</tbody></table>`;
+  }
+
+  dispose(): void {
+    this.onBeforeDetach();
+    super.dispose();
+  }
+}

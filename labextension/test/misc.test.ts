@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatDuration } from '../widget/format';
+import { parseLogResponse } from '../widget/history';
+import { layoutDag } from '../widget/layout';
+import { backoffDelay, parseFrame } from '../widget/transport';
+import { toSeconds } from '../widget/types';
+
+describe('layoutDag', () => {
+  it('layers by longest path from the roots', () => {
+    const layout = layoutDag([
+      { step_id: 'env' },
+      { step_id: 'checkout' },
+      { step_id: 'test', needs: ['env', 'checkout'] },
+      { step_id: 'build', needs: ['env'] },
+      { step_id: 'deploy', needs: ['test', 'build', 'env'] }
+    ]);
+    assert.deepEqual(Object.fromEntries(layout.positions), { env: [0, 0], checkout: [0, 1], test: [1, 0], build: [1, 1], deploy: [2, 0] });
+    assert.equal(layout.layers, 3);
+    assert.equal(layout.rows, 2);
+    assert.equal(layout.edges.length, 6);
+  });
+  it('survives unknown needs and cycles', () => {
+    const layout = layoutDag([{ step_id: 'a', needs: ['b', 'ghost'] }, { step_id: 'b', needs: ['a'] }]);
+    assert.equal(layout.positions.size, 2);
+  });
+});
+
+describe('transport helpers', () => {
+  it('parses a frame with one envelope or a list', () => {
+    assert.equal(parseFrame('{"seq":1,"type":"heartbeat","execution_id":"x","data":{}}').length, 1);
+    assert.equal(parseFrame('[{"seq":1},{"seq":2}]').length, 2);
+  });
+  it('backs off from 0.5 s to 10 s', () => {
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 50].map(backoffDelay), [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000]);
+  });
+});
+
+describe('log history answers', () => {
+  it('accepts the shapes a log endpoint may return', () => {
+    assert.deepEqual(parseLogResponse('{"offset":5,"lines":["a","b"],"ts":[1,2]}', 0), { offset: 5, lines: ['a', 'b'], ts: [1, 2] });
+    assert.deepEqual(parseLogResponse('{"lines":[{"offset":7,"line":"x","ts":3}]}', 0), { offset: 7, lines: ['x'], ts: [3] });
+    const jsonl = parseLogResponse('{"offset":2,"line":"p"}\n{"offset":3,"line":"q"}\n', 0);
+    assert.deepEqual(jsonl.lines, ['p', 'q']);
+    assert.equal(jsonl.offset, 2);
+    assert.equal(parseLogResponse('["u"]', 9).offset, 9);
+  });
+});
+
+describe('formatting', () => {
+  it('formats durations and timestamps', () => {
+    assert.deepEqual([0.25, 12.7, 125, 7322].map(formatDuration), ['0.3s', '12s', '2m 05s', '2h 02m']);
+    assert.equal(formatDuration(null), '');
+    assert.equal(toSeconds('1970-01-01T00:00:10Z'), 10);
+    assert.equal(toSeconds(null), null);
+  });
+});

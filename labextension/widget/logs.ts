@@ -1,0 +1,190 @@
+/**
+ * Bounded in-browser log storage: per-step line arrays plus one arrival-ordered index
+ * for the "All steps" view. Memory stays bounded: past `maxLines` the oldest lines (in
+ * arrival order, across steps) are dropped in chunks and counted, so the view can say so.
+ */
+
+/** Packs (step index, local line number) into one double: cheaper than 2M small objects. */
+const REF_SHIFT = 2 ** 32;
+const LOCAL_BIAS = 2 ** 31;
+
+export interface StepLog {
+  readonly id: string;
+  readonly index: number;
+  lines: string[];
+  ts: number[];
+  /** Local number of lines[0]; goes negative when older history is prepended. */
+  base: number;
+  /** SPEC offset of lines[0] (earlier lines were dropped or never loaded). */
+  first: number;
+  /** SPEC offset expected next; -1 until the first line arrives. */
+  next: number;
+  dropped: number;
+}
+
+/** One row of a log view, resolved. */
+export interface LogRow {
+  step: StepLog;
+  line: string;
+  ts: number;
+}
+
+export const DEFAULT_MAX_LINES = 2_000_000;
+
+export class LogStore {
+  readonly steps = new Map<string, StepLog>();
+  private readonly byIndex: StepLog[] = [];
+  private refs: number[] = [];
+  private head = 0;
+  total = 0;
+  droppedTotal = 0;
+  /** Bumped on every change so renderers know when to redraw. */
+  version = 0;
+
+  constructor(readonly maxLines = DEFAULT_MAX_LINES) {}
+
+  step(id: string): StepLog {
+    let log = this.steps.get(id);
+    if (!log) {
+      log = { id, index: this.byIndex.length, lines: [], ts: [], base: 0, first: 0, next: -1, dropped: 0 };
+      this.steps.set(id, log);
+      this.byIndex.push(log);
+    }
+    return log;
+  }
+
+  /**
+   * Add lines at a SPEC offset. Idempotent: lines already held are skipped, so a replay
+   * after a reconnect or a re-sent snapshot never duplicates. Older contiguous lines
+   * (a history back-fill) are prepended; a gap gets one marker line.
+   */
+  add(stepId: string, offset: number, lines: readonly string[], ts: readonly number[] | undefined, fallbackTs: number): void {
+    if (lines.length === 0) {
+      return;
+    }
+    const log = this.step(stepId);
+    const end = offset + lines.length;
+    if (log.next < 0) {
+      log.first = offset;
+      log.next = offset;
+    }
+    if (end <= log.next) {
+      this.prepend(log, offset, lines, ts, fallbackTs);
+      return;
+    }
+    let skip = 0;
+    if (offset < log.next) {
+      skip = log.next - offset;
+    } else if (offset > log.next) {
+      this.push(log, `\u001b[2m⋯ ${offset - log.next} lines not received\u001b[0m`, fallbackTs);
+    }
+    for (let i = skip; i < lines.length; i++) {
+      this.push(log, lines[i], ts?.[i] ?? fallbackTs);
+    }
+    log.next = end;
+    this.enforceCap();
+    this.version++;
+  }
+
+  private push(log: StepLog, line: string, ts: number): void {
+    const local = log.base + log.lines.length;
+    log.lines.push(line);
+    log.ts.push(ts);
+    this.refs.push(log.index * REF_SHIFT + local + LOCAL_BIAS);
+    this.total++;
+  }
+
+  private prepend(log: StepLog, offset: number, lines: readonly string[], ts: readonly number[] | undefined, fallbackTs: number): void {
+    // Only history directly before what we hold, and never lines the cap already dropped.
+    if (log.dropped > 0 || offset >= log.first || offset + lines.length < log.first) {
+      return;
+    }
+    const count = log.first - offset;
+    const newLines = lines.slice(0, count);
+    const newTs = newLines.map((_, i) => ts?.[i] ?? fallbackTs);
+    log.base -= count;
+    log.first = offset;
+    log.lines = newLines.concat(log.lines);
+    log.ts = newTs.concat(log.ts);
+    const newRefs = newLines.map((_, i) => log.index * REF_SHIFT + log.base + i + LOCAL_BIAS);
+    this.refs = newRefs.concat(this.refs.slice(this.head));
+    this.head = 0;
+    this.total += count;
+    this.enforceCap();
+    this.version++;
+  }
+
+  private enforceCap(): void {
+    if (this.total <= this.maxLines) {
+      return;
+    }
+    // Drop in chunks (10% of the cap) so the O(n) splices are amortised.
+    const drop = Math.min(this.total, this.total - this.maxLines + Math.max(1, Math.floor(this.maxLines / 10)));
+    const perStep = new Map<StepLog, number>();
+    for (let i = 0; i < drop; i++) {
+      const log = this.byIndex[Math.floor(this.refs[this.head + i] / REF_SHIFT)];
+      perStep.set(log, (perStep.get(log) ?? 0) + 1);
+    }
+    this.head += drop;
+    for (const [log, n] of perStep) {
+      log.lines.splice(0, n);
+      log.ts.splice(0, n);
+      log.base += n;
+      log.first += n;
+      log.dropped += n;
+    }
+    this.total -= drop;
+    this.droppedTotal += drop;
+    if (this.head > 65536 && this.head * 2 > this.refs.length) {
+      this.refs = this.refs.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Number of rows of a view: one step, or every step (null) in arrival order. */
+  count(stepId: string | null): number {
+    if (stepId === null) {
+      return this.refs.length - this.head;
+    }
+    return this.steps.get(stepId)?.lines.length ?? 0;
+  }
+
+  row(stepId: string | null, i: number): LogRow | null {
+    if (stepId === null) {
+      const ref = this.refs[this.head + i];
+      if (ref === undefined) {
+        return null;
+      }
+      const step = this.byIndex[Math.floor(ref / REF_SHIFT)];
+      const at = (ref % REF_SHIFT) - LOCAL_BIAS - step.base;
+      return { step, line: step.lines[at] ?? '', ts: step.ts[at] ?? NaN };
+    }
+    const step = this.steps.get(stepId);
+    if (!step || i < 0 || i >= step.lines.length) {
+      return null;
+    }
+    return { step, line: step.lines[i], ts: step.ts[i] };
+  }
+
+  /** Lines before the first one held for a view (dropped by the cap or never loaded). */
+  hiddenBefore(stepId: string | null): number {
+    if (stepId === null) {
+      let n = 0;
+      for (const log of this.byIndex) {
+        n += Math.max(0, log.first);
+      }
+      return n;
+    }
+    return Math.max(0, this.steps.get(stepId)?.first ?? 0);
+  }
+
+  clear(): void {
+    this.steps.clear();
+    this.byIndex.length = 0;
+    this.refs = [];
+    this.head = 0;
+    this.total = 0;
+    this.droppedTotal = 0;
+    this.version++;
+  }
+}

@@ -1,0 +1,99 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+# ---- store_url: every store test runs on SQLite and on PostgreSQL (owner: store/) ------
+#
+# PostgreSQL comes from $ANSFLOW_TEST_PG_URL (CI: `.ci/start-postgres.sh`); when unset, a
+# throwaway cluster is started for the session if initdb is installed, else the PG leg is
+# skipped with the reason. With $CI set the PG leg never skips: it fails.
+# Each test gets its own freshly created database.
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def _pg_server() -> Iterator[str | None]:
+    """Base URL of a PostgreSQL server to create test databases on (None if none)."""
+    if os.environ.get("ANSFLOW_TEST_PG_URL"):
+        yield os.environ["ANSFLOW_TEST_PG_URL"]
+        return
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        yield None
+        return
+    folder = tempfile.mkdtemp(prefix="ansflow-pg-")
+    started = subprocess.run(
+        [str(_ROOT / ".ci" / "start-postgres.sh"), folder],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if started.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL: {started.stderr.strip()}")
+    try:
+        yield started.stdout.strip()
+    finally:
+        pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
+        user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [*user, pg_ctl, "-D", f"{folder}/data", "stop", "-m", "immediate"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fresh_pg_database(base: str) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(base).set(drivername="postgresql+psycopg")
+    name = f"ansflow_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty store: a tmp SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ansflow.sqlite'}"
+        return
+    server: str | None = request.getfixturevalue("_pg_server")  # started only when needed
+    if server is None:
+        reason = "no PostgreSQL: set ANSFLOW_TEST_PG_URL or install postgresql (initdb)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} -- required when CI is set")
+        pytest.skip(reason)
+    yield from _fresh_pg_database(server)
+
+
+# ---- end of store_url ------------------------------------------------------------------
+
+
+# ---- server: pytest-jupyter (owner: server/) ------------------------------------------
+# pytest-jupyter runs plain `async def test_...` itself: never mark them asyncio. The
+# ansflow server fixtures (jp_server_config enabling the extension) are in tests/server/.
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# ---- end of server ---------------------------------------------------------------------

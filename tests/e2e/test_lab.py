@@ -1,0 +1,125 @@
+"""JupyterLab + the server extension + the widget, driven in headless Chromium like a user."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+LONG_PIPELINE = """\
+name: Long pipeline
+steps:
+  warm-up: {run: echo warming up}
+  long-sleep:
+    needs: warm-up
+    run: |
+      echo "sleeping for a minute"
+      sleep 60
+      echo "never printed"
+"""
+
+
+def notebook(lab: Any, name: str, *sources: str) -> str:
+    """Write a notebook with the given code cells into the lab root."""
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"c{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": src,
+        }
+        for i, src in enumerate(sources)
+    ]
+    nb = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (lab.root / name).write_text(json.dumps(nb))
+    return name
+
+
+def run_first_cell(page: Any, lab: Any, name: str) -> Any:
+    """Open a notebook, run its first cell, and return the widget root."""
+    page.goto(lab.page(name))
+    page.wait_for_selector(".jp-Cell .cm-content", timeout=60_000)
+    # The kernel must be idle before Shift+Enter, or the keystroke may be lost.
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.locator(".jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+    return page.wait_for_selector(".ansflow-widget", timeout=60_000)
+
+
+def badge(page: Any) -> str:
+    """The status the widget shows."""
+    return str(page.locator(".ansflow-widget .af-badge").first.inner_text()).strip()
+
+
+def sleeps_under(pid: int) -> list[psutil.Process]:
+    """`sleep` processes anywhere below the lab process (kernels, steps)."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    out = []
+    for child in children:
+        try:
+            if child.name() == "sleep" and child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def test_demo_runs_live_in_a_notebook(lab: Any, page: Any, screenshots: Path) -> None:
+    name = notebook(lab, "demo.ipynb", "%load_ext ansflow_jupyter\n%ansflow run pipelines/demo.yml")
+    run_first_cell(page, lab, name)
+    status = page.locator(".ansflow-widget .af-badge").first
+    status.filter(has_text="running").wait_for(timeout=30_000)
+    page.screenshot(path=str(screenshots / "demo-running.png"))
+    status.filter(has_text="success").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.ansflow-widget .af-rows')?.innerText"
+        ".includes('Verified deployment on Python 3.12')",
+        timeout=30_000,
+    )
+    rows = page.locator(".ansflow-widget .af-rows").first.inner_text()
+    assert "Environment OK" in rows
+    assert page.locator(".ansflow-widget .af-count").first.inner_text() == "7 / 7 steps"
+    assert badge(page) == "success"
+    page.screenshot(path=str(screenshots / "demo-success.png"))
+
+
+def test_cancel_button_kills_the_step(lab: Any, page: Any, screenshots: Path) -> None:
+    (lab.root / "pipelines" / "long.yml").write_text(LONG_PIPELINE)
+    name = notebook(lab, "long.ipynb", "%load_ext ansflow_jupyter\n%ansflow run pipelines/long.yml")
+    run_first_cell(page, lab, name)
+    page.locator(".ansflow-widget .af-badge").first.filter(has_text="running").wait_for(
+        timeout=30_000
+    )
+    deadline = time.monotonic() + 30
+    while not sleeps_under(lab.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sleeping = sleeps_under(lab.process.pid)
+    assert sleeping, "the step's sleep process never started"
+    page.screenshot(path=str(screenshots / "long-running.png"))
+
+    page.locator(".ansflow-widget button.af-danger").first.click()
+    page.locator(".ansflow-widget .af-badge").first.filter(has_text="cancelled").wait_for(
+        timeout=30_000
+    )
+    page.screenshot(path=str(screenshots / "long-cancelled.png"))
+    _gone, alive = psutil.wait_procs(sleeping, timeout=10)
+    assert not alive, f"still running after cancel: {alive}"
+    assert not sleeps_under(lab.process.pid)

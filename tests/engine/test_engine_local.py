@@ -1,0 +1,193 @@
+"""The executor with LocalBackend: real processes, process groups, pipes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from _engine_helpers import ListSink, pipeline, run, step
+
+from ansflow_jupyter.engine import Executor, SpawnError, StepLaunch
+from ansflow_jupyter.engine.backends import LocalBackend
+from ansflow_jupyter.events import ExecutionStatus
+from ansflow_jupyter.pipeline.spec import PipelineSpec
+
+
+def execute(spec: PipelineSpec, **kwargs: object) -> tuple[ExecutionStatus, ListSink]:
+    sink = ListSink()
+    executor = Executor(spec, "local-1", LocalBackend(), sink, **kwargs)  # type: ignore[arg-type]
+    status = run(executor.run())
+    sink.check_invariants()
+    return status, sink
+
+
+def assert_all_gone(pid_file: Path) -> None:
+    """Every pid written to `pid_file` is dead (zombies awaiting init count as dead)."""
+    pids = [int(p) for p in pid_file.read_text().split()]
+    assert pids
+    deadline = time.monotonic() + 2
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail(f"process {pid} survived")
+
+
+def test_shells_exit_codes_env_and_cwd(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    spec = pipeline(
+        step("bash", 'echo "$A $B $C" && pwd && exit 3', working_directory="app",
+             env={"B": "step", "C": "step"}, continue_on_error=True),
+        step("sh", "echo sh:$A; false; echo not reached", shell="sh", continue_on_error=True),
+        step("py", "import os, sys; print('py', os.environ['A']); sys.exit(0)", shell="python"),
+        step("pipefail", "false | true", continue_on_error=True),
+        env={"A": "pipe", "B": "pipe"},
+        base_dir=tmp_path,
+    )
+    status, sink = execute(spec, env={"C": "override"})
+    assert status is ExecutionStatus.SUCCESS
+    assert sink.lines("bash") == ["pipe step override", str(tmp_path / "app")]
+    assert sink.final("bash")["exit_code"] == 3
+    assert sink.lines("sh") == ["sh:pipe"] and sink.final("sh")["exit_code"] == 1
+    assert sink.lines("py") == ["py pipe"] and sink.final("py")["status"] == "success"
+    assert sink.final("pipefail")["exit_code"] == 1
+    running = [d for d in sink.steps("py") if d["status"] == "running"][0]
+    assert running["pgid"] == running["pid"] and running["host"] and running["create_time"] > 0
+
+
+def test_signal_exit_code_is_negative() -> None:
+    _, sink = execute(pipeline(step("self-kill", "kill -9 $$")))
+    assert sink.final("self-kill")["exit_code"] == -9
+
+
+def test_spawn_errors(tmp_path: Path) -> None:
+    spec = pipeline(step("nodir", working_directory="missing"), base_dir=tmp_path)
+    status, sink = execute(spec)
+    assert status is ExecutionStatus.FAILED
+    assert sink.final("nodir")["reason"] == "spawn-error"
+    assert "working directory does not exist" in sink.lines("nodir", "stderr")[0]
+
+    async def missing_shell() -> None:
+        launch = StepLaunch("e", "s", 1, ["/no/such/shell", "-c", "true"], {}, str(tmp_path))
+        await LocalBackend().start(launch, lambda s, c: asyncio.sleep(0))
+
+    with pytest.raises(SpawnError, match="/no/such/shell"):
+        run(missing_shell())
+
+
+def test_timeout_kills_tree_with_stubborn_grandchild(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    script = f"""
+        echo $$ >> {pids}
+        bash -c 'trap "" TERM; echo $$ >> {pids}; sleep 60 & echo $! >> {pids}; wait' &
+        sleep 60 & echo $! >> {pids}
+        wait
+    """
+    spec = pipeline(step("hang", script, timeout=0.5))
+    started = time.monotonic()
+    status, sink = execute(spec, kill_grace=0.3)
+    assert time.monotonic() - started < 5
+    assert status is ExecutionStatus.FAILED
+    assert sink.final("hang")["reason"] == "timeout"
+    assert len(pids.read_text().split()) == 4
+    assert_all_gone(pids)
+
+
+def test_escaped_descendant_is_killed(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    # setsid leaves the step's process group; psutil still finds it as a descendant.
+    script = f"setsid bash -c 'trap \"\" TERM; echo $$ >> {pids}; exec sleep 60' & sleep 60"
+    spec = pipeline(step("escape", script, timeout=0.5))
+    status, _ = execute(spec, kill_grace=0.2)
+    assert status is ExecutionStatus.FAILED
+    assert_all_gone(pids)
+
+
+def test_background_leftovers_die_with_the_step(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    started = time.monotonic()
+    status, sink = execute(pipeline(step("bg", f"sleep 60 & echo $! > {pids}; echo done")))
+    assert status is ExecutionStatus.SUCCESS and sink.lines("bg") == ["done"]
+    assert time.monotonic() - started < 5
+    assert_all_gone(pids)
+
+
+def test_cancel_kills_everything(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    spec = pipeline(
+        *[step(f"s{i}", f"echo $$ >> {pids}; bash -c 'echo $$ >> {pids}; sleep 60'; true")
+          for i in range(3)],
+        step("after", needs=["s0"]),
+        max_parallel=4,
+    )
+    sink = ListSink()
+    executor = Executor(spec, "e", LocalBackend(), sink, kill_grace=0.5)
+
+    async def scenario() -> ExecutionStatus:
+        task = asyncio.ensure_future(executor.run())
+        while not pids.exists() or len(pids.read_text().split()) < 6:
+            await asyncio.sleep(0.02)
+        executor.cancel()
+        return await task
+
+    assert run(scenario(), timeout=10) is ExecutionStatus.CANCELLED
+    sink.check_invariants()
+    assert {sink.final(s)["status"] for s in spec.steps} == {"cancelled"}
+    assert_all_gone(pids)
+
+
+def test_output_fidelity() -> None:
+    script = r"""
+printf 'crlf\r\n'
+printf '\033[32mgreen\033[0m\n'
+printf '10%%\r50%%\r100%%\n'
+printf 'bad \377 byte\n'
+printf 'token=%s\n' "$TOKEN"
+printf 'bin\000ary\n'
+printf 'no newline at end'
+"""
+    spec = pipeline(step("out", script), env={"TOKEN": "tok-123"}, secrets=["TOKEN", "UNSET"])
+    _, sink = execute(spec)
+    assert sink.lines("out") == [
+        "crlf", "\x1b[32mgreen\x1b[0m", "100%", "bad \ufffd byte", "token=***", "bin\x00ary",
+        "no newline at end",
+    ]
+
+
+def test_fifty_megabytes_without_newline() -> None:
+    spec = pipeline(step("huge", "head -c 52428800 /dev/zero | tr '\\0' x; echo; echo after"))
+    status, sink = execute(spec, log_line_max_bytes=1000)
+    assert status is ExecutionStatus.SUCCESS
+    assert sink.lines("huge") == ["x" * 1000 + f"…[truncated {52428800 - 1000} bytes]", "after"]
+
+
+def test_stderr_flood_and_interleaving() -> None:
+    script = "for i in $(seq 1 20000); do echo err$i >&2; done; echo out"
+    spec = pipeline(step("flood", script, shell="bash"))
+    _, sink = execute(spec)
+    assert sink.lines("flood", "stderr") == [f"err{i}" for i in range(1, 20001)]
+    assert sink.lines("flood", "stdout") == ["out"]
+
+
+def test_python_unbuffered_and_large_output() -> None:
+    code = "import sys\nfor i in range(200000): sys.stdout.write(f'{i}\\n')"
+    _, sink = execute(pipeline(step("py", code, shell="python")))
+    lines = sink.lines("py")
+    assert len(lines) == 200000 and lines[-1] == "199999"
+
+
+def test_no_fd_leak() -> None:
+    before = len(os.listdir("/proc/self/fd")) if sys.platform == "linux" else 0
+    execute(pipeline(*[step(f"s{i}", "echo hi") for i in range(20)]))
+    after = len(os.listdir("/proc/self/fd")) if sys.platform == "linux" else 0
+    assert after <= before + 2

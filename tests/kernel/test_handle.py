@@ -1,0 +1,106 @@
+"""The Python API: run_pipeline and ExecutionHandle (embedded mode, no kernel)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from _kernel_helpers import FAILING_PIPELINE, OK_PIPELINE, SLOW_PIPELINE, write
+
+from ansflow_jupyter import PipelineFailed, run_pipeline
+from ansflow_jupyter.errors import NotFound
+from ansflow_jupyter.pipeline import SpecError
+
+pytestmark = pytest.mark.usefixtures("embedded_store")
+
+
+def test_yaml_text_and_file_path(tmp_path: Path) -> None:
+    from_text = run_pipeline(OK_PIPELINE, wait=True, display=False)
+    from_file = run_pipeline(write(tmp_path / "t.yml", OK_PIPELINE), wait=True, display=False)
+    assert from_text.status == from_file.status == "success"
+    assert from_text.id != from_file.id
+    assert from_text.pipeline_name == "tiny"
+    steps = from_file.steps()
+    assert [steps[s]["status"] for s in ("hello", "after")] == ["success", "success"]
+
+
+def test_wait_returns_status_and_raises_only_when_asked() -> None:
+    handle = run_pipeline(FAILING_PIPELINE, display=False)
+    assert handle.wait(timeout=60) == "failed"
+    with pytest.raises(PipelineFailed, match="explode") as info:
+        handle.wait(raise_on_failure=True)
+    assert info.value.failures[0]["step_id"] == "explode"
+    assert info.value.failures[0]["tail"][-1] == "boom: something broke"
+    assert len(info.value.failures[0]["tail"]) == 20
+
+
+def test_run_pipeline_wait_raises_by_default() -> None:
+    with pytest.raises(PipelineFailed, match="explode"):
+        run_pipeline(FAILING_PIPELINE, wait=True, display=False)
+    handle = run_pipeline(FAILING_PIPELINE, wait=True, display=False, raise_on_failure=False)
+    assert handle.status == "failed"
+
+
+def test_logs_tail() -> None:
+    handle = run_pipeline(FAILING_PIPELINE, wait=True, display=False, raise_on_failure=False)
+    assert handle.logs("explode", tail=2) == ["line 30", "boom: something broke"]
+    assert handle.logs("setup") == ["setting up"]
+
+
+def test_cancel_kills_the_step_process() -> None:
+    handle = run_pipeline(SLOW_PIPELINE, display=False)
+    deadline = time.monotonic() + 30
+    pid = None
+    while pid is None and time.monotonic() < deadline:
+        pid = handle.steps()["nap"].get("pid")
+        time.sleep(0.05)
+    assert pid is not None
+    handle.cancel()
+    assert handle.wait(timeout=30) == "cancelled"
+    assert handle.steps()["nap"]["status"] == "cancelled"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_wait_timeout() -> None:
+    handle = run_pipeline(SLOW_PIPELINE, display=False)
+    with pytest.raises(TimeoutError):
+        handle.wait(timeout=0.3)
+    handle.cancel()
+    assert handle.wait(timeout=30) == "cancelled"
+
+
+def test_rerun_failed_only_reuses_successful_steps(tmp_path: Path) -> None:
+    flag = tmp_path / "fixed"
+    text = f"""\
+name: fixable
+steps:
+  ok: {{run: echo fine}}
+  fragile:
+    needs: ok
+    run: test -e {flag} && echo fixed
+"""
+    first = run_pipeline(text, wait=True, display=False, raise_on_failure=False)
+    assert first.status == "failed"
+    flag.touch()
+    second = first.rerun(failed_only=True, wait=True, display=False)
+    assert second.id != first.id
+    steps = second.steps()
+    assert steps["ok"]["reason"] == "reused"
+    assert steps["fragile"]["status"] == "success"
+    assert second.status == "success"
+
+
+def test_bad_input_raises_domain_errors() -> None:
+    with pytest.raises(NotFound, match=r"missing\.yml"):
+        run_pipeline("missing.yml", display=False)
+    with pytest.raises(SpecError):
+        run_pipeline("name: x\nsteps: 3\n", display=False)
+
+
+def test_repr_and_mimebundle() -> None:
+    handle = run_pipeline(OK_PIPELINE, wait=True, display=False)
+    assert handle.id in repr(handle)
+    bundle = handle._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(handle)

@@ -1,0 +1,127 @@
+"""`%ansflow` and `%%ansflow` in an IPython shell without a kernel (embedded mode)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _kernel_helpers import FAILING_PIPELINE, OK_PIPELINE, write
+from IPython.core.error import UsageError
+
+from ansflow_jupyter import ExecutionHandle, PipelineFailed
+
+
+def test_loading_the_package_does_not_import_ipython() -> None:
+    import subprocess
+
+    code = "import ansflow_jupyter, sys; print('IPython' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_run_file_wait_embedded(ip: Any, tmp_path: Path) -> None:
+    write(tmp_path / "tiny.yml", OK_PIPELINE)
+    handle = ip.run_line_magic("ansflow", "run tiny.yml --wait --embedded")
+    assert isinstance(handle, ExecutionHandle)
+    assert handle.mode == "embedded"
+    assert handle.status == "success"
+    assert handle.logs("hello") == ["hello from tiny"]
+    assert handle.logs() == ["hello from tiny", "after hello"]
+
+
+def test_cell_magic_runs_yaml_with_env(ip: Any) -> None:
+    cell = "name: cell\nsteps:\n  greet: {run: echo hi $WHO}\n"
+    handle = ip.run_cell_magic("ansflow", "run --wait --env WHO=there", cell)
+    assert handle.status == "success"
+    assert handle.logs("greet") == ["hi there"]
+
+
+def test_run_without_wait_returns_at_once(ip: Any, tmp_path: Path) -> None:
+    write(tmp_path / "tiny.yml", OK_PIPELINE)
+    handle = ip.run_line_magic("ansflow", "run tiny.yml")
+    assert handle.wait(timeout=60) == "success"
+
+
+def test_missing_file_is_a_usage_error(ip: Any) -> None:
+    with pytest.raises(UsageError, match=r"pipeline file not found: nope\.yml"):
+        ip.run_line_magic("ansflow", "run nope.yml")
+
+
+def test_invalid_pipeline_names_file_line_and_key(ip: Any, tmp_path: Path) -> None:
+    write(tmp_path / "bad.yml", "name: bad\nsteps:\n  a: {run: echo, needz: b}\n")
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("ansflow", "run bad.yml --embedded")
+    message = str(info.value)
+    assert "invalid pipeline" in message
+    assert "bad.yml:3:" in message
+    assert "needz" in message
+
+
+def test_user_mistakes_show_no_traceback(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    result = ip.run_cell("%ansflow run nope.yml")
+    captured = capsys.readouterr()
+    assert not result.success
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "Traceback" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("frobnicate", "invalid choice"),
+        ("run", "needs a FILE"),
+        ("run x.yml --env NOEQUALS", "KEY=VALUE"),
+        ("show", "required"),
+        ("run 'unclosed", "cannot parse"),
+    ],
+)
+def test_bad_arguments(ip: Any, line: str, expected: str) -> None:
+    with pytest.raises(UsageError, match=expected):
+        ip.run_line_magic("ansflow", line)
+
+
+def test_unknown_execution_id(ip: Any) -> None:
+    with pytest.raises(UsageError, match="0123"):
+        ip.run_line_magic("ansflow", "show 0123")
+
+
+def test_wait_on_failing_pipeline_raises_pipeline_failed(ip: Any, tmp_path: Path) -> None:
+    write(tmp_path / "broken.yml", FAILING_PIPELINE)
+    with pytest.raises(PipelineFailed) as info:
+        ip.run_line_magic("ansflow", "run broken.yml --wait")
+    message = str(info.value)
+    assert "explode" in message
+    assert "exit_code 3" in message
+    assert "boom: something broke" in message
+    assert "line 30" in message
+    assert "line 5\n" not in message  # only the tail of the log
+    assert info.value.status == "failed"
+
+
+def test_list_show_logs_cancel(ip: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "tiny.yml", OK_PIPELINE)
+    handle = ip.run_line_magic("ansflow", "run tiny.yml --wait")
+    capsys.readouterr()
+    ip.run_line_magic("ansflow", "list")
+    listing = capsys.readouterr().out
+    assert handle.id in listing
+    assert "tiny" in listing
+    assert "success" in listing
+
+    shown = ip.run_line_magic("ansflow", f"show {handle.id}")
+    assert shown.id == handle.id
+    assert shown.status == "success"
+
+    capsys.readouterr()
+    ip.run_line_magic("ansflow", f"logs {handle.id} --step after")
+    assert capsys.readouterr().out.strip() == "after hello"
+
+    ip.run_line_magic("ansflow", f"cancel {handle.id}")  # finished: a no-op, not an error
+    assert "cancel requested" in capsys.readouterr().out
+
+
+def test_help_prints_usage(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_line_magic("ansflow", "")
+    assert "%ansflow run FILE" in capsys.readouterr().out

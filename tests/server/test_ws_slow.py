@@ -1,0 +1,72 @@
+"""A client that stops reading is cut off with 4008 while another one keeps up."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+import pytest
+from _server_helpers import Api, finished, read_frames
+from jupyter_server.utils import url_path_join
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+FLOOD = """\
+name: flood
+steps:
+  spam:
+    shell: python
+    run: |
+      line = "x" * 100
+      for i in range(120_000):
+          print(i, line)
+"""
+
+
+@pytest.fixture
+def ansflow_config() -> dict[str, Any]:
+    """A small per-connection bound so the stalled client overflows quickly."""
+    return {"ws_queue_events": 20}
+
+
+async def test_stalled_reader_closed_4008_fast_reader_unaffected(
+    api: Api, jp_ws_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str,
+    jp_auth_header: dict[str, str],
+) -> None:
+    manager = jp_serverapp.web_app.settings["ansflow_manager"]
+    _, execution = await api("POST", "executions", body={"yaml": FLOOD})
+    eid = execution["execution_id"]
+
+    # The stalled client: a tiny receive window and a one-frame queue, and it never reads,
+    # so TCP back-pressure reaches the server.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", jp_http_port))
+    path = url_path_join(jp_base_url, "ansflow/ws/executions", eid)
+    stalled = await connect(
+        f"ws://127.0.0.1:{jp_http_port}{path}", sock=sock, max_queue=1,
+        additional_headers=jp_auth_header, ping_interval=None,
+    )
+    fast = await jp_ws_fetch("ansflow", "ws", "executions", eid)
+    reader = asyncio.ensure_future(read_frames(fast, finished, timeout=60))
+
+    deadline = time.monotonic() + 60
+    while manager.bus.subscriber_count(eid) > 1 and not reader.done():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert manager.bus.subscriber_count(eid) <= 1, "stalled client was never cut off"
+
+    # Now read what was buffered: the frames, then the 4008 close.
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(stalled.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4008
+
+    events = await reader
+    lines = sum(len(e["data"]["lines"]) for e in events if e["type"] == "log_update")
+    assert lines == 120_000
+    assert events[-1]["data"]["status"] == "success"

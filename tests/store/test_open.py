@@ -1,0 +1,150 @@
+"""Opening stores: URLs, schema versions and the failures users meet (one clear line each)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ansflow_jupyter.errors import StoreError
+from ansflow_jupyter.events import Event, EventType
+from ansflow_jupyter.store import Owner, Store, default_db_url, resolve_db_url
+
+
+def test_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ANSFLOW_DB_URL", raising=False)
+    default = default_db_url()
+    assert default == f"sqlite:///{tmp_path / 'data' / 'ansflow' / 'ansflow.sqlite'}"
+    assert (tmp_path / "data" / "ansflow").is_dir()
+    assert resolve_db_url(None) == default
+    monkeypatch.setenv("ANSFLOW_DB_URL", "sqlite:///env.sqlite")
+    assert resolve_db_url(None) == "sqlite:///env.sqlite"
+    assert resolve_db_url("sqlite:///explicit.sqlite") == "sqlite:///explicit.sqlite"
+
+
+def test_schema_version_mismatch_is_refused(store_url: str) -> None:
+    store = Store(store_url)
+    name = store.name
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE ansflow_meta SET value = '7' WHERE key = 'schema_version'"))
+    store.close()
+    with pytest.raises(StoreError) as info:
+        Store(store_url)
+    message = str(info.value)
+    assert message.startswith(f"{name}: store schema version 7, this ansflow-jupyter needs 1; ")
+    assert "\n" not in message
+
+
+def test_reopening_keeps_the_data(store_url: str) -> None:
+    first = Store(store_url)
+    first.create_execution("e1", "demo", "src", None, owner=Owner.current(), steps=[])
+    first.close()
+    second = Store(store_url)
+    assert second.get_execution("e1")["pipeline_name"] == "demo"
+    second.close()
+
+
+def test_foreign_tables_are_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE executions (x INTEGER)")
+    with pytest.raises(StoreError, match=f"^{path}: .*not an ansflow store"):
+        Store(f"sqlite:///{path}")
+
+
+def test_folder_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    path = blocker / "sub" / "ansflow.sqlite"
+    with pytest.raises(StoreError, match=f"^{path}: cannot create the folder"):
+        Store(f"sqlite:///{path}")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
+def test_read_only_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(StoreError, match=f"^{folder / 'a.sqlite'}: cannot open"):
+            Store(f"sqlite:///{folder / 'a.sqlite'}")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "ansflow.sqlite"
+    path.write_bytes(b"this is not a database\x00\xff" * 512)
+    with pytest.raises(StoreError) as info:
+        Store(f"sqlite:///{path}")
+    message = str(info.value)
+    assert message.startswith(f"{path}: not an SQLite database or corrupt")
+    assert "\n" not in message
+
+
+def test_locked_database_fails_after_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "ansflow.sqlite"
+    store = Store(f"sqlite:///{path}", busy_timeout=0.3)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=f"^{path}: the store is locked"):
+            store.create_execution("e1", "demo", "src", None, steps=[])
+        assert time.monotonic() - started < 5
+        assert store.list_executions() == []  # WAL: reading still works meanwhile
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    store.create_execution("e1", "demo", "src", None, steps=[])  # the lock is gone: fine
+    store.close()
+
+
+def test_password_is_never_shown() -> None:
+    # Port 1 refuses at once: the connection error must not echo the password.
+    with pytest.raises(StoreError) as info:
+        Store("postgresql://ansflow:s3cret-pw@127.0.0.1:1/ansflow", busy_timeout=1)
+    message = str(info.value)
+    assert "s3cret-pw" not in message
+    assert message.startswith("postgresql+psycopg://ansflow:***@127.0.0.1:1/ansflow: ")
+
+
+def test_not_a_url() -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store("no scheme here")
+
+
+def test_two_stores_on_one_sqlite_file_write_concurrently(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    stores = [Store(url), Store(url)]
+    errors: list[BaseException] = []
+
+    def writer(store: Store, execution_id: str) -> None:
+        try:
+            store.create_execution(execution_id, "demo", "src", None, steps=[{"step_id": "a"}])
+            for seq in range(1, 201):
+                data = {"step_id": "a", "stream": "stdout", "offset": seq - 1, "lines": ["x"]}
+                store.append([Event(EventType.LOG_UPDATE, execution_id, seq, data)])
+                store.snapshot(execution_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(s, f"e{i}")) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for store in stores:
+        assert [store.last_seq(f"e{i}") for i in range(2)] == [200, 200]
+        store.close()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
