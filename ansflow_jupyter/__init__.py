@@ -48,4 +48,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["ExecutionHandle", "PipelineFailed", "__version__", "load_ipython_extension", "run_pipeline"]
+__all__ = [
+    "ExecutionHandle",
+    "PipelineFailed",
+    "__version__",
+    "load_ipython_extension",
+    "run_pipeline",
+]

@@ -92,7 +92,9 @@ class Bus:
     def __init__(self) -> None:
         self._subs: dict[str | None, set[Subscription]] = {}
 
-    def subscribe(self, execution_id: str | None, maxsize: int = DEFAULT_QUEUE_EVENTS) -> Subscription:
+    def subscribe(
+        self, execution_id: str | None, maxsize: int = DEFAULT_QUEUE_EVENTS
+    ) -> Subscription:
         """Register a subscriber for one execution (or all when None)."""
         sub = Subscription(self, execution_id, maxsize)
         self._subs.setdefault(execution_id, set()).add(sub)

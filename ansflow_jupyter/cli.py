@@ -31,9 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument(
             "--db",
+            dest="db_url",
             metavar="URL",
             help="SQLAlchemy URL of the store (default: $ANSFLOW_DB_URL or the SQLite file "
             "the Jupyter server extension uses)",
+        )
+        p.add_argument(
+            "--retention-days",
+            type=float,
+            metavar="DAYS",
+            help="delete finished executions older than this ($ANSFLOW_RETENTION_DAYS)",
         )
         return p
 
@@ -41,9 +48,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", help="pipeline YAML file")
     run.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
     run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
-    run.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                     help="override an environment variable of the pipeline (repeatable)")
-    run.add_argument("--max-parallel", type=int, metavar="N", help="steps running at once")
+    run.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an environment variable of the pipeline (repeatable)",
+    )
+    run.add_argument(
+        "--max-parallel",
+        type=int,
+        metavar="N",
+        help="steps running at once ($ANSFLOW_MAX_PARALLEL; default: CPU count)",
+    )
+    run.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        help="where steps run ($ANSFLOW_BACKEND; default: local)",
+    )
+    run.add_argument(
+        "--dask-address",
+        metavar="ADDR",
+        help="Dask scheduler ($ANSFLOW_DASK_ADDRESS; default: a local cluster)",
+    )
+    run.add_argument(
+        "--log-line-max-bytes",
+        type=int,
+        metavar="N",
+        help="cut longer log lines ($ANSFLOW_LOG_LINE_MAX_BYTES; default: 65536)",
+    )
 
     validate = sub.add_parser("validate", help="check a pipeline file and report every error")
     validate.add_argument("file")
@@ -63,8 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("id")
     logs.add_argument("--step", help="only this step")
     logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
-    logs.add_argument("--grep", metavar="PATTERN",
-                      help="only lines containing PATTERN (a regex when written /.../)")
+    logs.add_argument(
+        "--grep",
+        metavar="PATTERN",
+        help="only lines containing PATTERN (a regex when written /.../)",
+    )
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     return parser
 
@@ -80,7 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(json.dumps(json_schema(), indent=2))
             return EXIT_OK
-        return asyncio.run(_dispatch(args))
+        spec, env = None, {}
+        if args.command == "run":  # invalid input must change nothing: parse before the store
+            from .pipeline import load_pipeline_file
+            from .service import env_pairs
+
+            env = env_pairs(args.env)
+            spec = load_pipeline_file(os.path.abspath(args.file), env=env)
+        return asyncio.run(_dispatch(args, spec, env))
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
@@ -113,18 +156,11 @@ def cmd_validate(path: str) -> int:
     return EXIT_OK
 
 
-async def _dispatch(args: argparse.Namespace) -> int:
-    from .service import ExecutionManager, env_pairs
-    from .store import Store, resolve_db_url
+async def _dispatch(args: argparse.Namespace, spec: Any, env: dict[str, str]) -> int:
+    from .settings import Settings
 
-    spec = None
-    if args.command == "run":  # invalid input must change nothing: parse before the store
-        from .pipeline import load_pipeline_file
-
-        env = env_pairs(args.env)
-        spec = load_pipeline_file(os.path.abspath(args.file), env=env)
-    store = Store(resolve_db_url(args.db))
-    manager = ExecutionManager(store)
+    flags = {k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__}
+    manager = Settings.load(**flags).make_manager()
     try:
         await manager.start_up()
         if spec is not None:

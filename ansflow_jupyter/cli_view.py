@@ -69,7 +69,9 @@ class _Tracker:
             {"pipeline_name": spec.name, "status": "pending", "steps_total": len(spec.steps)},
             [{"step_id": s.id, "name": s.name, "status": "pending"} for s in spec.steps.values()],
         )
-        self.tails: dict[str, deque[str]] = {sid: deque(maxlen=FAILED_TAIL_LINES) for sid in spec.steps}
+        self.tails: dict[str, deque[str]] = {
+            sid: deque(maxlen=FAILED_TAIL_LINES) for sid in spec.steps
+        }
         self.recent: deque[tuple[str, str]] = deque(maxlen=12)
 
     def apply(self, event: Event) -> None:
@@ -85,7 +87,8 @@ class _Tracker:
             if step.get("status") == "failed" and self.tails.get(sid):
                 why = step.get("reason") or "exit"
                 code = step.get("exit_code")
-                console.rule(f"[bold red]{escape(sid)}[/] failed ({why}{f', exit {code}' if code is not None else ''})")
+                exit_note = f", exit {code}" if code is not None else ""
+                console.rule(f"[bold red]{escape(sid)}[/] failed ({why}{exit_note})")
                 for line in self.tails[sid]:
                     console.print(Text.from_ansi(line))
 
@@ -262,8 +265,12 @@ def print_snapshot(snapshot: Event) -> None:
     """`ansflow show ID`: the execution header and one row per step."""
     ex = snapshot.data["execution"]
     console = Console()
-    console.print(Text(str(ex.get("pipeline_name", "")), style="bold"), badge(str(ex.get("status"))),
-                  fmt_duration(ex.get("duration")), Text(str(ex.get("execution_id")), style="dim"))
+    console.print(
+        Text(str(ex.get("pipeline_name", "")), style="bold"),
+        badge(str(ex.get("status"))),
+        fmt_duration(ex.get("duration")),
+        Text(str(ex.get("execution_id")), style="dim"),
+    )
     if ex.get("message"):
         console.print(Text(str(ex["message"]), style="dim"))
     table = Table(box=None, header_style="dim")

@@ -1,11 +1,11 @@
 """The domain exceptions every front door maps (HTTP in server/errors.py, exit codes in the CLI).
 
-    AnsFlowError
-    ├── SpecError      invalid pipeline (400, exit 2)   -- defined in pipeline/, re-exported
-    ├── NotFound       unknown execution or file (404)
-    ├── Conflict       e.g. deleting a running execution (409)
-    ├── BadRequest     a malformed request (400)
-    └── StoreError     the database cannot be used (clear one-line message naming it)
+AnsFlowError
+├── SpecError      invalid pipeline (400, exit 2)   -- defined in pipeline/, re-exported
+├── NotFound       unknown execution or file (404)
+├── Conflict       e.g. deleting a running execution (409)
+├── BadRequest     a malformed request (400)
+└── StoreError     the database cannot be used (clear one-line message naming it)
 """
 
 from __future__ import annotations

@@ -134,7 +134,9 @@ class SnapshotBuilder:
         elif event.type is EventType.STEP_UPDATE:
             self.steps.setdefault(data["step_id"], {"log_lines": 0}).update(data)
         elif event.type is EventType.LOG_UPDATE:
-            step = self.steps.setdefault(data["step_id"], {"step_id": data["step_id"], "log_lines": 0})
+            step = self.steps.setdefault(
+                data["step_id"], {"step_id": data["step_id"], "log_lines": 0}
+            )
             step["log_lines"] = max(step.get("log_lines", 0), data["offset"] + len(data["lines"]))
         elif event.type is EventType.SNAPSHOT:
             self.execution = dict(data["execution"])
@@ -147,5 +149,8 @@ class SnapshotBuilder:
     def event(self) -> Event:
         """A snapshot envelope reflecting everything applied so far."""
         return Event(
-            EventType.SNAPSHOT, str(self.execution.get("execution_id", "")), self.seq, self.payload()
+            EventType.SNAPSHOT,
+            str(self.execution.get("execution_id", "")),
+            self.seq,
+            self.payload(),
         )

@@ -9,6 +9,7 @@ one writer anyway, and it keeps each execution's batches in order) and a small r
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -197,11 +198,16 @@ class ExecutionManager:
         if not ExecutionStatus(execution["status"]).finished:
             raise Conflict(f"execution {execution_id} is running in another process")
 
-    async def rerun(self, execution_id: str, *, failed_only: bool = False) -> dict[str, Any]:
-        """A new execution of the same pipeline source; `failed_only` reuses what succeeded."""
+    async def rerun(
+        self, execution_id: str, *, failed_only: bool = False, base_dir: Path | None = None
+    ) -> dict[str, Any]:
+        """A new execution of the same pipeline source; `failed_only` reuses what succeeded.
+
+        `base_dir` is where a pipeline that came as YAML text resolves its working
+        directories (a file's own folder otherwise), as when it was first started."""
         execution = await self._read(self.store.get_execution, execution_id)
         path = execution.get("path")
-        base_dir = Path(path).parent if path else Path.cwd()
+        base_dir = Path(path).parent if path else (base_dir or Path.cwd())
         spec = load_pipeline(execution["source"], path=path, base_dir=base_dir)
         reuse: dict[str, str] = {}
         if failed_only:
@@ -259,7 +265,7 @@ class ExecutionManager:
         limit: int | None = None,
         tail: int | None = None,
         q: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Stored log lines (see Store.log_lines)."""
         return await self._read(
             self.store.log_lines,
@@ -414,9 +420,7 @@ def reusable_steps(
     step being re-run, mapped to the execution its result comes from."""
     status = {s["step_id"]: s for s in steps}
     rerun = {
-        sid
-        for sid in spec.steps
-        if status.get(sid, {}).get("status") != StepStatus.SUCCESS.value
+        sid for sid in spec.steps if status.get(sid, {}).get("status") != StepStatus.SUCCESS.value
     }
     grew = True
     while grew:  # add dependents until nothing changes (steps may be written in any order)

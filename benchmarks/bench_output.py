@@ -36,11 +36,29 @@ class CountingSink:
 
 
 def spec(command: str) -> PipelineSpec:
-    step = StepSpec(id="seq", name="seq", run=command, shell="bash", needs=(), env={},
-                    working_directory=".", timeout=None, retry=RetrySpec(),
-                    continue_on_error=False, condition=None)
-    return PipelineSpec(name="bench-output", steps={"seq": step}, env={}, secrets=(),
-                        max_parallel=1, source="", path=None, base_dir=Path.cwd())
+    step = StepSpec(
+        id="seq",
+        name="seq",
+        run=command,
+        shell="bash",
+        needs=(),
+        env={},
+        working_directory=".",
+        timeout=None,
+        retry=RetrySpec(),
+        continue_on_error=False,
+        condition=None,
+    )
+    return PipelineSpec(
+        name="bench-output",
+        steps={"seq": step},
+        env={},
+        secrets=(),
+        max_parallel=1,
+        source="",
+        path=None,
+        base_dir=Path.cwd(),
+    )
 
 
 async def through_executor() -> tuple[float, int]:

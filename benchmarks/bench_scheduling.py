@@ -39,13 +39,31 @@ def dag() -> list[tuple[str, list[str]]]:
 
 def spec() -> PipelineSpec:
     steps = {
-        sid: StepSpec(id=sid, name=sid, run="true", shell="bash", needs=tuple(needs), env={},
-                      working_directory=".", timeout=None, retry=RetrySpec(),
-                      continue_on_error=False, condition=None)
+        sid: StepSpec(
+            id=sid,
+            name=sid,
+            run="true",
+            shell="bash",
+            needs=tuple(needs),
+            env={},
+            working_directory=".",
+            timeout=None,
+            retry=RetrySpec(),
+            continue_on_error=False,
+            condition=None,
+        )
         for sid, needs in dag()
     }
-    return PipelineSpec(name="bench-scheduling", steps=steps, env={}, secrets=(),
-                        max_parallel=PARALLEL, source="", path=None, base_dir=Path.cwd())
+    return PipelineSpec(
+        name="bench-scheduling",
+        steps=steps,
+        env={},
+        secrets=(),
+        max_parallel=PARALLEL,
+        source="",
+        path=None,
+        base_dir=Path.cwd(),
+    )
 
 
 async def through_executor() -> float:
@@ -66,8 +84,10 @@ def write_makefile(workdir: Path, *, same_shell: bool) -> None:
     rules = []
     if same_shell:
         rules += ["SHELL := /bin/bash", ".SHELLFLAGS := --noprofile --norc -eo pipefail -c"]
-    rules += [f".PHONY: all {' '.join(sid for sid, _ in dag())}",
-              f"all: {' '.join(f'c{i}_s{LENGTH - 1}' for i in range(CHAINS))}"]
+    rules += [
+        f".PHONY: all {' '.join(sid for sid, _ in dag())}",
+        f"all: {' '.join(f'c{i}_s{LENGTH - 1}' for i in range(CHAINS))}",
+    ]
     for sid, needs in dag():
         rules.append(f"{sid}: {' '.join(needs)}\n\t@true")
     (workdir / "Makefile").write_text("\n".join(rules) + "\n")
@@ -94,13 +114,18 @@ def main() -> None:
     ratio = ours / make_time
     steps = CHAINS * LENGTH
     print(f"{steps} steps, {CHAINS} chains of {LENGTH}, max-parallel {PARALLEL}, best of {rounds}")
-    print(f"make -j{PARALLEL} (bash -c true)     : {make_time * 1000:8.1f} ms "
-          f"({make_time / steps * 1000:.2f} ms/step)")
+    print(
+        f"make -j{PARALLEL} (bash -c true)     : {make_time * 1000:8.1f} ms "
+        f"({make_time / steps * 1000:.2f} ms/step)"
+    )
     print(f"make -j{PARALLEL} (exec true, ref.)  : {direct_time * 1000:8.1f} ms")
-    print(f"executor (bash -c true)       : {ours * 1000:8.1f} ms "
-          f"({ours / steps * 1000:.2f} ms/step)")
-    print(f"ratio executor/make           : {ratio:8.2f}  (goal <= {GOAL}: "
-          f"{'met' if ratio <= GOAL else 'MISSED'})")
+    print(
+        f"executor (bash -c true)       : {ours * 1000:8.1f} ms ({ours / steps * 1000:.2f} ms/step)"
+    )
+    print(
+        f"ratio executor/make           : {ratio:8.2f}  (goal <= {GOAL}: "
+        f"{'met' if ratio <= GOAL else 'MISSED'})"
+    )
     sys.exit(0 if ratio <= GOAL else 1)
 
 

@@ -34,7 +34,11 @@ def ansflow(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.Compl
     env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
     return subprocess.run(
         [sys.executable, "-m", "ansflow_jupyter.cli", *args],
-        capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=tmp_path,
     )
 
 
@@ -96,7 +100,9 @@ def test_history_list_show_and_logs(tmp_path: Path) -> None:
     logs = ansflow(tmp_path, "logs", ok_id).stdout.splitlines()
     assert logs == ["hello from tests", "world", "to-stderr"]
     assert ansflow(tmp_path, "logs", ok_id, "--tail", "1").stdout == "to-stderr\n"
-    assert ansflow(tmp_path, "logs", ok_id, "--step", "world", "--grep", "std").stdout == "to-stderr\n"
+    assert (
+        ansflow(tmp_path, "logs", ok_id, "--step", "world", "--grep", "std").stdout == "to-stderr\n"
+    )
     assert ansflow(tmp_path, "logs", ok_id, "--follow").stdout.splitlines() == logs
     missing = ansflow(tmp_path, "show", "no-such-id")
     assert missing.returncode == 2 and "no-such-id" in missing.stderr
@@ -110,7 +116,10 @@ def test_schema_is_json(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_ctrl_c_kills_every_step_process_and_exits_130(tmp_path: Path) -> None:
     marker = f"ansflow-ctrl-c-{os.getpid()}"
-    path = write(tmp_path, "long.yml", f"""\
+    path = write(
+        tmp_path,
+        "long.yml",
+        f"""\
         name: long
         steps:
           stubborn:
@@ -118,11 +127,15 @@ def test_ctrl_c_kills_every_step_process_and_exits_130(tmp_path: Path) -> None:
               bash -c 'trap "" TERM; exec -a {marker} sleep 300' &
               sleep 300
           sleeper: {{run: "exec -a {marker} sleep 300"}}
-        """)
+        """,
+    )
     env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ansflow_jupyter.cli", "run", path],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     deadline = time.time() + 20
     while time.time() < deadline and len(marked(marker)) < 2:

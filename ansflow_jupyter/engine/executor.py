@@ -6,7 +6,8 @@ code, so the order of events is the order of decisions.
 
 Cancellation follows GitHub Actions: running trees are terminated and queued steps end
 `cancelled` without starting, except steps whose `if:` explicitly calls `always()` or
-`cancelled()` -- cleanup steps still run (to completion) once their needs are finished.
+`cancelled()` -- cleanup steps still run (to completion) once their needs are finished;
+`cancel(force=True)` stops those too.
 """
 
 from __future__ import annotations
@@ -15,61 +16,18 @@ import asyncio
 import contextlib
 import heapq
 import os
-import re
-import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from ..events import EventType, ExecutionStatus, StepReason, StepStatus
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess
 from .output import LineProcessor
+from .state import ConditionValues, StepResult, StepState, runs_when_cancelled, shell_argv
 from .writer import EventSink, EventWriter
 
-_Result = tuple[StepStatus, StepReason, int | None]
-_RUNS_WHEN_CANCELLED = re.compile(r"\b(?:always|cancelled)\s*\(")
-
-
-def shell_argv(shell: str, script: str) -> list[str]:
-    """The command line that runs `script` with one of the supported shells."""
-    if shell == "bash":
-        return ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
-    if shell == "sh":
-        return ["sh", "-e", "-c", script]
-    if shell == "python":
-        return [sys.executable, "-u", "-c", script]
-    raise SpawnError(f"unknown shell {shell!r} (expected bash, sh or python)")
-
-
-@dataclass(frozen=True, slots=True)
-class _ConditionContext:
-    needs_succeeded: bool
-    needs_failed: bool
-    cancelled: bool
-    env: Mapping[str, str]
-
-
-@dataclass(slots=True)
-class _Step:
-    spec: StepSpec
-    status: StepStatus = StepStatus.PENDING
-    attempt: int = 0
-    exit_code: int | None = None
-    reason: StepReason | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    failed_upstream: bool = False  # this step or one of its ancestors failed
-    cleanup: bool = False  # started after cancel(): runs to completion
-    process: StepProcess | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def counts_as_success(self) -> bool:
-        return self.status is StepStatus.SUCCESS or (
-            self.status is StepStatus.FAILED and self.spec.continue_on_error
-        )
+__all__ = ["EventSink", "Executor", "shell_argv"]
 
 
 class Executor:
@@ -98,7 +56,7 @@ class Executor:
         self._kill_grace = kill_grace
         self._env_overrides = dict(env or {})
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
-        self._steps = {sid: _Step(step) for sid, step in spec.steps.items()}
+        self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
         self._base_env = dict(os.environ)  # copying os.environ per step costs ~0.1 ms
         # Incremental ready set: unfinished-needs counters and a heap of file positions, so
         # a finished step costs O(its dependents), not a scan of the whole pipeline.
@@ -113,6 +71,9 @@ class Executor:
                     self._dependents[need].append(sid)
         self._ready = [self._position[sid] for sid, n in self._waiting.items() if n == 0]
         self._swept = False
+        self._forced = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finished = False
         self._running = 0
         self._done = 0
         self._cancelled = False
@@ -130,6 +91,7 @@ class Executor:
         if self._started:
             raise RuntimeError("an Executor runs once")
         self._started = True
+        self._loop = asyncio.get_running_loop()
         self._all_done = asyncio.Event()
         self._cancel_event = asyncio.Event()
         if self._cancelled:
@@ -147,33 +109,60 @@ class Executor:
             self._advance()
             await self._all_done.wait()
         except asyncio.CancelledError:
-            self.cancel()
+            # Our caller gave up on us: kill everything, but still leave a complete record.
+            self._cancel_now(force=True)
             await self._drain_tasks()
+            await self._conclude()
             raise
         await self._drain_tasks()
+        return await self._conclude()
+
+    async def _conclude(self) -> ExecutionStatus:
+        """The final execution_update (after every step's last log batch), then flush."""
         if self._cancelled:
             self.status = ExecutionStatus.CANCELLED
-        elif any(s.status is StepStatus.FAILED and not s.counts_as_success
-                 for s in self._steps.values()):
+        elif any(
+            s.status is StepStatus.FAILED and not s.counts_as_success for s in self._steps.values()
+        ):
             self.status = ExecutionStatus.FAILED
         else:
             self.status = ExecutionStatus.SUCCESS
         self._emit_execution()
+        self._finished = True
         await self._writer.close()
         return self.status
 
-    def cancel(self) -> None:
-        """Stop the execution: queued steps never start, running trees are terminated."""
-        if self._cancelled:
+    def cancel(self, *, force: bool = False) -> None:
+        """Stop the execution: queued steps never start, running trees are terminated.
+
+        Idempotent. Cleanup steps (`if:` with always()/cancelled()) still run unless
+        `force` is given (e.g. a second Ctrl-C), which stops them too. Safe from any thread
+        and from a signal handler: while running, the work is handed to the loop.
+        """
+        if self._loop is not None and not self._finished:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                self._loop.call_soon_threadsafe(self._cancel_now, force)
+        elif self._loop is None:
+            self._cancel_now(force)
+
+    def _cancel_now(self, force: bool) -> None:
+        if self._cancelled and (self._forced or not force):
             return
         self._cancelled = True
+        if force:
+            self._forced = True
+            self._swept = False  # sweep again, cleanup steps included
         if self._cancel_event is None:
             return  # not running yet: run() cancels everything at once
         self._cancel_event.set()
         for step in self._steps.values():
-            if step.process is not None and not step.cleanup:
+            if step.process is not None and self._stopped(step):
                 self._spawn(step.process.terminate(self._kill_grace))
         self._advance()
+
+    def _stopped(self, step: StepState) -> bool:
+        """True when cancel() applies to this started step."""
+        return self._cancelled and (self._forced or not step.cleanup)
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -182,7 +171,9 @@ class Executor:
         if self._cancelled and not self._swept:
             self._swept = True
             for step in self._order:
-                if step.status is StepStatus.PENDING and not _runs_when_cancelled(step.spec):
+                if step.status is StepStatus.PENDING and (
+                    self._forced or not runs_when_cancelled(step.spec)
+                ):
                     self._finish(step, StepStatus.CANCELLED, StepReason.CANCELLED)
         deferred: list[int] = []
         while self._ready:
@@ -205,7 +196,7 @@ class Executor:
         if self._done == len(self._steps) and self._all_done is not None:
             self._all_done.set()
 
-    def _verdict(self, step: _Step, needs: list[_Step]) -> StepReason | None:
+    def _verdict(self, step: StepState, needs: list[StepState]) -> StepReason | None:
         """None to run the step, else why it does not run."""
         succeeded = all(n.counts_as_success for n in needs)
         step.failed_upstream = any(
@@ -213,34 +204,38 @@ class Executor:
             for n in needs
         )
         condition = step.spec.condition
-        if condition is None or not condition.uses_status_function:
-            # No status function means `success() && (expr)`, like GitHub Actions.
-            run = succeeded and not self._cancelled
-            if run and condition is not None:
+        try:
+            if condition is None or not condition.uses_status_function:
+                # No status function means `success() && (expr)`, like GitHub Actions.
+                run = succeeded and not self._cancelled
+                if run and condition is not None:
+                    run = condition.evaluate(self._context(step, succeeded))
+            else:
                 run = condition.evaluate(self._context(step, succeeded))
-        else:
-            run = condition.evaluate(self._context(step, succeeded))
+        except Exception as exc:  # never let one bad expression stall the whole run
+            step.extra["message"] = f"if: {condition.source if condition else ''}: {exc}"
+            run = False
         if run:
             return None
         if self._cancelled:
             return StepReason.CANCELLED
         return StepReason.NEEDS_FAILED if not succeeded else StepReason.CONDITION_FALSE
 
-    def _context(self, step: _Step, succeeded: bool) -> _ConditionContext:
-        return _ConditionContext(
+    def _context(self, step: StepState, succeeded: bool) -> ConditionValues:
+        return ConditionValues(
             needs_succeeded=succeeded,
             needs_failed=step.failed_upstream,
             cancelled=self._cancelled,
             env=self._step_env(step.spec),
         )
 
-    def _start(self, step: _Step) -> None:
+    def _start(self, step: StepState) -> None:
         step.status = StepStatus.RUNNING
         step.cleanup = self._cancelled
         self._running += 1
         self._spawn(self._run_step(step))
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -251,11 +246,11 @@ class Executor:
 
     def _fail(self, exc: BaseException) -> None:
         """The sink failed: nothing more can be recorded, so stop everything."""
-        self.cancel()
+        self._cancel_now(force=True)
 
     # -- one step -------------------------------------------------------------------------
 
-    async def _run_step(self, step: _Step) -> None:
+    async def _run_step(self, step: StepState) -> None:
         try:
             await self._attempts(step)
         except Exception as exc:  # a bug or a consumer error: end the step, keep the run sane
@@ -267,13 +262,11 @@ class Executor:
             if self._all_done is not None:
                 self._advance()
 
-    async def _attempts(self, step: _Step) -> None:
+    async def _attempts(self, step: StepState) -> None:
         spec = step.spec
         env = self._step_env(spec)
         secrets = [env.get(name, "") for name in self.spec.secrets]
-        log = LineProcessor(
-            spec.id, self._emit_log, max_line_bytes=self._line_max, secrets=secrets
-        )
+        log = LineProcessor(spec.id, self._emit_log, max_line_bytes=self._line_max, secrets=secrets)
         writer = self._writer
 
         async def on_output(stream: str, chunk: bytes) -> None:
@@ -282,12 +275,12 @@ class Executor:
                 await writer.room()
 
         cwd = str(self.spec.base_dir / spec.working_directory)
-        result: _Result = (StepStatus.FAILED, StepReason.EXIT, None)
+        result: StepResult = (StepStatus.FAILED, StepReason.EXIT, None)
         for attempt in range(1, spec.retry.max + 2):
             if attempt > 1:
                 delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
                 await self._sleep_unless_cancelled(delay)
-            if self._cancelled and not step.cleanup:
+            if self._stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, step.exit_code)
                 break
             step.attempt = attempt
@@ -306,15 +299,19 @@ class Executor:
                 break
             step.process = process
             self._emit_step(step, running=True)
-            if self._cancelled and not step.cleanup:
+            if self._stopped(step):
                 self._spawn(process.terminate(self._kill_grace))
             try:
                 code, timed_out = await self._wait(process, spec.timeout)
+            except Exception:
+                # Reading failed (a bug, or the consumer raised): never orphan the tree.
+                self._spawn(process.terminate(self._kill_grace))
+                raise
             finally:
                 step.process = None
                 log.finish()
             step.exit_code = code
-            if self._cancelled and not step.cleanup:
+            if self._stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, code)
                 break
             if code == 0:
@@ -354,7 +351,7 @@ class Executor:
 
     # -- events -----------------------------------------------------------------------
 
-    def _finish(self, step: _Step, status: StepStatus, reason: StepReason) -> None:
+    def _finish(self, step: StepState, status: StepStatus, reason: StepReason) -> None:
         step.status = status
         step.reason = reason
         step.finished_at = time.time()
@@ -366,31 +363,17 @@ class Executor:
         self._emit_step(step)
         self._emit_execution()
 
-    def _emit_step(self, step: _Step, *, running: bool = False) -> None:
-        started, finished = step.started_at, step.finished_at
-        data: dict[str, Any] = {
-            "step_id": step.spec.id,
-            "name": step.spec.name,
-            "status": (StepStatus.RUNNING if running else step.status).value,
-            "attempt": step.attempt,
-            "exit_code": step.exit_code,
-            "reason": None if running or step.reason is None else step.reason.value,
-            "started_at": started,
-            "finished_at": None if running else finished,
-            "duration": None if running or started is None or finished is None
-            else finished - started,
-        }
-        info = step.process.info if running and step.process is not None else None
-        if info is not None:
-            data.update(pid=info.pid, pgid=info.pgid, host=info.host, create_time=info.create_time)
-        data.update(step.extra)
-        self._writer.emit(EventType.STEP_UPDATE, data)
+    def _emit_step(self, step: StepState, *, running: bool = False) -> None:
+        self._writer.emit(EventType.STEP_UPDATE, step.update_data(running=running))
 
     def _emit_execution(self) -> None:
         final = self.status.finished
         now = time.time()
-        failed = [s.spec.id for s in self._steps.values()
-                  if s.status is StepStatus.FAILED and not s.counts_as_success]
+        failed = [
+            s.spec.id
+            for s in self._steps.values()
+            if s.status is StepStatus.FAILED and not s.counts_as_success
+        ]
         message = ""
         if self.status is ExecutionStatus.CANCELLED:
             message = "cancelled"
@@ -413,8 +396,3 @@ class Executor:
 
     def _emit_log(self, data: dict[str, Any]) -> None:
         self._writer.emit(EventType.LOG_UPDATE, data)
-
-
-def _runs_when_cancelled(spec: StepSpec) -> bool:
-    """Cleanup steps: their `if:` explicitly calls always() or cancelled()."""
-    return spec.condition is not None and bool(_RUNS_WHEN_CANCELLED.search(spec.condition.source))

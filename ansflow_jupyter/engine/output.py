@@ -111,9 +111,11 @@ class LineProcessor:
         else:
             start = 0
         if start <= end:
-            run = chunk[start : end + 1] if not partial.data else bytes(partial.data) + chunk[
-                start : end + 1
-            ]
+            run = (
+                chunk[start : end + 1]
+                if not partial.data
+                else bytes(partial.data) + chunk[start : end + 1]
+            )
             partial.reset()
             self._add(stream, self._split(run), now, len(run))
         rest = chunk[end + 1 :]
@@ -129,17 +131,23 @@ class LineProcessor:
         for stream in STREAMS:
             partial = self._partials[stream]
             if partial.data or partial.dropped:
-                self._add(stream, [self._finish_partial(partial)], time.time(), len(partial.data))
+                size = len(partial.data)
+                self._add(stream, [self._finish_partial(partial)], time.time(), size)
         self.flush()
 
     # -- lines ------------------------------------------------------------------------
 
     def _split(self, run: bytes) -> list[str]:
         """Lines of a run of complete lines (the run ends with a newline)."""
-        if len(run) > self._limit:
-            raw_lines = run[:-1].split(b"\n")
-            if max(map(len, raw_lines)) > self._limit:
-                return [self._one_line(raw) for raw in raw_lines]
+        limit = self._limit
+        if len(run) > limit:
+            # Only a run longer than the limit can hold a long line. Cheap checks first: the
+            # first line (it carries the previous partial) and the length of the rest.
+            first = run.find(b"\n")
+            if first > limit or len(run) - first - 1 > limit:
+                raw_lines = run[:-1].split(b"\n")
+                if max(map(len, raw_lines)) > limit:
+                    return [self._one_line(raw) for raw in raw_lines]
         text = run[:-1].decode("utf-8", "replace")
         text = self._mask(text)
         if "\r" not in text:

@@ -146,26 +146,20 @@ class EmbeddedRuntime:
         future.add_done_callback(self._follows.discard)
         return future
 
-    def replay_logs(
-        self, execution_id: str, push: Callable[[list[dict[str, Any]]], None]
-    ) -> concurrent.futures.Future[None]:
-        """Send the stored log history as seq-less `log_update`s (a new view starts empty)."""
-        return asyncio.run_coroutine_threadsafe(
-            _replay_logs(self.manager, execution_id, push), self._loop
-        )
+    def history(self, execution_id: str) -> list[dict[str, Any]]:
+        """The snapshot, then the stored log lines as seq-less `log_update`s: all a view
+        that (re)renders needs (the view dedups lines by offset)."""
+        return self.call(_history(self.manager, execution_id))
 
 
-async def _replay_logs(
-    manager: Any, execution_id: str, push: Callable[[list[dict[str, Any]]], None]
-) -> None:
+async def _history(manager: Any, execution_id: str) -> list[dict[str, Any]]:
     snapshot = await manager.snapshot(execution_id)
+    out = [snapshot.to_dict()]
     for step in snapshot.data["steps"]:
-        if not step.get("log_lines"):
-            continue
-        rows = await manager.logs(execution_id, step=step["step_id"], tail=HISTORY_TAIL)
-        events = [e.to_dict() for e in log_history(execution_id, rows)]
-        for start in range(0, len(events), FORWARD_MAX_EVENTS):
-            push(events[start : start + FORWARD_MAX_EVENTS])
+        if step.get("log_lines"):
+            rows = await manager.logs(execution_id, step=step["step_id"], tail=HISTORY_TAIL)
+            out.extend(e.to_dict() for e in log_history(execution_id, rows))
+    return out
 
 
 def log_history(execution_id: str, rows: list[dict[str, Any]]) -> list[Event]:

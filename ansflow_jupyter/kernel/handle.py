@@ -15,7 +15,7 @@ LOG_TAIL = 20
 _POLL_MAX = 1.0
 
 
-class PipelineFailed(Exception):  # noqa: N818 (the public name, SPEC §6)
+class PipelineFailed(Exception):
     """A waited-for pipeline did not succeed; names the failed steps with their log tails."""
 
     def __init__(
@@ -164,11 +164,13 @@ class ExecutionHandle:
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {}
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
         widget = self.widget
-        if widget is not None:
-            bundle.update(widget._repr_mimebundle_() or {})
-        bundle["text/plain"] = repr(self)
+        shown = None if widget is None else widget._repr_mimebundle_()
+        if shown:
+            # ipywidgets answers (data, metadata); its text/plain and text/html summarise
+            # the run for renderers without the widget manager (nbconvert, GitHub).
+            bundle.update(shown[0] if isinstance(shown, tuple) else shown)
         return bundle
 
     def _ipython_display_(self) -> None:

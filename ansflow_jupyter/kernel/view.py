@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..events import EventType
 from .runner import Runner
 
 log = logging.getLogger(__name__)
@@ -36,21 +35,7 @@ def make_widget(runner: Runner, execution_id: str, pipeline_name: str, status: s
 
 def _feed_embedded(runner: Any, widget: Any, execution_id: str) -> None:
     """Send the runtime's events to the view; a view that (re)connects asks for a snapshot."""
-
-    def snapshot() -> dict[str, Any]:
-        # The view said hello (first render, page reload): it gets the state now and the
-        # log lines it missed right after; live events keep flowing from `follow`.
-        runner.replay_logs(execution_id, widget.push_events)
-        return dict(runner.snapshot(execution_id))
-
-    widget.snapshot_provider = snapshot
-
-    def push(events: list[dict[str, Any]]) -> None:
-        widget.push_events(events)
-        for event in events:
-            if event["type"] == EventType.EXECUTION_UPDATE.value:
-                widget.status = event["data"]["status"]
-            elif event["type"] == EventType.SNAPSHOT.value:
-                widget.status = event["data"]["execution"]["status"]
-
-    runner.follow(execution_id, push)
+    # A view that renders (first time, page reload) says hello and gets the state and the
+    # log lines it missed; live events keep flowing from `follow`.
+    widget.snapshot_provider = lambda: runner.history(execution_id)
+    runner.follow(execution_id, widget.push_events)

@@ -85,6 +85,7 @@ class AnsFlowApp(ExtensionApp):
     def initialize_settings(self) -> None:
         """Create the manager (not started yet) and publish kernel discovery."""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = False
         self._secret = discovery.new_secret()
         self._previous_env = discovery.publish(self.serverapp, self._secret)
         manager_class: Any = self.manager_class
@@ -138,7 +139,10 @@ class AnsFlowApp(ExtensionApp):
         self._track(self._emit_lifecycle_events())
 
     async def stop_extension(self) -> None:
-        """Stop every execution: no step process outlives the server."""
+        """Stop every execution: no step process outlives the server (runs once)."""
+        if self._stopped:
+            return
+        self._stopped = True
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -163,16 +167,22 @@ class AnsFlowApp(ExtensionApp):
                 self.log.exception("ansflow: retention failed")
 
     async def _interrupt_running(self) -> None:
-        """Kill the running steps' process groups and abandon their executions unrecorded."""
-        for execution_id in self.manager.running():
+        """Kill the running steps' process groups and abandon their executions unrecorded,
+        so the next start marks them `interrupted` (as if the server had died)."""
+        manager = self.manager
+        groups = []
+        for execution_id in manager.running():
             with contextlib.suppress(Exception):
-                snapshot = await self.manager.snapshot(execution_id)
-                for step in snapshot.data.get("steps", []):
-                    if step.get("status") == "running":
-                        _kill_group(step.get("pgid"))
-            # No public API abandons a run without recording its end: that is the point here.
-            run = self.manager._runs.get(execution_id)
-            if run is not None and run.task is not None:
+                snapshot = await manager.snapshot(execution_id)
+                groups += [s.get("pgid") for s in snapshot.data.get("steps", [])
+                           if s.get("status") == "running"]
+        # The manager has no public "abandon": stop persisting first (its writer pool),
+        # so the executors' reaction to the kills never reaches the store.
+        manager._writer.shutdown(wait=True)
+        for pgid in groups:
+            _kill_group(pgid)
+        for run in list(manager._runs.values()):
+            if run.task is not None:
                 run.task.cancel()
                 with contextlib.suppress(BaseException):
                     await run.task

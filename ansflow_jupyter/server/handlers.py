@@ -202,7 +202,7 @@ class RerunHandler(_Handler):
         """A new execution of the same pipeline; `failed_only` reuses what succeeded; 201."""
         body = self.json_body("failed_only")
         execution = await self.manager.rerun(
-            execution_id, failed_only=body.get("failed_only", False)
+            execution_id, failed_only=body.get("failed_only", False), base_dir=Path(self.root_dir)
         )
         self.created(execution)
 

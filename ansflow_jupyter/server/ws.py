@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -40,10 +42,10 @@ DRAIN_TIMEOUT = 30.0
 class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Relays batches of events to one client: bounded outbox, one frame in flight, heartbeats.
 
-    A reader moves batches from the source into the outbox; a writer sends everything in
-    the outbox as one frame and waits until the socket took it. A client that stops reading
-    stalls the writer, the outbox passes `ws_queue_events` and the connection is closed
-    with 4008, so memory per connection stays bounded."""
+    Batches go into the outbox; whenever no frame is in flight, the whole outbox is sent
+    as one frame, and the next one goes when the socket took it. A client that stops
+    reading keeps its frame in flight, the outbox passes `ws_queue_events` and the
+    connection is closed with 4008, so memory per connection stays bounded."""
 
     auth_resource = AUTH_RESOURCE
     execution_id = ""
@@ -53,9 +55,11 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self._pump: asyncio.Task[None] | None = None
         self.since: int | None = None
         self._outbox: list[Event] = []
-        self._ready = asyncio.Event()  # the outbox has events
+        self._in_flight: asyncio.Future[None] | None = None
         self._drained = asyncio.Event()  # the outbox is empty and the last frame was flushed
         self._drained.set()
+        self._last_frame = 0.0
+        self._heartbeat: asyncio.TimerHandle | None = None
 
     @property
     def manager(self) -> Any:
@@ -77,15 +81,20 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Start relaying once the handshake is done."""
         super().open(*args, **kwargs)
+        # Live logs are latency-bound and already batched into frames: no Nagle delay.
+        self.set_nodelay(True)
+        self._last_frame = time.monotonic()
+        self._schedule_heartbeat()
         self._pump = asyncio.create_task(self._run())
 
     def on_close(self) -> None:
         """The client left (or we closed): stop relaying, release the subscription."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
 
     async def _run(self) -> None:
-        writer = asyncio.create_task(self._write_frames())
         try:
             await self.pump()
         except SubscriberLagged:
@@ -99,8 +108,6 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         except Exception:
             self.log.exception("ansflow websocket relay failed")
             self.close(1011, "internal error")
-        finally:
-            writer.cancel()
 
     async def pump(self) -> None:
         """Feed the outbox until the source ends (subclasses)."""
@@ -111,9 +118,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         """Move `await next_batch()` into the outbox until it returns [], then drain."""
         bound = self.option("queue_events", 1_000)
         while batch := await next_batch():
-            self._outbox.extend(batch)
-            self._drained.clear()
-            self._ready.set()
+            self.push(batch)
             if replaying():
                 # Replay comes from the store, which is the buffer: wait for the client.
                 await self._drained.wait()
@@ -122,25 +127,41 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT)
 
-    async def _write_frames(self) -> None:
-        """Send the whole outbox as one frame at a time; a heartbeat after idle seconds."""
-        interval = self.option("heartbeat_interval", 15.0) or None
-        while True:
-            try:
-                await asyncio.wait_for(self._ready.wait(), interval)
-            except TimeoutError:
-                await self.send([heartbeat(self.execution_id)])
-                continue
-            self._ready.clear()
-            batch, self._outbox = self._outbox, []
-            await self.send(batch)
-            if not self._outbox:
-                self._drained.set()
+    def push(self, batch: Sequence[Event]) -> None:
+        """Queue events; send them now unless a frame is in flight."""
+        self._outbox.extend(batch)
+        self._drained.clear()
+        self._flush()
 
-    async def send(self, batch: Sequence[Event]) -> None:
-        """Write one frame (a JSON list of envelopes) and wait until the socket took it."""
-        frame = json.dumps([event.to_dict() for event in batch], separators=(",", ":"))
-        await self.write_message(frame)
+    def _flush(self) -> None:
+        if self._in_flight is not None or not self._outbox or self.ws_connection is None:
+            return
+        batch, self._outbox = self._outbox, []
+        self._last_frame = time.monotonic()
+        self._in_flight = self.write_message(encode_frame(batch))
+        self._in_flight.add_done_callback(self._sent)
+
+    def _sent(self, future: asyncio.Future[None]) -> None:
+        self._in_flight = None
+        if future.cancelled() or future.exception() is not None:
+            return  # the connection is gone; on_close stops the relay
+        if self._outbox:
+            self._flush()
+        else:
+            self._drained.set()
+
+    def _schedule_heartbeat(self) -> None:
+        interval = self.option("heartbeat_interval", 15.0)
+        if interval > 0:
+            due = self._last_frame + interval - time.monotonic()
+            loop = asyncio.get_running_loop()
+            self._heartbeat = loop.call_later(max(0.0, due), self._beat, interval)
+
+    def _beat(self, interval: float) -> None:
+        if time.monotonic() - self._last_frame >= interval * 0.99 and self._in_flight is None:
+            with contextlib.suppress(WebSocketClosedError):
+                self.push([heartbeat(self.execution_id)])
+        self._schedule_heartbeat()
 
     async def on_message(self, message: str | bytes) -> None:
         """Client requests: ping, cancel (one execution); anything else gets an error frame."""
@@ -157,6 +178,28 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         if request.get("type") == "ping":
             return {"type": "pong"}
         raise _ClientError(f"unknown message type {request.get('type')!r}")
+
+
+_FRAMES: OrderedDict[tuple[tuple[str, int, str], ...], bytes] = OrderedDict()
+_FRAMES_MAX = 1_024
+
+
+def encode_frame(batch: Sequence[Event]) -> bytes:
+    """A JSON list of envelopes, UTF-8. Every subscriber of an execution usually gets the
+    same batch: it is encoded once, however many clients follow it."""
+    if any(event.seq is None for event in batch):
+        return _encode(batch)
+    key = tuple((event.execution_id, event.seq or 0, event.type.value) for event in batch)
+    frame = _FRAMES.get(key)
+    if frame is None:
+        frame = _FRAMES[key] = _encode(batch)
+        if len(_FRAMES) > _FRAMES_MAX:
+            _FRAMES.popitem(last=False)
+    return frame
+
+
+def _encode(batch: Sequence[Event]) -> bytes:
+    return json.dumps([e.to_dict() for e in batch], separators=(",", ":")).encode()
 
 
 class _ClientError(BadRequest):

@@ -7,17 +7,18 @@ search scans the whole log without ever holding it in memory.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import count
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 
 from ..errors import BadRequest
 from ..events import EventType
+from . import codec
 from .projection import EVENTS
 
 Matcher = Callable[[str], bool]
@@ -92,14 +93,11 @@ def _tail(conn: Connection, query: LogQuery, count: int) -> list[LogLine]:
 
 
 def _merged_count(conn: Connection, query: LogQuery) -> int:
-    total = 0
-    stmt = select(EVENTS.c.line_count).where(
+    stmt = select(func.coalesce(func.sum(EVENTS.c.line_count), 0)).where(
         EVENTS.c.execution_id == query.execution_id,
         EVENTS.c.type == EventType.LOG_UPDATE.value,
     )
-    for (count,) in conn.execute(stmt):
-        total += count
-    return total
+    return int(conn.scalar(stmt) or 0)
 
 
 def _lines(
@@ -122,25 +120,23 @@ def _row_lines(conn: Connection, query: LogQuery, descending: bool) -> Iterator[
     """Decoded lines of each matching row; for one step, lines before `offset` are cut."""
     stmt = _rows_statement(query, descending)
     result = conn.execution_options(stream_results=True, max_row_buffer=256).execute(stmt)
-    for step_id, first, payload in result:
-        data = json.loads(payload)
-        lines, stamps, stream = data["lines"], data.get("ts") or (), data.get("stream", "stdout")
+    for step_id, first, payload, ts_blob in result:
+        data = codec.decode(payload, ts_blob)
+        lines, stream = data["lines"], data.get("stream", "stdout")
+        stamps = data.get("ts") or []
+        if len(stamps) != len(lines):  # not from our executor: pad rather than fail
+            stamps = [*stamps[: len(lines)], *[None] * (len(lines) - len(stamps))]
         start = max(0, query.offset - first) if query.step is not None else 0
+        if start:
+            lines, stamps = lines[start:], stamps[start:]
         yield [
-            {"step_id": step_id, "offset": first + i, "stream": stream, "line": lines[i], "ts": ts}
-            for i, ts in _indexed(stamps, start, len(lines))
+            {"step_id": step_id, "offset": offset, "stream": stream, "line": line, "ts": ts}
+            for offset, line, ts in zip(count(first + start), lines, stamps)
         ]
 
 
-def _indexed(stamps: Any, start: int, count: int) -> Iterator[tuple[int, float | None]]:
-    """Pair each line index with its timestamp (None when a batch carries none)."""
-    if len(stamps) == count:
-        return zip(range(start, count), stamps[start:], strict=True)
-    return ((i, stamps[i] if i < len(stamps) else None) for i in range(start, count))
-
-
 def _rows_statement(query: LogQuery, descending: bool) -> Select[Any]:
-    stmt = select(EVENTS.c.step_id, EVENTS.c.line_offset, EVENTS.c.payload).where(
+    stmt = select(EVENTS.c.step_id, EVENTS.c.line_offset, EVENTS.c.payload, EVENTS.c.ts_blob).where(
         EVENTS.c.execution_id == query.execution_id,
         EVENTS.c.type == EventType.LOG_UPDATE.value,
     )

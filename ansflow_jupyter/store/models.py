@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -114,7 +115,8 @@ class StoredEvent(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
     ts: Mapped[float] = mapped_column(Float)
-    payload: Mapped[str] = mapped_column(Text)  # json.dumps(event.data)
+    payload: Mapped[str] = mapped_column(Text)  # json of event.data (see codec.py)
+    ts_blob: Mapped[bytes | None] = mapped_column(LargeBinary)  # log_update timestamps
     step_id: Mapped[str | None] = mapped_column(Text)
     # The line number of lines[0] in its step ("offset" is an SQL keyword).
     line_offset: Mapped[int | None] = mapped_column(BigInteger)

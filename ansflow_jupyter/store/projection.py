@@ -8,14 +8,14 @@ from the tables equals the events folded in memory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, Table, bindparam, case, func, insert, select, update
 
 from ..errors import Conflict, NotFound
 from ..events import Event, EventType, StepStatus
+from . import codec
 from .models import EXECUTION_FIELDS, STEP_FIELDS, Execution, Step, StoredEvent
 
 EXECUTIONS = cast(Table, Execution.__table__)
@@ -27,13 +27,39 @@ _EXECUTION_COLUMNS = tuple(f for f in EXECUTION_FIELDS if f != "execution_id")
 _STEP_COLUMNS = tuple(f for f in STEP_FIELDS if f != "step_id")
 _STORED_TYPES = (EventType.EXECUTION_UPDATE, EventType.STEP_UPDATE, EventType.LOG_UPDATE)
 
+# Statements are built once: constructing SQLAlchemy statements on every call cost more
+# than executing them; these all hit the compiled cache.
 _update_step = update(STEPS).where(
-    and_(
+    STEPS.c.execution_id == bindparam("k_execution_id"),
+    STEPS.c.step_id == bindparam("k_step_id"),
+    STEPS.c.attempt == bindparam("k_attempt"),
+)
+_select_steps = select(STEPS).where(
+    STEPS.c.execution_id == bindparam("execution_id"),
+    STEPS.c.latest.is_(True),
+    STEPS.c.step_id.in_(bindparam("step_ids", expanding=True)),
+)
+_max_position = select(func.max(STEPS.c.position)).where(
+    STEPS.c.execution_id == bindparam("execution_id")
+)
+_select_last_seq = select(EXECUTIONS.c.last_seq).where(EXECUTIONS.c.id == bindparam("k_id"))
+# Moving last_seq only from the value the batch continues is the gap/duplicate check and,
+# on PostgreSQL, the row lock that orders two writers of one execution.
+_advance = update(EXECUTIONS).where(
+    EXECUTIONS.c.id == bindparam("k_id"), EXECUTIONS.c.last_seq == bindparam("k_last")
+)
+_end = bindparam("end", type_=BigInteger)
+_raise_log_lines = (
+    update(STEPS)
+    .where(
         STEPS.c.execution_id == bindparam("k_execution_id"),
         STEPS.c.step_id == bindparam("k_step_id"),
-        STEPS.c.attempt == bindparam("k_attempt"),
+        STEPS.c.latest.is_(True),
     )
+    .values(log_lines=case((STEPS.c.log_lines < _end, _end), else_=STEPS.c.log_lines))
 )
+_insert_events = insert(EVENTS)
+_insert_steps = insert(STEPS)
 
 
 def append_events(conn: Connection, events: Iterable[Event]) -> None:
@@ -48,16 +74,30 @@ def append_events(conn: Connection, events: Iterable[Event]) -> None:
 
 
 def _append_one(conn: Connection, execution_id: str, events: list[Event]) -> None:
-    last_seq = conn.scalar(
-        select(EXECUTIONS.c.last_seq).where(EXECUTIONS.c.id == execution_id).with_for_update()
-    )
-    if last_seq is None:
-        raise NotFound(f"execution {execution_id} not found")
-    _check_seqs(execution_id, last_seq, events)
+    first = events[0].seq or 0
+    for i, ev in enumerate(events):
+        if ev.seq != first + i:
+            raise Conflict(
+                f"execution {execution_id}: event seq {ev.seq} does not follow {first + i - 1}"
+            )
+    execution: dict[str, Any] = {"last_seq": events[-1].seq}
+    for ev in events:
+        if ev.type is EventType.EXECUTION_UPDATE:
+            execution.update((k, ev.data[k]) for k in _EXECUTION_COLUMNS if k in ev.data)
+    # First, so that on PostgreSQL the row lock is held before any step row is read.
+    if (
+        conn.execute(_advance, {"k_id": execution_id, "k_last": first - 1, **execution}).rowcount
+        != 1
+    ):
+        last_seq = conn.scalar(_select_last_seq, {"k_id": execution_id})
+        if last_seq is None:
+            raise NotFound(f"execution {execution_id} not found")
+        raise Conflict(f"execution {execution_id}: event seq {first} does not follow {last_seq}")
 
+    # Most batches hold only log lines: their step rows need no read, just a SQL max().
+    logs_only = all(ev.type is EventType.LOG_UPDATE for ev in events)
+    steps = _LogLines() if logs_only else _StepFold(conn, execution_id, events)
     rows: list[dict[str, Any]] = []
-    execution: dict[str, Any] = {}
-    steps = _StepFold(conn, execution_id, events)
     for ev in events:
         data = ev.data
         row: dict[str, Any] = {
@@ -65,36 +105,50 @@ def _append_one(conn: Connection, execution_id: str, events: list[Event]) -> Non
             "seq": ev.seq,
             "type": ev.type.value,
             "ts": ev.ts,
-            "payload": json.dumps(data, separators=(",", ":")),
+            "payload": None,
+            "ts_blob": None,
             "step_id": None,
             "line_offset": None,
             "line_count": None,
         }
-        if ev.type is EventType.EXECUTION_UPDATE:
-            execution.update((k, data[k]) for k in _EXECUTION_COLUMNS if k in data)
-        elif ev.type is EventType.STEP_UPDATE:
-            steps.step_update(data)
-        else:
+        if ev.type is EventType.LOG_UPDATE:
             count = len(data["lines"])
             row.update(step_id=data["step_id"], line_offset=data["offset"], line_count=count)
+            row["payload"], row["ts_blob"] = codec.encode(data, is_log=True)
             steps.log_update(data["step_id"], data["offset"] + count)
+        else:
+            row["payload"] = codec.encode(data, is_log=False)[0]
+            if ev.type is EventType.STEP_UPDATE and isinstance(steps, _StepFold):
+                steps.step_update(data)  # (always a _StepFold: the batch is not logs-only)
         rows.append(row)
+    conn.execute(_insert_events, rows)
 
-    conn.execute(insert(EVENTS), rows)
-    steps.flush()
-    execution["last_seq"] = events[-1].seq
-    conn.execute(update(EXECUTIONS).where(EXECUTIONS.c.id == execution_id).values(**execution))
+    if isinstance(steps, _LogLines) and not steps.flush(conn, execution_id):
+        # A step nobody announced: fold the batch the general way, which creates its row.
+        steps = _StepFold(conn, execution_id, events)
+        for ev in events:
+            steps.log_update(ev.data["step_id"], ev.data["offset"] + len(ev.data["lines"]))
+    if isinstance(steps, _StepFold):
+        steps.flush()
 
 
-def _check_seqs(execution_id: str, last_seq: int, events: Sequence[Event]) -> None:
-    """Seqs continue the stored ones by 1 with no gap: clients rely on it to resume."""
-    expected = last_seq + 1
-    for ev in events:
-        if ev.seq != expected:
-            raise Conflict(
-                f"execution {execution_id}: event seq {ev.seq} does not follow {expected - 1}"
-            )
-        expected += 1
+class _LogLines:
+    """The line counts a logs-only batch reaches per step."""
+
+    def __init__(self) -> None:
+        self.ends: dict[str, int] = {}
+
+    def log_update(self, step_id: str, end: int) -> None:
+        self.ends[step_id] = max(end, self.ends.get(step_id, 0))
+
+    def flush(self, conn: Connection, execution_id: str) -> bool:
+        """Raise the counts in SQL; False when a step has no row yet (the caller then
+        folds the batch again: max() makes the counts already raised harmless)."""
+        for step_id, end in self.ends.items():
+            params = {"k_execution_id": execution_id, "k_step_id": step_id, "end": end}
+            if conn.execute(_raise_log_lines, params).rowcount != 1:
+                return False
+        return True
 
 
 class _StepFold:
@@ -107,11 +161,7 @@ class _StepFold:
         self.rows: dict[str, dict[str, Any]] = {}
         if wanted:
             result = conn.execute(
-                select(STEPS).where(
-                    STEPS.c.execution_id == execution_id,
-                    STEPS.c.latest.is_(True),
-                    STEPS.c.step_id.in_(wanted),
-                )
+                _select_steps, {"execution_id": execution_id, "step_ids": sorted(wanted)}
             )
             self.rows = {r.step_id: dict(r._mapping) for r in result}
         # The primary key of each stored row, before a placeholder adopts an attempt number.
@@ -149,9 +199,7 @@ class _StepFold:
 
     def _new_row(self, step_id: str) -> dict[str, Any]:
         if self.next_position is None:
-            top = self.conn.scalar(
-                select(func.max(STEPS.c.position)).where(STEPS.c.execution_id == self.execution_id)
-            )
+            top = self.conn.scalar(_max_position, {"execution_id": self.execution_id})
             self.next_position = (top or 0) + 1
         row = new_step_row(self.execution_id, {"step_id": step_id}, self.next_position)
         self.next_position += 1
@@ -171,7 +219,7 @@ class _StepFold:
         """Write the new rows with one executemany and the changed rows with another."""
         inserts = self.superseded_new + [self.rows[s] for s in self.new]
         if inserts:
-            self.conn.execute(insert(STEPS), inserts)
+            self.conn.execute(_insert_steps, inserts)
         changes = self.superseded_stored + [
             self._change(s, self.rows[s]) for s in self.dirty - self.new
         ]

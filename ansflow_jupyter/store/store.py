@@ -7,18 +7,17 @@ never from the event loop. Each write is one transaction.
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..events import Event, EventType, ExecutionStatus, StepStatus
-from . import logs, queries
+from . import codec, logs, queries
 from .db import (
     create_store_engine,
     display_name,
@@ -32,6 +31,14 @@ from .projection import EVENTS, EXECUTIONS, STEPS, append_events, new_step_row
 from .recovery import Owner, closing_events, kill_leftover, owner_gone
 
 _ACTIVE = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
+_TYPES = {t.value: t for t in EventType}
+_NO_LIMIT = 2**62  # a bound LIMIT keeps one cached statement for both cases
+_events_since = (
+    select(EVENTS.c.seq, EVENTS.c.type, EVENTS.c.ts, EVENTS.c.payload, EVENTS.c.ts_blob)
+    .where(EVENTS.c.execution_id == bindparam("execution_id"), EVENTS.c.seq > bindparam("since"))
+    .order_by(EVENTS.c.seq)
+    .limit(bindparam("limit"))
+)
 
 
 class Store:
@@ -193,18 +200,20 @@ class Store:
 
     def events_since(self, execution_id: str, since: int, limit: int | None = None) -> list[Event]:
         """Stored events with seq > since, in order (at most `limit`)."""
-        stmt = (
-            select(EVENTS.c.seq, EVENTS.c.type, EVENTS.c.ts, EVENTS.c.payload)
-            .where(EVENTS.c.execution_id == execution_id, EVENTS.c.seq > since)
-            .order_by(EVENTS.c.seq)
-        )
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        if limit is not None and limit < 0:
+            raise BadRequest(f"limit must be a non-negative integer, not {limit!r}")
+        params = {
+            "execution_id": execution_id,
+            "since": since,
+            "limit": _NO_LIMIT if limit is None else limit,
+        }
         with self._read() as conn:
             _execution_row(conn, execution_id, EXECUTIONS.c.id)
-            rows = conn.execute(stmt).all()
-        loads, types = json.loads, {t.value: t for t in EventType}
-        return [Event(types[t], execution_id, seq, loads(p), ts) for seq, t, ts, p in rows]
+            rows = conn.execute(_events_since, params).all()
+        decode = codec.decode
+        return [
+            Event(_TYPES[t], execution_id, seq, decode(p, blob), ts) for seq, t, ts, p, blob in rows
+        ]
 
     def last_seq(self, execution_id: str) -> int:
         """The seq of the newest stored event (0 before the first)."""
@@ -295,13 +304,13 @@ def _latest_steps(conn: Connection, execution_id: str) -> Iterator[Any]:
     )
 
 
-def _step_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A step as snapshots show it: step_update fields plus log_lines."""
     return {**{f: row[f] for f in STEP_FIELDS}, "log_lines": row["log_lines"]}
 
 
 def _snapshot_event(
-    execution_id: str, seq: int, execution: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
+    execution_id: str, seq: int, execution: Mapping[Any, Any], steps: Sequence[Mapping[Any, Any]]
 ) -> Event:
     """The SnapshotBuilder.payload() shape built from table rows."""
     execution = {**execution, "execution_id": execution_id}

@@ -108,7 +108,7 @@ export class AnsFlowSidebar extends Widget {
       return;
     }
     const rows = this.pipelines
-      .map(p => `<tr><td title="${escapeHtml(p)}">${escapeHtml(p)}</td><td style="width:1%"><button data-run="${escapeHtml(p)}">Run</button></td></tr>`)
+      .map(p => `<tr><td class="af-grow" title="${escapeHtml(p)}">${escapeHtml(p)}</td><td style="width:1%"><button data-run="${escapeHtml(p)}">Run</button></td></tr>`)
       .join('');
     this.pipelinesNode.innerHTML = `<table><tbody>${rows}</tbody></table>`;
   }
@@ -185,11 +185,11 @@ export class AnsFlowSidebar extends Widget {
         const status = ex.status ?? 'pending';
         const start = toSeconds(ex.started_at);
         const secs = status === 'running' && start !== null ? now - start : ex.duration ?? null;
-        const when = start !== null ? new Date(start * 1000).toLocaleTimeString() : '';
+        const when = start !== null ? new Date(start * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
         return (
           `<tr class="af-click" data-id="${escapeHtml(ex.execution_id ?? '')}" title="${escapeHtml(ex.execution_id ?? '')}">` +
           `<td style="width:1%"><span class="af-ico af-s-${escapeHtml(status)}">${STATUS_ICONS[status] ?? '?'}</span></td>` +
-          `<td>${escapeHtml(ex.pipeline_name ?? '')}</td><td class="af-muted">${escapeHtml(when)}</td>` +
+          `<td class="af-grow">${escapeHtml(ex.pipeline_name ?? '')}</td><td class="af-muted">${escapeHtml(when)}</td>` +
           `<td class="af-muted" style="text-align:right">${formatDuration(secs)}</td></tr>`
         );
       })

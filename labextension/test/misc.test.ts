@@ -20,6 +20,11 @@ describe('layoutDag', () => {
     assert.equal(layout.rows, 2);
     assert.equal(layout.edges.length, 6);
   });
+  it('wraps steps into a grid when no dependencies are known', () => {
+    const layout = layoutDag(['a', 'b', 'c', 'd', 'e', 'f'].map(step_id => ({ step_id })));
+    assert.deepEqual(layout.positions.get('e'), [0, 1]);
+    assert.deepEqual([layout.layers, layout.rows, layout.edges.length], [4, 2, 0]);
+  });
   it('survives unknown needs and cycles', () => {
     const layout = layoutDag([{ step_id: 'a', needs: ['b', 'ghost'] }, { step_id: 'b', needs: ['a'] }]);
     assert.equal(layout.positions.size, 2);

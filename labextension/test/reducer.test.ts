@@ -77,6 +77,18 @@ describe('applyEvent', () => {
     assert.equal(all[5], 'l6');
   });
 
+  it('merges a back-fill that overlaps the live tail (prepend and append at once)', () => {
+    const state = createState(EXEC);
+    applyEvents(state, [snapshot(1, [{ step_id: 'a' }]), logs(2, 'a', 5, ['l5'])]);
+    applyEvent(state, logs(null, 'a', 2, ['l2', 'l3', 'l4', 'l5', 'l6', 'l7']));
+    assert.deepEqual(lines(state, 'a'), ['l2', 'l3', 'l4', 'l5', 'l6', 'l7']);
+    assert.equal(state.logs.hiddenBefore('a'), 2);
+    applyEvent(state, logs(3, 'a', 6, ['l6', 'l7', 'l8']));
+    assert.deepEqual(lines(state, 'a').slice(-2), ['l7', 'l8']);
+    applyEvent(state, logs(null, 'a', 0, ['l0'])); // not contiguous with l2: ignored
+    assert.equal(lines(state, 'a')[0], 'l2');
+  });
+
   it('caps memory by dropping the oldest lines across steps', () => {
     const state = createState(EXEC, 10);
     applyEvent(state, snapshot(1, [{ step_id: 'a' }, { step_id: 'b' }]));

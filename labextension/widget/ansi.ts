@@ -19,7 +19,6 @@ export interface Span {
 }
 
 // CSI (ESC [ params final), OSC (ESC ] ... BEL|ST), or any other two-byte escape / stray ESC.
-// eslint-disable-next-line no-control-regex
 const ESCAPE_RE = /\u001b(?:\[([0-?]*)[ -/]*([@-~])|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[@-Z\\-_]?)/g;
 
 function plainStyle(): AnsiStyle {
@@ -136,12 +135,12 @@ function sameStyle(a: AnsiStyle, b: AnsiStyle): boolean {
 
 /** The text without escapes (for search and downloads). */
 export function stripAnsi(input: string): string {
-  // eslint-disable-next-line no-control-regex
-  return input.indexOf('\u001b') < 0 ? input : input.replace(ESCAPE_RE, '');
+    return input.indexOf('\u001b') < 0 ? input : input.replace(ESCAPE_RE, '');
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+/** Escape text for innerHTML (and attribute values). */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, ch => HTML_ESCAPES[ch]);
 }

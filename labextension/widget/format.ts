@@ -1,5 +1,6 @@
 /** Small text formatters shared by the header, the step rows and the log panel. */
 
+/** Human duration: 0.4s, 12s, 2m 05s, 1h 02m; '' when unknown. */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
     return '';

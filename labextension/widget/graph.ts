@@ -15,6 +15,7 @@ function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** SVG markup of the DAG; nodes carry data-step for click selection. */
 export function renderGraph(steps: readonly StepInfo[], selected: string | null, now: number): string {
   const layout = layoutDag(steps);
   const width = PAD * 2 + layout.layers * W + Math.max(0, layout.layers - 1) * GAP_X;

@@ -1,5 +1,7 @@
 /** DAG layout: layer = longest path from a root, rows keep the server's (file) order. */
 
+const GRID_COLUMNS = 4;
+
 export interface LayoutInput {
   step_id: string;
   needs?: string[];
@@ -13,6 +15,7 @@ export interface Layout {
   edges: Array<[string, string]>;
 }
 
+/** Grid positions and edges of the DAG (a plain grid when no `needs` are known). */
 export function layoutDag(steps: readonly LayoutInput[]): Layout {
   const byId = new Map(steps.map(s => [s.step_id, s]));
   const layerOf = new Map<string, number>();
@@ -50,5 +53,16 @@ export function layoutDag(steps: readonly LayoutInput[]): Layout {
       }
     }
   }
+  if (edges.length === 0 && steps.length > 1) {
+    return gridLayout(steps);
+  }
   return { positions, layers: rowsPerLayer.length, rows: Math.max(0, ...rowsPerLayer.map(r => r ?? 0)), edges };
+}
+
+/** Without dependency data one tall column wastes the width: wrap the steps, row by row. */
+function gridLayout(steps: readonly LayoutInput[]): Layout {
+  const cols = Math.min(GRID_COLUMNS, steps.length);
+  const positions = new Map<string, [number, number]>();
+  steps.forEach((step, i) => positions.set(step.step_id, [i % cols, Math.floor(i / cols)]));
+  return { positions, layers: cols, rows: Math.ceil(steps.length / cols), edges: [] };
 }

@@ -31,6 +31,7 @@ export interface LogRow {
 
 export const DEFAULT_MAX_LINES = 2_000_000;
 
+/** Every step's lines plus the arrival order across steps, within `maxLines`. */
 export class LogStore {
   readonly steps = new Map<string, StepLog>();
   private readonly byIndex: StepLog[] = [];
@@ -43,6 +44,7 @@ export class LogStore {
 
   constructor(readonly maxLines = DEFAULT_MAX_LINES) {}
 
+  /** The log of a step, created on first use. */
   step(id: string): StepLog {
     let log = this.steps.get(id);
     if (!log) {
@@ -68,8 +70,16 @@ export class LogStore {
       log.first = offset;
       log.next = offset;
     }
+    if (offset < log.first) {
+      // History from before the first line held (a back-fill racing the live stream).
+      if (end < log.first) {
+        return; // not contiguous: keeping it would misplace it
+      }
+      const count = log.first - offset;
+      this.prepend(log, offset, lines.slice(0, count), ts?.slice(0, count), fallbackTs);
+    }
     if (end <= log.next) {
-      this.prepend(log, offset, lines, ts, fallbackTs);
+      this.version++;
       return;
     }
     let skip = 0;
@@ -94,24 +104,21 @@ export class LogStore {
     this.total++;
   }
 
+  /** Put `lines` (ending exactly at log.first) before what the step holds. */
   private prepend(log: StepLog, offset: number, lines: readonly string[], ts: readonly number[] | undefined, fallbackTs: number): void {
-    // Only history directly before what we hold, and never lines the cap already dropped.
-    if (log.dropped > 0 || offset >= log.first || offset + lines.length < log.first) {
-      return;
+    if (log.dropped > 0 || lines.length === 0) {
+      return; // never re-grow what the cap dropped
     }
-    const count = log.first - offset;
-    const newLines = lines.slice(0, count);
-    const newTs = newLines.map((_, i) => ts?.[i] ?? fallbackTs);
+    const count = lines.length;
     log.base -= count;
     log.first = offset;
-    log.lines = newLines.concat(log.lines);
-    log.ts = newTs.concat(log.ts);
-    const newRefs = newLines.map((_, i) => log.index * REF_SHIFT + log.base + i + LOCAL_BIAS);
+    log.lines = lines.concat(log.lines);
+    log.ts = lines.map((_, i) => ts?.[i] ?? fallbackTs).concat(log.ts);
+    const newRefs = lines.map((_, i) => log.index * REF_SHIFT + log.base + i + LOCAL_BIAS);
     this.refs = newRefs.concat(this.refs.slice(this.head));
     this.head = 0;
     this.total += count;
     this.enforceCap();
-    this.version++;
   }
 
   private enforceCap(): void {
@@ -149,6 +156,7 @@ export class LogStore {
     return this.steps.get(stepId)?.lines.length ?? 0;
   }
 
+  /** Row `i` of a view (null = all steps), or null past the end. */
   row(stepId: string | null, i: number): LogRow | null {
     if (stepId === null) {
       const ref = this.refs[this.head + i];
@@ -178,6 +186,7 @@ export class LogStore {
     return Math.max(0, this.steps.get(stepId)?.first ?? 0);
   }
 
+  /** Forget every line (the view switched to another execution). */
   clear(): void {
     this.steps.clear();
     this.byIndex.length = 0;

@@ -24,6 +24,7 @@ export interface ViewState {
   dirty: Dirty;
 }
 
+/** An empty view state for one execution; `maxLines` bounds the log memory. */
 export function createState(executionId = '', maxLines = DEFAULT_MAX_LINES): ViewState {
   return {
     executionId,
@@ -61,6 +62,7 @@ function upsertStep(state: ViewState, data: StepInfo): void {
   }
 }
 
+/** Apply one envelope (snapshot, execution/step/log update; heartbeats are ignored). */
 export function applyEvent(state: ViewState, event: Envelope): ViewState {
   if (!event || typeof event !== 'object' || event.type === 'heartbeat') {
     return state;

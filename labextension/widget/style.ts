@@ -162,14 +162,19 @@ ${Array.from({ length: 16 }, (_, i) => `.af-fg${i}{color:var(--af-a${i})}.af-bg$
 .ansflow-panel { padding: 8px; overflow: auto; height: 100%; box-sizing: border-box; font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); }
 .ansflow-panel h3 { font-size: var(--jp-ui-font-size1); text-transform: uppercase; letter-spacing: .05em; color: var(--jp-ui-font-color2); margin: 12px 0 6px; display: flex; align-items: center; justify-content: space-between; }
 .ansflow-panel table { width: 100%; border-collapse: collapse; }
-.ansflow-panel td { padding: 4px; border-bottom: 1px solid var(--jp-border-color2); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 160px; }
+.ansflow-panel td { padding: 4px; border-bottom: 1px solid var(--jp-border-color2); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.ansflow-panel td.af-grow { max-width: 0; width: 100%; }
+.ansflow-panel h3 .af-muted { text-transform: none; letter-spacing: 0; font-weight: normal; }
 .ansflow-panel tr.af-click { cursor: pointer; }
 .ansflow-panel tr.af-click:hover td { background: var(--jp-layout-color2); }
 .ansflow-panel button { font: inherit; color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); border: 1px solid var(--jp-border-color1); border-radius: 4px; padding: 1px 8px; cursor: pointer; }
 .ansflow-panel .af-muted { color: var(--jp-ui-font-color2); }
 .ansflow-panel .af-err { color: var(--jp-error-color1); }
-.ansflow-main { overflow: auto; padding: 8px; background: var(--jp-layout-color0); }
-.ansflow-main .ansflow-widget { --af-top-h: 40vh; --af-log-h: max(320px, calc(100vh - 420px)); }
+.ansflow-main { overflow: auto; padding: 8px; box-sizing: border-box; background: var(--jp-layout-color0); }
+/* In a main-area tab the view fills the tab; the log panel takes the remaining height. */
+.ansflow-main .ansflow-widget { --af-top-h: 40%; height: 100%; min-height: 420px; display: flex; flex-direction: column; }
+.ansflow-main .af-body { flex: 1 1 auto; min-height: 0; }
+.ansflow-main .af-right { flex: 1 1 auto; height: auto; min-height: 200px; }
 `;
 
 export function injectStyle(doc: Document = document): void {

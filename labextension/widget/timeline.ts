@@ -27,6 +27,7 @@ function why(step: StepInfo): string {
   return bits.join(' · ');
 }
 
+/** HTML table of step rows, each with a Gantt bar on the execution's time axis. */
 export function renderTimeline(execution: ExecutionInfo, steps: readonly StepInfo[], selected: string | null, now: number): string {
   let t0 = toSeconds(execution.started_at) ?? Infinity;
   let t1 = toSeconds(execution.finished_at) ?? -Infinity;

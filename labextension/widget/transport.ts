@@ -17,6 +17,7 @@ export function pageToken(): string {
   }
 }
 
+/** Jupyter's `_xsrf` cookie, sent back as X-XSRFToken on POSTs. */
 export function xsrfCookie(): string {
   const match = document.cookie.match('\\b_xsrf=([^;]*)\\b');
   return match ? decodeURIComponent(match[1]) : '';
@@ -29,10 +30,12 @@ export function httpBase(base: string): string {
   return abs.endsWith('/') ? abs : `${abs}/`;
 }
 
+/** `httpBase` with ws:// or wss://. */
 export function wsBase(base: string): string {
   return httpBase(base).replace(/^http/, 'ws');
 }
 
+/** Append the defined, non-empty params as a query string. */
 export function withQuery(url: string, params: Record<string, string | number | undefined>): string {
   const parts = Object.entries(params)
     .filter(([, v]) => v !== undefined && v !== '')
@@ -43,6 +46,7 @@ export function withQuery(url: string, params: Record<string, string | number | 
   return url + (url.includes('?') ? '&' : '?') + parts.join('&');
 }
 
+/** JSON headers with the XSRF token and, when the page has one, the Jupyter token. */
 export function authHeaders(token = pageToken()): Record<string, string> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   const xsrf = xsrfCookie();
@@ -69,14 +73,6 @@ export async function apiPost(base: string, path: string, body: unknown = {}): P
     throw new Error(typeof json.message === 'string' ? json.message : `HTTP ${response.status}`);
   }
   return json;
-}
-
-export async function apiGet(base: string, path: string): Promise<unknown> {
-  const response = await fetch(`${httpBase(base)}ansflow/api/${path}`, { headers: authHeaders(), credentials: 'same-origin' });
-  if (!response.ok) {
-    throw new Error(`HTTP ${response.status}`);
-  }
-  return response.json();
 }
 
 /** Delay before reconnect attempt `n` (0-based): 0.5 s doubling up to 10 s. */

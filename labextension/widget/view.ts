@@ -18,8 +18,9 @@ export interface ModelLike {
   get(name: string): unknown;
   set(name: string, value: unknown): void;
   save_changes(): void;
-  on(event: string, cb: (...args: any[]) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
-  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // `any`: anywidget types its callbacks per event name; the view passes several shapes.
+  on(event: string, cb: (...args: any[]) => void): void;
+  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
   send(content: unknown): void;
 }
 
@@ -34,11 +35,18 @@ const HISTORY_TAIL = 20_000;
 
 const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
 
+/** Render the live execution view into `el`; returns the cleanup function. */
 export function mountExecutionView(el: HTMLElement, model: ModelLike, options: ViewOptions = {}): () => void {
   injectStyle(el.ownerDocument);
   const mode = str(model.get('mode'), 'server') === 'embedded' ? 'embedded' : 'server';
   const base = (): string => str(model.get('base_url'), '/') || '/';
   const state: ViewState = createState(str(model.get('execution_id')), options.maxLines);
+  // Until the first snapshot arrives, show what Python already knows.
+  const seed = (): void => {
+    state.execution.pipeline_name ||= str(model.get('pipeline_name')) || undefined;
+    state.execution.status ||= str(model.get('status')) || undefined;
+  };
+  seed();
   let conn: ConnectionState = mode === 'embedded' ? 'embedded' : 'connecting';
   let connDetail = '';
   let notice = '';
@@ -249,6 +257,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
       return;
     }
     resetState(state, id);
+    seed();
     backfilled = '';
     logPanel.show(null);
     if (mode === 'server') {

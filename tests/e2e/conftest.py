@@ -56,8 +56,10 @@ class Lab:
     log: Path
 
     def page(self, name: str) -> str:
-        """The URL of a notebook in the lab UI."""
-        return f"{self.url}lab/tree/{name}?token={self.token}"
+        """The URL of a notebook in a workspace of its own (no tab restored from a
+        previous test can catch the keystrokes)."""
+        workspace = name.replace(".", "-")
+        return f"{self.url}lab/workspaces/{workspace}/tree/{name}?reset&token={self.token}"
 
 
 def _free_port() -> int:
@@ -176,3 +178,15 @@ def screenshots() -> Path:
     """Where the e2e tests save what a user would see (git-ignored)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS
+
+
+# pytest-jupyter's autouse fixtures would take (and close) the event loop that sync
+# playwright keeps running between tests; these tests start no in-process server.
+@pytest.fixture
+def jp_asyncio_loop() -> None:
+    """No pytest-jupyter loop for browser tests."""
+
+
+@pytest.fixture
+def jp_server_cleanup() -> None:
+    """No in-process server to clean up."""

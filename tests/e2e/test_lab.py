@@ -50,20 +50,45 @@ def notebook(lab: Any, name: str, *sources: str) -> str:
     return name
 
 
+def dismiss_dialogs(page: Any, wait: float = 0.0) -> None:
+    """Accept a dialog JupyterLab may open on start (it would swallow the clicks)."""
+    dialog = page.locator(".jp-Dialog")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and not dialog.count():
+        time.sleep(0.1)
+    if dialog.count():
+        page.screenshot(path=str(Path(__file__).parent / "screenshots" / "dialog.png"))
+        page.locator(".jp-Dialog .jp-mod-accept").first.click()
+
+
 def run_first_cell(page: Any, lab: Any, name: str) -> Any:
     """Open a notebook, run its first cell, and return the widget root."""
     page.goto(lab.page(name))
     page.wait_for_selector(".jp-Cell .cm-content", timeout=60_000)
-    # The kernel must be idle before Shift+Enter, or the keystroke may be lost.
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    page.locator(".jp-Cell .cm-content").first.click()
-    page.keyboard.press("Shift+Enter")
-    return page.wait_for_selector(".ansflow-widget", timeout=60_000)
+    dismiss_dialogs(page, wait=3)
+    prompt = page.locator(".jp-Cell .jp-InputPrompt").first
+    for _ in range(5):
+        # A Shift+Enter before the kernel is connected is dropped: retry until it runs.
+        dismiss_dialogs(page)
+        page.locator(".jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and prompt.inner_text().strip() in ("[ ]:", ""):
+            time.sleep(0.2)
+        if prompt.inner_text().strip() not in ("[ ]:", ""):
+            break
+    try:
+        return page.wait_for_selector(".ansflow-widget", timeout=60_000)
+    except Exception:
+        shot = Path(__file__).parent / "screenshots" / f"no-widget-{name}.png"
+        page.screenshot(path=str(shot))
+        output = page.locator(".jp-Cell .jp-OutputArea").first.inner_text()
+        pytest.fail(f"no widget appeared (see {shot}); cell output:\n{output}")
 
 
 def badge(page: Any) -> str:
     """The status the widget shows."""
-    return str(page.locator(".ansflow-widget .af-badge").first.inner_text()).strip()
+    return str(page.locator(".ansflow-widget .af-badge").first.text_content()).strip()
 
 
 def sleeps_under(pid: int) -> list[psutil.Process]:
@@ -123,3 +148,29 @@ def test_cancel_button_kills_the_step(lab: Any, page: Any, screenshots: Path) ->
     _gone, alive = psutil.wait_procs(sleeping, timeout=10)
     assert not alive, f"still running after cancel: {alive}"
     assert not sleeps_under(lab.process.pid)
+
+
+def test_embedded_mode_streams_through_the_kernel(lab: Any, page: Any, screenshots: Path) -> None:
+    source = "%load_ext ansflow_jupyter\n%ansflow run pipelines/demo.yml --embedded"
+    run_first_cell(page, lab, notebook(lab, "embedded.ipynb", source))
+    page.locator(".ansflow-widget .af-badge").first.filter(has_text="success").wait_for(
+        timeout=60_000
+    )
+    page.wait_for_function(
+        "() => document.querySelector('.ansflow-widget .af-rows')?.innerText"
+        ".includes('Verified deployment on Python 3.12')",
+        timeout=30_000,
+    )
+    assert "kernel" in page.locator(".ansflow-widget .af-conn").first.inner_text()
+    page.screenshot(path=str(screenshots / "embedded-success.png"))
+
+    page.reload()  # a re-rendered view says hello and gets the state and logs again
+    page.locator(".ansflow-widget .af-badge").first.filter(has_text="success").wait_for(
+        timeout=60_000
+    )
+    page.wait_for_function(
+        "() => document.querySelector('.ansflow-widget .af-rows')?.innerText"
+        ".includes('Environment OK')",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(screenshots / "embedded-reloaded.png"))

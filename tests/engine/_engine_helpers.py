@@ -97,11 +97,13 @@ class ListSink:
     delay: float = 0.0
     events: list[Event] = field(default_factory=list)
     batches: int = 0
+    largest_batch: int = 0
 
     async def write(self, events: list[Event]) -> None:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.batches += 1
+        self.largest_batch = max(self.largest_batch, len(events))
         self.events.extend(events)
 
     def of(self, type_: EventType) -> list[dict[str, Any]]:

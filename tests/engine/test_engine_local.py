@@ -46,8 +46,13 @@ def assert_all_gone(pid_file: Path) -> None:
 def test_shells_exit_codes_env_and_cwd(tmp_path: Path) -> None:
     (tmp_path / "app").mkdir()
     spec = pipeline(
-        step("bash", 'echo "$A $B $C" && pwd && exit 3', working_directory="app",
-             env={"B": "step", "C": "step"}, continue_on_error=True),
+        step(
+            "bash",
+            'echo "$A $B $C" && pwd && exit 3',
+            working_directory="app",
+            env={"B": "step", "C": "step"},
+            continue_on_error=True,
+        ),
         step("sh", "echo sh:$A; false; echo not reached", shell="sh", continue_on_error=True),
         step("py", "import os, sys; print('py', os.environ['A']); sys.exit(0)", shell="python"),
         step("pipefail", "false | true", continue_on_error=True),
@@ -61,7 +66,7 @@ def test_shells_exit_codes_env_and_cwd(tmp_path: Path) -> None:
     assert sink.lines("sh") == ["sh:pipe"] and sink.final("sh")["exit_code"] == 1
     assert sink.lines("py") == ["py pipe"] and sink.final("py")["status"] == "success"
     assert sink.final("pipefail")["exit_code"] == 1
-    running = [d for d in sink.steps("py") if d["status"] == "running"][0]
+    running = next(d for d in sink.steps("py") if d["status"] == "running")
     assert running["pgid"] == running["pid"] and running["host"] and running["create_time"] > 0
 
 
@@ -93,7 +98,7 @@ def test_timeout_kills_tree_with_stubborn_grandchild(tmp_path: Path) -> None:
         sleep 60 & echo $! >> {pids}
         wait
     """
-    spec = pipeline(step("hang", script, timeout=0.5))
+    spec = pipeline(step("hang", script, timeout=1.5))
     started = time.monotonic()
     status, sink = execute(spec, kill_grace=0.3)
     assert time.monotonic() - started < 5
@@ -107,7 +112,7 @@ def test_escaped_descendant_is_killed(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     # setsid leaves the step's process group; psutil still finds it as a descendant.
     script = f"setsid bash -c 'trap \"\" TERM; echo $$ >> {pids}; exec sleep 60' & sleep 60"
-    spec = pipeline(step("escape", script, timeout=0.5))
+    spec = pipeline(step("escape", script, timeout=1.5))
     status, _ = execute(spec, kill_grace=0.2)
     assert status is ExecutionStatus.FAILED
     assert_all_gone(pids)
@@ -125,8 +130,10 @@ def test_background_leftovers_die_with_the_step(tmp_path: Path) -> None:
 def test_cancel_kills_everything(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     spec = pipeline(
-        *[step(f"s{i}", f"echo $$ >> {pids}; bash -c 'echo $$ >> {pids}; sleep 60'; true")
-          for i in range(3)],
+        *[
+            step(f"s{i}", f"echo $$ >> {pids}; bash -c 'echo $$ >> {pids}; sleep 60'; true")
+            for i in range(3)
+        ],
         step("after", needs=["s0"]),
         max_parallel=4,
     )
@@ -159,7 +166,12 @@ printf 'no newline at end'
     spec = pipeline(step("out", script), env={"TOKEN": "tok-123"}, secrets=["TOKEN", "UNSET"])
     _, sink = execute(spec)
     assert sink.lines("out") == [
-        "crlf", "\x1b[32mgreen\x1b[0m", "100%", "bad \ufffd byte", "token=***", "bin\x00ary",
+        "crlf",
+        "\x1b[32mgreen\x1b[0m",
+        "100%",
+        "bad \ufffd byte",
+        "token=***",
+        "bin\x00ary",
         "no newline at end",
     ]
 
@@ -191,3 +203,63 @@ def test_no_fd_leak() -> None:
     execute(pipeline(*[step(f"s{i}", "echo hi") for i in range(20)]))
     after = len(os.listdir("/proc/self/fd")) if sys.platform == "linux" else 0
     assert after <= before + 2
+
+
+def test_escaped_daemon_holding_the_pipe_does_not_hang(tmp_path: Path) -> None:
+    # The daemon leaves the group (setsid) and keeps stdout open after the step ended:
+    # the step still ends shortly after its main process (we stop waiting for EOF).
+    pids = tmp_path / "pids"
+    script = f"setsid bash -c 'echo $$ > {pids}; exec sleep 30' & sleep 0.3; echo started"
+    started = time.monotonic()
+    try:
+        status, sink = execute(pipeline(step("daemon", script)))
+        assert status is ExecutionStatus.SUCCESS and sink.lines("daemon") == ["started"]
+        assert time.monotonic() - started < 10
+    finally:
+        if pids.exists():
+            os.kill(int(pids.read_text()), 9)
+
+
+def test_pipeline_file_end_to_end(tmp_path: Path) -> None:
+    """The real loader's conditions, matrix and defaults drive the executor."""
+    from ansflow_jupyter.pipeline import load_pipeline
+
+    (tmp_path / "app").mkdir()
+    spec = load_pipeline(
+        """
+name: e2e
+env: {MODE: prod, TOKEN: s3cret}
+secrets: [TOKEN]
+steps:
+  build: {run: 'echo "building $TOKEN"; exit 1', continue-on-error: true}
+  test:
+    needs: build
+    working-directory: app
+    run: basename "$PWD"
+  broken: {run: exit 2}
+  notify: {needs: broken, if: failure(), run: echo notify}
+  after-broken: {needs: broken, run: echo never}
+  prod-only: {needs: test, if: "env.MODE == 'dev'", run: echo never}
+  deploy:
+    needs: test
+    matrix: {py: ["3.11", "3.12"]}
+    run: echo deploy ${{ matrix.py }}
+""",
+        base_dir=tmp_path,
+    )
+    status, sink = execute(spec)
+    assert status is ExecutionStatus.FAILED
+    got = {sid: (sink.final(sid)["status"], sink.final(sid)["reason"]) for sid in spec.steps}
+    assert got == {
+        "build": ("failed", "exit"),
+        "test": ("success", "exit"),
+        "broken": ("failed", "exit"),
+        "notify": ("success", "exit"),
+        "after-broken": ("skipped", "needs-failed"),
+        "prod-only": ("skipped", "condition-false"),
+        "deploy[py=3.11]": ("success", "exit"),
+        "deploy[py=3.12]": ("success", "exit"),
+    }
+    assert sink.lines("build") == ["building ***"]
+    assert sink.lines("test") == ["app"]
+    assert sink.lines("deploy[py=3.12]") == ["deploy 3.12"]

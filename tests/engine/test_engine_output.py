@@ -47,7 +47,12 @@ def test_crlf_progress_ansi_and_invalid_utf8() -> None:
     proc.feed("stdout", b"\xac euro\n")
     proc.finish()
     assert all_lines(out) == [
-        "dos", "\x1b[31mred\x1b[0m", "100%", "bad \ufffd\ufffd end", "bar 2", "€ euro",
+        "dos",
+        "\x1b[31mred\x1b[0m",
+        "100%",
+        "bad \ufffd\ufffd end",
+        "bar 2",
+        "€ euro",
     ]
 
 

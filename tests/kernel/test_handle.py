@@ -103,4 +103,36 @@ def test_repr_and_mimebundle() -> None:
     handle = run_pipeline(OK_PIPELINE, wait=True, display=False)
     assert handle.id in repr(handle)
     bundle = handle._repr_mimebundle_()
-    assert bundle["text/plain"] == repr(handle)
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert "tiny" in bundle["text/plain"]
+    assert handle.id in bundle["text/plain"]
+
+
+def test_embedded_widget_follows_the_execution() -> None:
+    handle = run_pipeline(FAILING_PIPELINE, display=False)
+    widget = handle.widget
+    assert widget.mode == "embedded"
+    assert widget.execution_id == handle.id
+    handle.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while widget.status != "failed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert widget.status == "failed"  # the forwarded events reached the widget
+
+    history = widget.snapshot_provider()  # what a view that says hello receives
+    assert history[0]["type"] == "snapshot"
+    lines = [
+        line
+        for event in history[1:]
+        if event["data"]["step_id"] == "explode"
+        for line in event["data"]["lines"]
+    ]
+    assert lines[0] == "line 1"
+    assert lines[-1] == "boom: something broke"
+    assert all(event["seq"] is None for event in history[1:])
+
+
+def test_widget_cancel_button_cancels() -> None:
+    handle = run_pipeline(SLOW_PIPELINE, display=False)
+    handle.widget.on_cancel()
+    assert handle.wait(timeout=30) == "cancelled"

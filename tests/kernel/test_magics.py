@@ -125,3 +125,49 @@ def test_list_show_logs_cancel(ip: Any, tmp_path: Path, capsys: pytest.CaptureFi
 def test_help_prints_usage(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     ip.run_line_magic("ansflow", "")
     assert "%ansflow run FILE" in capsys.readouterr().out
+
+
+def test_run_goes_to_the_server_when_one_launched_the_kernel(
+    ip: Any, tmp_path: Path, fake_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from _kernel_helpers import FakeServer
+
+    api = "/base/ansflow/api/"
+    FakeServer.answers[("GET", api + "executions")] = (200, {"executions": []})
+    summary = {"execution_id": "e1", "pipeline_name": "tiny", "status": "pending"}
+    FakeServer.answers[("POST", api + "executions")] = (201, summary)
+    monkeypatch.setenv("ANSFLOW_SERVER_URL", fake_server)
+    monkeypatch.setenv("ANSFLOW_SERVER_TOKEN", "secret")
+    monkeypatch.setenv("ANSFLOW_SERVER_PID", str(os.getpid()))
+    write(tmp_path / "tiny.yml", OK_PIPELINE)
+
+    handle = ip.run_line_magic("ansflow", "run tiny.yml --env A=1")
+    assert handle.mode == "server"
+    assert handle.id == "e1"
+    posted = FakeServer.seen[-1]
+    assert posted["body"] == {"path": str(tmp_path / "tiny.yml"), "env": {"A": "1"}}
+    assert posted["auth"] == "ansflow-kernel secret"
+    if handle.widget is not None:
+        assert handle.widget.mode == "server"
+        assert handle.widget.base_url == "/base/"
+        assert handle.widget.execution_id == "e1"
+
+
+def test_server_validation_errors_are_located(
+    ip: Any, tmp_path: Path, fake_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from _kernel_helpers import FakeServer
+
+    api = "/base/ansflow/api/"
+    FakeServer.answers[("GET", api + "executions")] = (200, [])
+    error = {"message": "unknown key 'needz'", "line": 3, "column": 16, "path": "steps.a.needz"}
+    FakeServer.answers[("POST", api + "executions")] = (400, {"message": "bad", "errors": [error]})
+    monkeypatch.setenv("ANSFLOW_SERVER_URL", fake_server)
+    monkeypatch.setenv("ANSFLOW_SERVER_PID", str(os.getpid()))
+    write(tmp_path / "bad.yml", "x\n")
+    with pytest.raises(UsageError, match=r"bad\.yml:3:16: steps\.a\.needz: unknown key"):
+        ip.run_line_magic("ansflow", "run bad.yml")

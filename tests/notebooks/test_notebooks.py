@@ -46,7 +46,7 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
 # What a reader of each notebook must see (and must never see) in its outputs.
 EXPECTED = {
     "quickstart.ipynb": [
-        "mode=embedded",
+        "AnsFlow · WebSocket test pipeline",  # the widget's text summary
         "missing release config",  # the failure summary shows the log tail
         "'build': 'success (reused)'",  # re-run failed reused the build
         "'release': 'success'",

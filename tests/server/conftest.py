@@ -70,3 +70,11 @@ def api(jp_fetch: Any) -> Api:
         return response.code, decode(response)
 
     return call
+
+
+@pytest.fixture
+def jp_serverapp(jp_serverapp: Any, jp_asyncio_loop: Any) -> Any:
+    """The server, with its extensions started as `jupyter server` does (pytest-jupyter
+    never runs the IOLoop's start hooks): store recovery and background tasks."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    return jp_serverapp

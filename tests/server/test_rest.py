@@ -195,3 +195,6 @@ async def test_yaml_working_directory_resolves_in_root(api: Api, jp_root_dir: Pa
     await wait_for_status(api, eid, {"success"})
     _, logs = await api("GET", "executions", eid, "logs")
     assert [line["line"] for line in logs["lines"]] == ["here"]
+    # A re-run resolves the same way, whatever the server's cwd is.
+    _, again = await api("POST", "executions", eid, "rerun")
+    await wait_for_status(api, again["execution_id"], {"success"})

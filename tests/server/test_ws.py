@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from typing import Any
 
 import pytest
-from _server_helpers import QUICK, SLEEPY, Api, finished, read_frames, wait_for_status, wait_for_step
+from _server_helpers import (
+    QUICK,
+    SLEEPY,
+    Api,
+    finished,
+    read_frames,
+    wait_for_status,
+    wait_for_step,
+)
 from tornado.httpclient import HTTPClientError
 
 TICKER = """\

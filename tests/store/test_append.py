@@ -147,7 +147,7 @@ def test_events_since_has_no_gap_and_no_duplicate(
     assert last == len(run.events)
     for _ in range(25):
         since = rng.randint(0, last)
-        limit = rng.choice([None, 1, 7, 1000])
+        limit = rng.choice([None, 0, 1, 7, 1000])
         got = store.events_since(run.id, since, limit)
         expected = run.events[since:] if limit is None else run.events[since : since + limit]
         assert [e.seq for e in got] == [e.seq for e in expected]
@@ -215,3 +215,18 @@ def test_one_store_is_safe_to_share_between_threads(
     for run in runs:
         assert store.last_seq(run.id) == 40
         assert store.snapshot(run.id).data["steps"][0]["log_lines"] == 40
+
+
+def test_log_lines_of_a_step_never_announced_create_its_row(
+    store: Store, make_run: Callable[..., Run]
+) -> None:
+    run = make_run(steps=("a",))
+    run.log("a", ["x"] * 3)
+    run.log("setup", ["y"] * 5)  # e.g. a step the executor added on the fly
+    run.commit()
+    run.log("setup", ["z"] * 2)
+    run.commit()
+    steps = {s["step_id"]: s for s in store.snapshot(run.id).data["steps"]}
+    assert list(steps) == ["a", "setup"]
+    assert steps["a"]["log_lines"] == 3
+    assert (steps["setup"]["status"], steps["setup"]["log_lines"]) == ("pending", 7)

@@ -66,6 +66,17 @@ def test_folder_that_cannot_be_created(tmp_path: Path) -> None:
         Store(f"sqlite:///{path}")
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_folder_where_no_file_can_be_created() -> None:
+    # /proc refuses new files even to root, unlike a chmod-ed folder.
+    with pytest.raises(StoreError) as info:
+        Store("sqlite:////proc/ansflow.sqlite")
+    assert str(info.value) == (
+        "/proc/ansflow.sqlite: cannot open or write the store (unable to open database file);"
+        " is the location writable?"
+    )
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
 def test_read_only_folder(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
@@ -120,9 +131,10 @@ def test_not_a_url() -> None:
         Store("no scheme here")
 
 
-def test_two_stores_on_one_sqlite_file_write_concurrently(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-    stores = [Store(url), Store(url)]
+def test_two_stores_on_one_database_write_concurrently(store_url: str) -> None:
+    # Two processes (the server and `ansflow run`) share the default SQLite file: WAL and
+    # BEGIN IMMEDIATE make their writers queue instead of failing.
+    stores = [Store(store_url), Store(store_url)]
     errors: list[BaseException] = []
 
     def writer(store: Store, execution_id: str) -> None:
@@ -144,7 +156,8 @@ def test_two_stores_on_one_sqlite_file_write_concurrently(tmp_path: Path) -> Non
     for store in stores:
         assert [store.last_seq(f"e{i}") for i in range(2)] == [200, 200]
         store.close()
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    engine.dispose()
+    if store_url.startswith("sqlite"):
+        engine = create_engine(store_url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()

@@ -38,8 +38,9 @@ class FakeRecord:
 class FakeProcess(StepProcess):
     """Plays one FakeStep."""
 
-    def __init__(self, backend: FakeBackend, record: FakeRecord, script: FakeStep,
-                 on_output: OutputHandler) -> None:
+    def __init__(
+        self, backend: FakeBackend, record: FakeRecord, script: FakeStep, on_output: OutputHandler
+    ) -> None:
         pid = 100000 + len(backend.records)
         self.info = ProcessInfo(pid=pid, pgid=pid, host="fake", create_time=record.started)
         self._backend = backend
@@ -96,8 +97,9 @@ class FakeBackend(Backend):
         script = self._script(launch.step_id, launch.attempt)
         if script.spawn_error is not None:
             raise SpawnError(script.spawn_error)
-        record = FakeRecord(launch.step_id, launch.attempt, launch,
-                            asyncio.get_running_loop().time())
+        record = FakeRecord(
+            launch.step_id, launch.attempt, launch, asyncio.get_running_loop().time()
+        )
         self.records.append(record)
         self.running += 1
         self.max_running = max(self.max_running, self.running)

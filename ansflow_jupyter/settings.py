@@ -1,0 +1,98 @@
+"""Settings of the CLI and the embedded kernel mode: flags over `ANSFLOW_*` variables.
+
+The server extension has the same settings as traitlets (`c.AnsFlowApp.*`, SPEC §8).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import BadRequest
+
+if TYPE_CHECKING:
+    from .engine.backend import Backend
+    from .service import ExecutionManager
+
+BACKENDS = ("local", "dask")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _backend(raw: str) -> str:
+    if raw not in BACKENDS:
+        raise ValueError(f"must be one of {', '.join(BACKENDS)}")
+    return raw
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "db_url": str,
+    "max_parallel": _positive_int,
+    "backend": _backend,
+    "dask_address": str,
+    "retention_days": float,
+    "max_executions": _positive_int,
+    "log_line_max_bytes": _positive_int,
+    "kill_grace": float,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a manager outside the server is built from."""
+
+    db_url: str | None = None  # None: $ANSFLOW_DB_URL, else the server extension's SQLite file
+    max_parallel: int | None = None
+    backend: str = "local"
+    dask_address: str | None = None  # None with backend "dask": a LocalCluster
+    retention_days: float | None = None
+    max_executions: int | None = None
+    log_line_max_bytes: int = 65_536
+    kill_grace: float = 5.0
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """`ANSFLOW_<NAME>` variables, overridden by flags that are not None."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"ANSFLOW_{f.name.upper()}")
+            if raw:
+                try:
+                    values[f.name] = _PARSERS[f.name](raw)
+                except ValueError as exc:
+                    raise BadRequest(f"ANSFLOW_{f.name.upper()}={raw!r}: {exc}") from exc
+        values.update({k: v for k, v in flags.items() if v is not None})
+        return replace(cls(), **values)
+
+    def make_backend(self) -> Backend:
+        """The backend these settings name."""
+        if self.backend == "dask":
+            from .engine.backends.dask import DaskBackend
+
+            return DaskBackend(self.dask_address)
+        from .engine.backends.local import LocalBackend
+
+        return LocalBackend()
+
+    def make_manager(self) -> ExecutionManager:
+        """A manager on the configured store and backend (call `start_up()` next)."""
+        from .service import ExecutionManager
+        from .store import Store, resolve_db_url
+
+        return ExecutionManager(
+            Store(resolve_db_url(self.db_url)),
+            self.make_backend(),
+            max_parallel=self.max_parallel,
+            log_line_max_bytes=self.log_line_max_bytes,
+            retention_days=self.retention_days,
+            max_executions=self.max_executions,
+            kill_grace=self.kill_grace,
+        )

@@ -1,0 +1,81 @@
+"""The Dask backend: the same executor, steps on a real (in-process) Dask cluster."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+
+from ansflow_jupyter.engine import Executor
+from ansflow_jupyter.engine.backends.dask import DaskBackend
+from ansflow_jupyter.events import ExecutionStatus
+from ansflow_jupyter.pipeline import load_pipeline
+
+from _engine_helpers import ListSink, run
+
+
+def execute(text: str, tmp_path: Path, *, processes: bool = False) -> tuple[ExecutionStatus, ListSink]:
+    async def main() -> tuple[ExecutionStatus, ListSink]:
+        backend = await DaskBackend.local(n_workers=2, processes=processes)
+        sink = ListSink()
+        try:
+            spec = load_pipeline(textwrap.dedent(text), base_dir=tmp_path)
+            status = await Executor(spec, "dask-test", backend, sink, kill_grace=1.0).run()
+        finally:
+            await backend.close()
+        return status, sink
+
+    return run(main(), timeout=60)
+
+
+def test_steps_run_on_workers_with_every_line_in_order(tmp_path: Path) -> None:
+    status, sink = execute(
+        """\
+        name: on dask
+        env: {GREETING: hi}
+        steps:
+          a: {run: "seq 1 3000; echo $GREETING >&2"}
+          b: {needs: a, shell: python, run: "print('from python')"}
+          bad: {needs: a, run: "exit 7", continue-on-error: true}
+        """,
+        tmp_path,
+    )
+    assert status is ExecutionStatus.SUCCESS
+    sink.check_invariants()
+    assert sink.lines("a", "stdout") == [str(i) for i in range(1, 3001)]
+    assert sink.lines("a", "stderr") == ["hi"]
+    assert sink.lines("b") == ["from python"]
+    assert sink.final("bad")["exit_code"] == 7
+
+
+def test_timeout_kills_the_step_tree_on_its_worker(tmp_path: Path) -> None:
+    marker = f"ansflow-dask-{os.getpid()}"
+    started = time.monotonic()
+    status, sink = execute(
+        f"""\
+        name: dask timeout
+        steps:
+          slow:
+            timeout: 1s
+            run: |
+              bash -c 'trap "" TERM; exec -a {marker} sleep 300' &
+              exec -a {marker} sleep 300
+        """,
+        tmp_path,
+    )
+    assert status is ExecutionStatus.FAILED
+    assert sink.final("slow")["reason"] == "timeout"
+    assert time.monotonic() - started < 30
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0] == marker]
+    assert leftovers == []
+
+
+def test_worker_processes_pickle_the_task(tmp_path: Path) -> None:
+    status, sink = execute(
+        "name: pickled\nsteps:\n  a: {run: echo across processes}\n", tmp_path, processes=True
+    )
+    assert status is ExecutionStatus.SUCCESS
+    assert sink.lines("a") == ["across processes"]

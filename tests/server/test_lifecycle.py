@@ -1,0 +1,46 @@
+"""Extension lifecycle: shutdown modes, configuration errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psutil
+import pytest
+from _server_helpers import SLEEPY, Api, wait_for_step
+
+from ansflow_jupyter.server.app import AnsFlowApp
+from ansflow_jupyter.store import Store
+
+
+@pytest.fixture
+def ansflow_config() -> dict[str, Any]:
+    """Interrupt, do not cancel, at shutdown."""
+    return {"on_shutdown": "interrupt", "kill_grace": 1.0}
+
+
+async def test_interrupt_on_shutdown_kills_steps_and_leaves_them_for_recovery(
+    api: Api, jp_serverapp: Any, ansflow_db_url: str
+) -> None:
+    _, execution = await api("POST", "executions", body={"yaml": SLEEPY})
+    eid = execution["execution_id"]
+    step = await wait_for_step(api, eid, "sleep", "running")
+    process = psutil.Process(step["pid"])
+    app = jp_serverapp.extension_manager.extension_apps["ansflow_jupyter"]
+    (ansflow,) = [a for a in app if isinstance(a, AnsFlowApp)]
+    await ansflow.stop_extension()
+    process.wait(timeout=5)
+    store = Store(ansflow_db_url)
+    try:
+        # Not recorded as cancelled: the next start marks it interrupted.
+        assert store.get_execution(eid)["status"] == "running"
+    finally:
+        store.close()
+
+
+def test_dask_backend_without_distributed_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ansflow_jupyter.engine.backends.dask", None)
+    app = AnsFlowApp(backend="dask")
+    with pytest.raises(RuntimeError, match="'dask' is not available"):
+        app._make_backend()

@@ -1,0 +1,168 @@
+"""One real `jupyter server` process, driven end to end over REST and the websockets client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from websockets.asyncio.client import connect
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "ansflow-e2e-token"
+PIPELINE = """\
+name: real
+steps:
+  hello:
+    run: for i in $(seq 1 50); do echo "hello $i"; done
+  world:
+    needs: hello
+    run: echo world
+"""
+SLEEPY = "name: sleepy\nsteps:\n  nap: {run: 'sleep 120'}\n"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_env(tmp_path: Path) -> dict[str, str]:
+    """An isolated Jupyter environment whose only config is the shipped enable file."""
+    config_d = tmp_path / "config-path" / "jupyter_server_config.d"
+    config_d.mkdir(parents=True)
+    shutil.copy(REPO / "jupyter-config" / "server-config" / "ansflow_jupyter.json", config_d)
+    # The other installed extensions only slow the start down here.
+    others = {"jupyterlab": False, "jupyter_lsp": False, "notebook_shim": False,
+              "jupyter_server_terminals": False}
+    (tmp_path / "config-dir").mkdir()
+    (tmp_path / "config-dir" / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": others}})
+    )
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("JUPYTER", "ANSFLOW_SERVER"))
+    }
+    env.update(
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config-dir"),
+        JUPYTER_CONFIG_PATH=str(tmp_path / "config-path"),
+        JUPYTER_DATA_DIR=str(tmp_path / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTER_PLATFORM_DIRS="1",
+        ANSFLOW_DB_URL=f"sqlite:///{tmp_path / 'real.sqlite'}",
+    )
+    return env
+
+
+@pytest.fixture
+def server(
+    server_env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A running `jupyter server` in its own process group; its base URL."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "real.yml").write_text(PIPELINE)
+    port = free_port()
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "server", f"--IdentityProvider.token={TOKEN}",
+         f"--port={port}", "--no-browser", "--allow-root", f"--ServerApp.root_dir={root}",
+         "--ServerApp.port_retries=0"],
+        env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                with urllib.request.urlopen(f"{url}api/status?token={TOKEN}", timeout=1):
+                    break
+            except (urllib.error.URLError, OSError):
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def rest(url: str, method: str, route: str, body: Any = None) -> Any:
+    """A JSON REST call with the token."""
+    request = urllib.request.Request(
+        f"{url}ansflow/api/{route}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+async def follow(url: str, execution_id: str) -> list[dict[str, Any]]:
+    """Every envelope of one execution over the WebSocket until it ends."""
+    ws_url = url.replace("http", "ws", 1) + f"ansflow/ws/executions/{execution_id}?since=0"
+    events: list[dict[str, Any]] = []
+    async with connect(ws_url, additional_headers={"Authorization": f"token {TOKEN}"}) as ws:
+        async for frame in ws:
+            events.extend(json.loads(frame))
+        assert ws.close_code == 1000
+    return events
+
+
+def test_real_server_end_to_end(
+    server: tuple[str, subprocess.Popen[bytes]], server_env: dict[str, str]
+) -> None:
+    url, proc = server
+    listed = subprocess.run(
+        [sys.executable, "-m", "jupyter", "server", "extension", "list"],
+        env=server_env, capture_output=True, text=True, check=True, timeout=60,
+    )
+    output = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)  # no colours
+    assert "ansflow_jupyter enabled" in output
+    assert "ansflow_jupyter 0.1.0 OK" in output
+
+    assert rest(url, "GET", "pipelines") == [
+        {"path": "real.yml", "name": "real", "steps": ["hello", "world"]}
+    ]
+    execution = rest(url, "POST", "executions", {"path": "real.yml"})
+    events = asyncio.run(follow(url, execution["execution_id"]))
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["type"] == "execution_update"
+    assert events[-1]["data"]["status"] == "success"
+    lines = [x for e in events if e["type"] == "log_update" for x in e["data"]["lines"]]
+    assert lines == [f"hello {i}" for i in range(1, 51)] + ["world"]
+
+    # Stopping the server stops its steps: no step process outlives it.
+    sleepy = rest(url, "POST", "executions", {"yaml": SLEEPY})
+    deadline = time.monotonic() + 20
+    while True:
+        snap = rest(url, "GET", f"executions/{sleepy['execution_id']}")
+        step = snap["data"]["steps"][0]
+        if step["status"] == "running" and step.get("pid"):
+            break
+        assert time.monotonic() < deadline, snap
+        time.sleep(0.05)
+    nap = psutil.Process(step["pid"])
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+    nap.wait(timeout=5)
+    assert not nap.is_running()
