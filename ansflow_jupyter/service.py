@@ -143,7 +143,9 @@ class ExecutionManager:
     ) -> dict[str, Any]:
         """Record a new execution and run it in the background; returns its summary."""
         execution_id = uuid.uuid4().hex
-        steps = [{"step_id": s.id, "name": s.name} for s in spec.steps.values()]
+        steps = [
+            {"step_id": s.id, "name": s.name, "needs": list(s.needs)} for s in spec.steps.values()
+        ]
         await self._write(
             self.store.create_execution,
             execution_id,

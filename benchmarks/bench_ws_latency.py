@@ -182,8 +182,10 @@ async def open_clients(url: str, count: int, headers: dict[str, str]) -> list[Cl
     return clients
 
 
-async def collect(ws: ClientConnection, latencies: list[float], counts: list[int]) -> None:
-    """Record receipt - printed time of every line until the connection closes."""
+async def collect(ws: ClientConnection, latencies: list[float], counts: list[int],
+                  after_batch: list[float] | None = None) -> None:
+    """Record receipt - printed time of every line until the connection closes; with
+    `after_batch`, also receipt - the event's own ts (the part after the engine's batching)."""
     async for frame in ws:
         received = time.time()
         for event in json.loads(frame):
@@ -191,18 +193,22 @@ async def collect(ws: ClientConnection, latencies: list[float], counts: list[int
                 continue
             lines = event["data"]["lines"]
             counts[0] += len(lines)
+            if after_batch is not None and "ts" in event:
+                after_batch.append(received - event["ts"])
             for line in lines:
                 with suppress(ValueError):  # a line that is not a clock reading
                     latencies.append(received - float(line))
 
 
 async def run_clients(
-    clients: list[ClientConnection], start: Callable[[], Awaitable[None]]
+    clients: list[ClientConnection], start: Callable[[], Awaitable[None]],
+    after_batch: list[float] | None = None,
 ) -> tuple[list[float], int]:
     """Start the source, collect on every client until all close; (latencies, lines)."""
     latencies: list[float] = []
     counts = [0]
-    tasks = [asyncio.ensure_future(collect(ws, latencies, counts)) for ws in clients]
+    tasks = [asyncio.ensure_future(collect(ws, latencies, counts, after_batch))
+             for ws in clients]
     await start()
     await asyncio.gather(*tasks, return_exceptions=True)
     return latencies, counts[0]
@@ -219,8 +225,8 @@ def percentile(values: list[float], q: float) -> float:
 # ---- measurements -------------------------------------------------------------------
 
 
-async def measure_ansflow(url: str, subscribers: int, seconds: float, workdir: Path
-                          ) -> tuple[list[float], int]:
+async def measure_ansflow(url: str, subscribers: int, seconds: float, workdir: Path,
+                          after_batch: list[float] | None = None) -> tuple[list[float], int]:
     """Latencies of one clock execution followed by `subscribers` websockets."""
     go = workdir / f"go-{subscribers}"
     execution = await asyncio.to_thread(
@@ -234,7 +240,7 @@ async def measure_ansflow(url: str, subscribers: int, seconds: float, workdir: P
         await asyncio.sleep(0.5)  # every snapshot is in
         go.touch()
 
-    return await run_clients(clients, start)
+    return await run_clients(clients, start, after_batch)
 
 
 async def measure_baseline(url: str, subscribers: int, seconds: float) -> tuple[list[float], int]:
@@ -267,13 +273,20 @@ def main() -> None:
                 baseline_server() as (base_url, _):
             for n in args.subscribers:
                 print(f"{n} subscribers, one line every 10 ms for {args.seconds:g} s")
-                ours = asyncio.run(measure_ansflow(url, n, args.seconds, workdir))
+                after: list[float] = []
+                ours = asyncio.run(measure_ansflow(url, n, args.seconds, workdir, after))
                 base = asyncio.run(measure_baseline(base_url, n, args.seconds))
                 _, p99 = report("ansflow", *ours)
                 _, b99 = report("baseline", *base)
-                verdict = "OK" if n != 50 or p99 <= 25 else "ABOVE GOAL"
-                print(f"  p99 ratio ansflow/baseline = {p99 / b99:.2f}x  "
-                      f"(goal p99 <= 25 ms at 50: {verdict})")
+                # The engine holds a log batch up to 25 ms (SPEC §3) before the event exists;
+                # receipt - event ts is what the store, bus and WebSocket layers add.
+                a50, a99 = percentile(after, 0.5) * 1e3, percentile(after, 0.99) * 1e3
+                print(f"  ansflow after the engine's batching: p50={a50:.2f} ms p99={a99:.2f} ms"
+                      " (commit + fan-out + client)")
+                line = f"  p99 ratio ansflow/baseline = {p99 / b99:.2f}x"
+                if n == 50:
+                    line += f"  (goal p99 <= 25 ms: {'met' if p99 <= 25 else 'NOT met'})"
+                print(line)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ def test_snapshot_then_live_to_the_end(tmp_path: Path) -> None:
         info = await manager.start(spec_of(CHATTY, tmp_path))
         events = await collect(manager, info["execution_id"], None)
         assert events[0].type is EventType.SNAPSHOT
+        needs = {s["step_id"]: s["needs"] for s in events[0].data["steps"]}
+        assert needs == {"a": [], "b": [], "c": ["a", "b"]}  # the DAG travels with the snapshot
         seqs = [e.seq for e in events[1:]]
         assert seqs == list(range((events[0].seq or 0) + 1, (events[0].seq or 0) + 1 + len(seqs)))
         assert events[-1].type is EventType.EXECUTION_UPDATE

@@ -26,6 +26,11 @@ class PipelineFailed(Exception):
         self.failures = failures
         super().__init__(_failure_message(execution_id, status, failures, message))
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback through our internals: the failed
+        # steps and their log tails are what the reader needs (nbclient still fails).
+        return [f"PipelineFailed: {self}"]
+
 
 def _failure_message(
     execution_id: str, status: str, failures: list[dict[str, Any]], message: str

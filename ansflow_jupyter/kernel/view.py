@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..events import ExecutionStatus
 from .runner import Runner
 
 log = logging.getLogger(__name__)
@@ -24,18 +25,23 @@ def make_widget(runner: Runner, execution_id: str, pipeline_name: str, status: s
         status=status,
     )
     widget.on_cancel = lambda *_: runner.cancel(execution_id)
+    snapshot = runner.snapshot(execution_id)
+    # The text/HTML summary (nbconvert, GitHub) starts from the state at display time.
+    widget.record_events([snapshot])
     if runner.mode == "server":
         # The view follows the server's WebSocket itself (IOPub is rate-limited and stops
         # with the kernel); it builds the socket URL from its page origin and this path.
         widget.base_url = getattr(runner, "base_path", "/")
     else:
-        _feed_embedded(runner, widget, execution_id)
+        _feed_embedded(runner, widget, execution_id, snapshot)
     return widget
 
 
-def _feed_embedded(runner: Any, widget: Any, execution_id: str) -> None:
+def _feed_embedded(runner: Any, widget: Any, execution_id: str, snapshot: dict[str, Any]) -> None:
     """Send the runtime's events to the view; a view that (re)connects asks for a snapshot."""
     # A view that renders (first time, page reload) says hello and gets the state and the
     # log lines it missed; live events keep flowing from `follow`.
     widget.snapshot_provider = lambda: runner.history(execution_id)
-    runner.follow(execution_id, widget.push_events)
+    if not ExecutionStatus(snapshot["data"]["execution"]["status"]).finished:
+        # Only what comes after the snapshot: a view gets the past when it says hello.
+        runner.follow(execution_id, widget.push_events, since=snapshot.get("seq") or 0)

@@ -100,6 +100,8 @@ class Step(Base):
     create_time: Mapped[float | None] = mapped_column(Float)
     log_lines: Mapped[int] = mapped_column(BigInteger, default=0)
     reused_from: Mapped[str | None] = mapped_column(String(128))
+    # The step's needs as a JSON list, so views can draw the DAG from a snapshot alone.
+    needs: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_steps_latest", "execution_id", "latest", "position"),)
 

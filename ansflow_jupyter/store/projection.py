@@ -8,6 +8,8 @@ from the tables equals the events folded in memory.
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -255,4 +257,5 @@ def new_step_row(execution_id: str, step: dict[str, Any], position: int) -> dict
         log_lines=0,
     )
     row.update((k, v) for k, v in step.items() if k in STEP_FIELDS or k == "log_lines")
+    row["needs"] = json.dumps(list(step.get("needs") or []))
     return row

@@ -6,6 +6,8 @@ never from the event loop. Each write is one transaction.
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import socket
 import time
@@ -306,7 +308,8 @@ def _latest_steps(conn: Connection, execution_id: str) -> Iterator[Any]:
 
 def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A step as snapshots show it: step_update fields plus log_lines."""
-    return {**{f: row[f] for f in STEP_FIELDS}, "log_lines": row["log_lines"]}
+    needs = json.loads(row["needs"]) if row["needs"] else []
+    return {**{f: row[f] for f in STEP_FIELDS}, "log_lines": row["log_lines"], "needs": needs}
 
 
 def _snapshot_event(

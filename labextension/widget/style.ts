@@ -110,8 +110,12 @@ body[data-jp-theme-light='false'] .ansflow-widget, body.vscode-dark .ansflow-wid
 .af-spin { display: inline-block; animation: af-spin 1s linear infinite; }
 .af-steps { width: 100%; border-collapse: collapse; font-size: 12px; }
 .af-steps td { padding: 3px 6px; border-bottom: 1px solid var(--af-border); white-space: nowrap; }
-.af-steps tr { cursor: pointer; }
-.af-steps tr:hover td { background: var(--af-bg2); }
+.af-steps tbody tr { cursor: pointer; }
+.af-steps th { position: sticky; top: 0; z-index: 1; background: var(--af-bg); padding: 2px 6px 4px; font-weight: 600; font-size: 11px; color: var(--af-fg3); text-align: left; border-bottom: 1px solid var(--af-border); white-space: nowrap; }
+.af-steps th.af-num { text-align: right; }
+.af-steps th.af-axis { padding-right: 12px; }
+.af-steps th.af-axis span:last-child { float: right; }
+.af-steps tbody tr:hover td { background: var(--af-bg2); }
 .af-steps tr.af-sel td { background: color-mix(in srgb, var(--af-brand) 12%, transparent); }
 .af-steps td.af-icocell { width: 28px; padding-left: 12px; }
 .af-steps td.af-sname { max-width: 260px; overflow: hidden; text-overflow: ellipsis; }

@@ -18,7 +18,7 @@ export function stepDuration(step: StepInfo, now: number): number | null {
 
 function why(step: StepInfo): string {
   const bits: string[] = [];
-  if (step.exit_code !== null && step.exit_code !== undefined && step.status !== 'running') {
+  if (step.exit_code !== null && step.exit_code !== undefined && step.exit_code !== 0 && step.status !== 'running') {
     bits.push(`exit ${step.exit_code}`);
   }
   if (step.reason && step.reason !== 'exit') {
@@ -64,5 +64,7 @@ export function renderTimeline(execution: ExecutionInfo, steps: readonly StepInf
       `<td class="af-why">${escapeHtml(why(step))}</td>` +
       `<td class="af-gantt"><div class="af-gtrack">${bar}</div></td></tr>`;
   }
-  return `<table class="af-steps"><tbody>${rows}</tbody></table>`;
+  const axis = span > 0 ? `<span>0s</span><span>${formatDuration(span)}</span>` : '';
+  const head = `<thead><tr><th></th><th>Step</th><th></th><th class="af-num">Time</th><th></th><th class="af-axis">${axis}</th></tr></thead>`;
+  return `<table class="af-steps">${head}<tbody>${rows}</tbody></table>`;
 }

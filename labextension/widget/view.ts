@@ -144,15 +144,13 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   }
 
   function onEvents(events: Envelope[]): void {
-    const hadSnapshot = state.seq;
     applyEvents(state, events);
+    // The first snapshot tells how many lines each step already has: fetch that history once.
     if (mode === 'server' && backfilled !== state.executionId && events.some(e => e.type === 'snapshot')) {
       backfilled = state.executionId;
       void backfill(state.executionId);
     }
-    if (hadSnapshot !== state.seq || events.length) {
-      requestRender();
-    }
+    requestRender();
   }
 
   /** Fetch the tail of each step's history that happened before we connected. */

@@ -55,6 +55,14 @@ class Lab:
     process: subprocess.Popen[bytes]
     log: Path
 
+    def api(self, method: str, route: str) -> Any:
+        """Call the Jupyter REST API with the token."""
+        request = urllib.request.Request(f"{self.url}api/{route}", method=method)
+        request.add_header("Authorization", f"token {self.token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
     def page(self, name: str) -> str:
         """The URL of a notebook in a workspace of its own (no tab restored from a
         previous test can catch the keystrokes)."""
@@ -68,12 +76,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _silence_news(config_dir: Path) -> None:
-    settings = config_dir / "lab/user-settings/@jupyterlab/apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+def _user_settings(config_dir: Path) -> None:
+    """No news pop-up; save widget state with the notebook (re-hydration is tested)."""
+    settings = config_dir / "lab/user-settings"
+    files = {
+        "@jupyterlab/apputils-extension/notification": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
+        "@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True},
+    }
+    for name, values in files.items():
+        path = settings / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +99,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = base / "root"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
     config = base / "config"
-    _silence_news(config)
+    _user_settings(config)
     db_url = f"sqlite:///{base / 'ansflow.sqlite'}"
     (config / "jupyter_server_config.json").write_text(
         json.dumps(

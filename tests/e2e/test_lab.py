@@ -86,6 +86,15 @@ def run_first_cell(page: Any, lab: Any, name: str) -> Any:
         pytest.fail(f"no widget appeared (see {shot}); cell output:\n{output}")
 
 
+def save(page: Any) -> None:
+    """Ctrl+S and wait until the notebook is no longer dirty."""
+    page.keyboard.press("Control+s")
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-mod-current .jp-mod-dirty')", timeout=10_000
+    )
+    time.sleep(1)
+
+
 def badge(page: Any) -> str:
     """The status the widget shows."""
     return str(page.locator(".ansflow-widget .af-badge").first.text_content()).strip()
@@ -124,6 +133,22 @@ def test_demo_runs_live_in_a_notebook(lab: Any, page: Any, screenshots: Path) ->
     assert page.locator(".ansflow-widget .af-count").first.inner_text() == "7 / 7 steps"
     assert badge(page) == "success"
     page.screenshot(path=str(screenshots / "demo-success.png"))
+
+    # Re-hydration: save (the widget state holds execution_id), stop the kernel, reopen.
+    # The view reconnects to the server by execution_id; no kernel is involved.
+    save(page)
+    for session in lab.api("GET", "sessions"):
+        lab.api("DELETE", f"sessions/{session['id']}")
+    page.goto(lab.page(name))
+    page.locator(".ansflow-widget .af-badge").first.filter(has_text="success").wait_for(
+        timeout=60_000
+    )
+    page.wait_for_function(
+        "() => document.querySelector('.ansflow-widget .af-rows')?.innerText"
+        ".includes('Verified deployment on Python 3.12')",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(screenshots / "demo-rehydrated.png"))
 
 
 def test_cancel_button_kills_the_step(lab: Any, page: Any, screenshots: Path) -> None:
@@ -164,13 +189,16 @@ def test_embedded_mode_streams_through_the_kernel(lab: Any, page: Any, screensho
     assert "kernel" in page.locator(".ansflow-widget .af-conn").first.inner_text()
     page.screenshot(path=str(screenshots / "embedded-success.png"))
 
-    page.reload()  # a re-rendered view says hello and gets the state and logs again
+    # Save, reload: the widget manager restores the model from the live kernel, and the
+    # re-rendered view says hello and gets the state and the logs again.
+    save(page)
+    page.reload()
     page.locator(".ansflow-widget .af-badge").first.filter(has_text="success").wait_for(
         timeout=60_000
     )
     page.wait_for_function(
         "() => document.querySelector('.ansflow-widget .af-rows')?.innerText"
-        ".includes('Environment OK')",
+        ".includes('Verified deployment on Python 3.12')",
         timeout=30_000,
     )
     page.screenshot(path=str(screenshots / "embedded-reloaded.png"))

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -26,21 +27,31 @@ def execute(spec: PipelineSpec, **kwargs: object) -> tuple[ExecutionStatus, List
     return status, sink
 
 
-def assert_all_gone(pid_file: Path) -> None:
-    """Every pid written to `pid_file` is dead (zombies awaiting init count as dead)."""
+def long_sleep() -> str:
+    """A unique `sleep` argument: it marks a test's processes (pids get reused quickly)."""
+    return f"60.{uuid.uuid4().int % 10**9:09d}"
+
+
+def assert_all_gone(pid_file: Path, marker: str) -> None:
+    """Every pid written to `pid_file` is dead or no longer ours (zombies count as dead)."""
     pids = [int(p) for p in pid_file.read_text().split()]
     assert pids
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 3
     for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                    break
-            except psutil.NoSuchProcess:
-                break
+        while _ours_and_alive(pid, (marker, str(pid_file))):
+            if time.monotonic() > deadline:
+                pytest.fail(f"process {pid} survived")
             time.sleep(0.02)
-        else:
-            pytest.fail(f"process {pid} survived")
+
+
+def _ours_and_alive(pid: int, markers: tuple[str, ...]) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        cmdline = " ".join(proc.cmdline())
+        alive = proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+    return alive and any(m in cmdline for m in markers)
 
 
 def test_shells_exit_codes_env_and_cwd(tmp_path: Path) -> None:
@@ -91,11 +102,11 @@ def test_spawn_errors(tmp_path: Path) -> None:
 
 
 def test_timeout_kills_tree_with_stubborn_grandchild(tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
+    pids, long = tmp_path / "pids", long_sleep()
     script = f"""
         echo $$ >> {pids}
-        bash -c 'trap "" TERM; echo $$ >> {pids}; sleep 60 & echo $! >> {pids}; wait' &
-        sleep 60 & echo $! >> {pids}
+        bash -c 'trap "" TERM; echo $$ >> {pids}; sleep {long} & echo $! >> {pids}; wait' &
+        sleep {long} & echo $! >> {pids}
         wait
     """
     spec = pipeline(step("hang", script, timeout=1.5))
@@ -105,33 +116,33 @@ def test_timeout_kills_tree_with_stubborn_grandchild(tmp_path: Path) -> None:
     assert status is ExecutionStatus.FAILED
     assert sink.final("hang")["reason"] == "timeout"
     assert len(pids.read_text().split()) == 4
-    assert_all_gone(pids)
+    assert_all_gone(pids, long)
 
 
 def test_escaped_descendant_is_killed(tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
+    pids, long = tmp_path / "pids", long_sleep()
     # setsid leaves the step's process group; psutil still finds it as a descendant.
-    script = f"setsid bash -c 'trap \"\" TERM; echo $$ >> {pids}; exec sleep 60' & sleep 60"
+    script = f"setsid bash -c 'trap \"\" TERM; echo $$ >> {pids}; exec sleep {long}' & sleep {long}"
     spec = pipeline(step("escape", script, timeout=1.5))
     status, _ = execute(spec, kill_grace=0.2)
     assert status is ExecutionStatus.FAILED
-    assert_all_gone(pids)
+    assert_all_gone(pids, long)
 
 
 def test_background_leftovers_die_with_the_step(tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
+    pids, long = tmp_path / "pids", long_sleep()
     started = time.monotonic()
-    status, sink = execute(pipeline(step("bg", f"sleep 60 & echo $! > {pids}; echo done")))
+    status, sink = execute(pipeline(step("bg", f"sleep {long} & echo $! > {pids}; echo done")))
     assert status is ExecutionStatus.SUCCESS and sink.lines("bg") == ["done"]
     assert time.monotonic() - started < 5
-    assert_all_gone(pids)
+    assert_all_gone(pids, long)
 
 
 def test_cancel_kills_everything(tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
+    pids, long = tmp_path / "pids", long_sleep()
     spec = pipeline(
         *[
-            step(f"s{i}", f"echo $$ >> {pids}; bash -c 'echo $$ >> {pids}; sleep 60'; true")
+            step(f"s{i}", f"echo $$ >> {pids}; bash -c 'echo $$ >> {pids}; sleep {long}'; true")
             for i in range(3)
         ],
         step("after", needs=["s0"]),
@@ -150,7 +161,7 @@ def test_cancel_kills_everything(tmp_path: Path) -> None:
     assert run(scenario(), timeout=10) is ExecutionStatus.CANCELLED
     sink.check_invariants()
     assert {sink.final(s)["status"] for s in spec.steps} == {"cancelled"}
-    assert_all_gone(pids)
+    assert_all_gone(pids, long)
 
 
 def test_output_fidelity() -> None:

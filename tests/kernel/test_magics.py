@@ -138,6 +138,9 @@ def test_run_goes_to_the_server_when_one_launched_the_kernel(
     FakeServer.answers[("GET", api + "executions")] = (200, {"executions": []})
     summary = {"execution_id": "e1", "pipeline_name": "tiny", "status": "pending"}
     FakeServer.answers[("POST", api + "executions")] = (201, summary)
+    snapshot = {"v": 1, "seq": 3, "type": "snapshot", "execution_id": "e1", "ts": 0.0}
+    snapshot["data"] = {"execution": {**summary, "status": "running"}, "steps": []}
+    FakeServer.answers[("GET", api + "executions/e1")] = (200, snapshot)
     monkeypatch.setenv("ANSFLOW_SERVER_URL", fake_server)
     monkeypatch.setenv("ANSFLOW_SERVER_TOKEN", "secret")
     monkeypatch.setenv("ANSFLOW_SERVER_PID", str(os.getpid()))
@@ -146,13 +149,13 @@ def test_run_goes_to_the_server_when_one_launched_the_kernel(
     handle = ip.run_line_magic("ansflow", "run tiny.yml --env A=1")
     assert handle.mode == "server"
     assert handle.id == "e1"
-    posted = FakeServer.seen[-1]
+    posted = next(r for r in FakeServer.seen if r["method"] == "POST")
     assert posted["body"] == {"path": str(tmp_path / "tiny.yml"), "env": {"A": "1"}}
     assert posted["auth"] == "ansflow-kernel secret"
-    if handle.widget is not None:
-        assert handle.widget.mode == "server"
-        assert handle.widget.base_url == "/base/"
-        assert handle.widget.execution_id == "e1"
+    assert handle.widget.mode == "server"
+    assert handle.widget.base_url == "/base/"
+    assert handle.widget.execution_id == "e1"
+    assert handle.widget.status == "running"  # from the snapshot at display time
 
 
 def test_server_validation_errors_are_located(
@@ -171,3 +174,21 @@ def test_server_validation_errors_are_located(
     write(tmp_path / "bad.yml", "x\n")
     with pytest.raises(UsageError, match=r"bad\.yml:3:16: steps\.a\.needz: unknown key"):
         ip.run_line_magic("ansflow", "run bad.yml")
+
+
+def test_failed_wait_shows_the_failure_not_our_internals(
+    ip: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "broken.yml", FAILING_PIPELINE)
+    result = ip.run_cell("%ansflow run broken.yml --wait")
+    assert isinstance(result.error_in_exec, PipelineFailed)
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "PipelineFailed: pipeline failed" in text
+    assert "boom: something broke" in text
+    assert "handle.py" not in text
+
+
+def test_cell_with_invalid_yaml_is_located(ip: Any) -> None:
+    with pytest.raises(UsageError, match=r"<pipeline>:2:\d+"):
+        ip.run_cell_magic("ansflow", "run", "name: x\nsteps: [unclosed\n")

@@ -6,9 +6,10 @@ from typing import Any
 
 import psutil
 import pytest
-from _server_helpers import SLEEPY, Api, wait_for_step
+from _server_helpers import QUICK, SLEEPY, Api, wait_for_step
 
 from ansflow_jupyter.server.app import AnsFlowApp
+from ansflow_jupyter.service import ExecutionManager
 from ansflow_jupyter.store import Store
 
 
@@ -44,3 +45,24 @@ def test_dask_backend_without_distributed_is_a_clear_error(monkeypatch: pytest.M
     app = AnsFlowApp(backend="dask")
     with pytest.raises(RuntimeError, match="'dask' is not available"):
         app._make_backend()
+
+
+class CountingManager(ExecutionManager):
+    """A manager subclass the tests swap in through configuration."""
+
+    started = 0
+
+    async def start(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Count, then start."""
+        type(self).started += 1
+        return await super().start(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "ansflow_config", [{"manager_class": CountingManager, "kill_grace": 1.0}]
+)
+async def test_manager_class_is_swappable_through_config(api: Api, jp_serverapp: Any) -> None:
+    assert isinstance(jp_serverapp.web_app.settings["ansflow_manager"], CountingManager)
+    code, _ = await api("POST", "executions", body={"yaml": QUICK})
+    assert code == 201
+    assert CountingManager.started == 1
