@@ -183,20 +183,23 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
 
 
 _FRAMES: OrderedDict[tuple[tuple[str, int, str], ...], bytes] = OrderedDict()
-_FRAMES_MAX = 1_024
+_FRAMES_MAX_BYTES = 8 * 2**20
+_frames_bytes = 0
 
 
 def encode_frame(batch: Sequence[Event]) -> bytes:
     """A JSON list of envelopes, UTF-8. Every subscriber of an execution usually gets the
-    same batch: it is encoded once, however many clients follow it."""
+    same batch: it is encoded once (a small cache of recent frames), however many follow it."""
+    global _frames_bytes
     if any(event.seq is None for event in batch):
         return _encode(batch)
     key = tuple((event.execution_id, event.seq or 0, event.type.value) for event in batch)
     frame = _FRAMES.get(key)
     if frame is None:
         frame = _FRAMES[key] = _encode(batch)
-        if len(_FRAMES) > _FRAMES_MAX:
-            _FRAMES.popitem(last=False)
+        _frames_bytes += len(frame)
+        while _frames_bytes > _FRAMES_MAX_BYTES and _FRAMES:
+            _frames_bytes -= len(_FRAMES.popitem(last=False)[1])
     return frame
 
 

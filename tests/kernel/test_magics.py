@@ -190,5 +190,5 @@ def test_failed_wait_shows_the_failure_not_our_internals(
 
 
 def test_cell_with_invalid_yaml_is_located(ip: Any) -> None:
-    with pytest.raises(UsageError, match=r"<pipeline>:2:\d+"):
+    with pytest.raises(UsageError, match=r"<pipeline>:\d+:\d+: YAML syntax error"):
         ip.run_cell_magic("ansflow", "run", "name: x\nsteps: [unclosed\n")

@@ -18,6 +18,9 @@ from _server_helpers import (
 )
 from tornado.httpclient import HTTPClientError
 
+from ansflow_jupyter.events import Event, EventType, heartbeat
+from ansflow_jupyter.server.ws import encode_frame
+
 TICKER = """\
 name: ticker
 steps:
@@ -152,3 +155,16 @@ async def test_global_monitor_snapshot_then_updates(api: Api, jp_ws_fetch: Any) 
     assert {e["type"] for e in updates} == {"execution_update"}
     assert {e["execution_id"] for e in updates} == {eid}
     ws.close()
+
+
+def test_a_batch_is_encoded_once_for_every_subscriber() -> None:
+    batch = [
+        Event(EventType.LOG_UPDATE, "e1", 7, {"step_id": "a", "stream": "stdout", "offset": 0,
+                                             "lines": ["x"], "ts": [1.0]}),
+        Event(EventType.STEP_UPDATE, "e1", 8, {"step_id": "a", "status": "success"}),
+    ]
+    first = encode_frame(batch)
+    assert encode_frame(list(batch)) is first
+    assert json.loads(first) == [event.to_dict() for event in batch]
+    beat = encode_frame([heartbeat("e1")])
+    assert json.loads(beat)[0]["type"] == "heartbeat"
