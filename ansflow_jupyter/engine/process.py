@@ -96,17 +96,38 @@ def group_alive(pgid: int) -> bool:
     return signal_group(pgid, 0)
 
 
-def signal_outsiders(procs: list[psutil.Process], pgid: int, sig: int) -> list[psutil.Process]:
-    """Signal the processes that left the group; returns those still alive."""
-    alive = []
+def _outsiders(procs: list[psutil.Process], pgid: int) -> list[psutil.Process]:
+    """The live, non-zombie processes of `procs` that are not in group `pgid`."""
+    found = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error, OSError):
+            if proc.status() != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) != pgid:
+                found.append(proc)
+    return found
+
+
+def _signal_all(procs: list[psutil.Process], sig: int) -> None:
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if os.getpgid(proc.pid) != pgid:
-                proc.send_signal(sig)  # psutil refuses if the pid was reused
-            alive.append(proc)
-    return alive
+            proc.send_signal(sig)  # psutil refuses if the pid was reused
+
+
+def freeze_tree(pid: int, pgid: int) -> list[psutil.Process]:
+    """SIGSTOP the group and every descendant that left it; returns those outsiders.
+
+    Stopping first closes the race where a process forks and calls setsid() between our
+    look at the tree and the signal; stopped parents also keep escaped children from being
+    re-parented to init, where we could no longer find them.
+    """
+    signal_group(pgid, signal.SIGSTOP)
+    outsiders: dict[int, psutil.Process] = {}
+    for _ in range(5):  # until no new outsider shows up (each round stops the new ones)
+        new = [p for p in _outsiders(descendants(pid), pgid) if p.pid not in outsiders]
+        if not new:
+            break
+        _signal_all(new, signal.SIGSTOP)
+        outsiders.update((p.pid, p) for p in new)
+    return list(outsiders.values())
 
 
 async def kill_tree(
@@ -114,9 +135,11 @@ async def kill_tree(
 ) -> None:
     """SIGTERM the group and its escaped descendants, SIGKILL what is left after `grace`."""
     # Once the leader is reaped its pid may be reused: only look for descendants before.
-    escaped = descendants(pid) if exited is None or not exited.done() else []
+    escaped = freeze_tree(pid, pgid) if exited is None or not exited.done() else []
     signal_group(pgid, signal.SIGTERM)
-    escaped = signal_outsiders(escaped, pgid, signal.SIGTERM)
+    _signal_all(escaped, signal.SIGTERM)
+    signal_group(pgid, signal.SIGCONT)  # stopped processes only act on SIGTERM once resumed
+    _signal_all(escaped, signal.SIGCONT)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, grace)
     # Poll: a group has no wait primitive, and the grace period is short anyway.
@@ -126,9 +149,7 @@ async def kill_tree(
             return
         await asyncio.sleep(0.02)
     signal_group(pgid, signal.SIGKILL)
-    for proc in escaped:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
+    _signal_all(escaped, signal.SIGKILL)
 
 
 def _any_running(procs: list[psutil.Process]) -> bool:
