@@ -9,7 +9,6 @@ from the tables equals the events folded in memory.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 

@@ -6,9 +6,8 @@ never from the event loop. Each write is one transaction.
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence

@@ -8,16 +8,17 @@ import time
 from pathlib import Path
 
 import psutil
+from _engine_helpers import ListSink, run
 
 from ansflow_jupyter.engine import Executor
 from ansflow_jupyter.engine.backends.dask import DaskBackend
 from ansflow_jupyter.events import ExecutionStatus
 from ansflow_jupyter.pipeline import load_pipeline
 
-from _engine_helpers import ListSink, run
 
-
-def execute(text: str, tmp_path: Path, *, processes: bool = False) -> tuple[ExecutionStatus, ListSink]:
+def execute(
+    text: str, tmp_path: Path, *, processes: bool = False
+) -> tuple[ExecutionStatus, ListSink]:
     async def main() -> tuple[ExecutionStatus, ListSink]:
         backend = await DaskBackend.local(n_workers=2, processes=processes)
         sink = ListSink()
@@ -69,7 +70,9 @@ def test_timeout_kills_the_step_tree_on_its_worker(tmp_path: Path) -> None:
     assert status is ExecutionStatus.FAILED
     assert sink.final("slow")["reason"] == "timeout"
     assert time.monotonic() - started < 30
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0] == marker]
+    leftovers = [
+        p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0] == marker
+    ]
     assert leftovers == []
 
 
