@@ -72,7 +72,7 @@ class ExecutionManager:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ansflow-store-write")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="ansflow-store-read")
         self._runs: dict[str, _Run] = {}
-        self._background: set[asyncio.Task[Any]] = set()
+        self._persisting = True  # False while abandoning executions at shutdown
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -91,15 +91,28 @@ class ExecutionManager:
         )
 
     async def shutdown(self, *, cancel_running: bool = True) -> None:
-        """Stop every execution of this process (cancelling kills their processes)."""
-        runs = list(self._runs.values())
-        for run in runs:
+        """Stop every execution of this process; no step process outlives it.
+
+        `cancel_running` ends them `cancelled` (like a user's cancel); otherwise their
+        trees are killed without recording the executor's reaction, and they end
+        `interrupted` -- what the next start would decide had the process died."""
+        runs = dict(self._runs)
+        if not cancel_running:
+            self._persisting = False
+        for run in runs.values():
             if cancel_running:
                 run.executor.cancel()
-        for run in runs:
+            elif run.task is not None:
+                run.task.cancel()  # the executor kills every tree on cancellation
+        for run in runs.values():
             if run.task is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(BaseException):
                     await run.task
+        if not cancel_running:
+            for execution_id in runs:
+                await self._write(
+                    self.store.interrupt, execution_id, "interrupted: the server stopped"
+                )
         await self.backend.close()
         self.bus.close_all()
         self._writer.shutdown(wait=True)
@@ -327,6 +340,8 @@ class _StoreSink:
         self._manager = manager
 
     async def write(self, events: list[Event]) -> None:
+        if not self._manager._persisting:
+            return  # shutting down without finishing: the store records `interrupted`
         await self._manager._write(self._manager.store.append, events)
         self._manager.bus.publish(events)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -54,7 +52,7 @@ class AnsFlowApp(ExtensionApp):
         ["cancel", "interrupt"],
         "cancel",
         help="At server stop: 'cancel' running executions (recorded as cancelled), or "
-        "'interrupt' (kill their processes; the next start marks them interrupted).",
+        "'interrupt' (kill their processes and record them as interrupted).",
     ).tag(config=True)
     ws_queue_events = Int(
         1_000, help="Unsent events buffered per WebSocket before the client is closed (4008)."
@@ -148,8 +146,6 @@ class AnsFlowApp(ExtensionApp):
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        if self.on_shutdown == "interrupt":
-            await self._interrupt_running()
         await self.manager.shutdown(cancel_running=self.on_shutdown == "cancel")
         discovery.withdraw(self._secret, self._previous_env)
 
@@ -165,27 +161,6 @@ class AnsFlowApp(ExtensionApp):
                 await self.manager.apply_retention()
             except Exception:
                 self.log.exception("ansflow: retention failed")
-
-    async def _interrupt_running(self) -> None:
-        """Kill the running steps' process groups and abandon their executions unrecorded,
-        so the next start marks them `interrupted` (as if the server had died)."""
-        manager = self.manager
-        groups = []
-        for execution_id in manager.running():
-            with contextlib.suppress(Exception):
-                snapshot = await manager.snapshot(execution_id)
-                groups += [s.get("pgid") for s in snapshot.data.get("steps", [])
-                           if s.get("status") == "running"]
-        # The manager has no public "abandon": stop persisting first (its writer pool),
-        # so the executors' reaction to the kills never reaches the store.
-        manager._writer.shutdown(wait=True)
-        for pgid in groups:
-            _kill_group(pgid)
-        for run in list(manager._runs.values()):
-            if run.task is not None:
-                run.task.cancel()
-                with contextlib.suppress(BaseException):
-                    await run.task
 
     async def _emit_lifecycle_events(self) -> None:
         """Emit `started` and `finished` jupyter_events from the manager's global updates."""
@@ -228,10 +203,3 @@ class AnsFlowApp(ExtensionApp):
             self._event_logger().emit(schema_id=EVENT_SCHEMA_ID, data=data)
         except Exception:
             self.log.exception("ansflow: could not emit %s event", data.get("action"))
-
-
-def _kill_group(pgid: Any) -> None:
-    """SIGKILL a step's process group (never our own)."""
-    if isinstance(pgid, int) and pgid > 1 and pgid != os.getpgid(0):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)

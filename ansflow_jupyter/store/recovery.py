@@ -88,10 +88,15 @@ def kill_leftover(step: Any, host: str) -> bool:
 
 
 def closing_events(
-    execution: Any, steps: list[Any], next_seq: Callable[[], int], now: float | None = None
+    execution: Any,
+    steps: list[Any],
+    next_seq: Callable[[], int],
+    now: float | None = None,
+    message: str | None = None,
 ) -> list[Event]:
     """The step_update events ending every unfinished step, then the final execution_update."""
     now = time.time() if now is None else now
+    message = message or f"interrupted: the process running it (pid {execution.owner_pid}) is gone"
     events: list[Event] = []
     for step in steps:
         if step.status == StepStatus.RUNNING:
@@ -117,7 +122,7 @@ def closing_events(
         "execution_id": execution.id,
         "pipeline_name": execution.pipeline_name,
         "status": ExecutionStatus.INTERRUPTED.value,
-        "message": f"interrupted: the process running it (pid {execution.owner_pid}) is gone",
+        "message": message,
         "started_at": execution.started_at,
         "finished_at": now,
         "duration": now - execution.started_at if execution.started_at else None,

@@ -176,7 +176,12 @@ class Store:
                 continue  # another process recovered or deleted it meanwhile
         return recovered
 
-    def _interrupt(self, execution_id: str, host: str) -> bool:
+    def interrupt(self, execution_id: str, message: str) -> bool:
+        """Mark one unfinished execution `interrupted` now (its owner is stopping without
+        finishing it); False when it had already ended."""
+        return self._interrupt(execution_id, socket.gethostname(), message)
+
+    def _interrupt(self, execution_id: str, host: str, message: str | None = None) -> bool:
         with self._write() as conn:
             # Re-read under the write lock: another process may have recovered it already.
             execution = _execution_row(conn, execution_id)
@@ -187,7 +192,9 @@ class Store:
                 if step.status == StepStatus.RUNNING:
                     kill_leftover(step, host)
             seq = iter(range(execution.last_seq + 1, execution.last_seq + len(steps) + 2))
-            append_events(conn, closing_events(execution, steps, lambda: next(seq)))
+            append_events(
+                conn, closing_events(execution, steps, lambda: next(seq), message=message)
+            )
         return True
 
     # -- reads --------------------------------------------------------------------------

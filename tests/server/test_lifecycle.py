@@ -19,7 +19,7 @@ def ansflow_config() -> dict[str, Any]:
     return {"on_shutdown": "interrupt", "kill_grace": 1.0}
 
 
-async def test_interrupt_on_shutdown_kills_steps_and_leaves_them_for_recovery(
+async def test_interrupt_on_shutdown_kills_steps_and_records_interrupted(
     api: Api, jp_serverapp: Any, ansflow_db_url: str
 ) -> None:
     _, execution = await api("POST", "executions", body={"yaml": SLEEPY})
@@ -32,8 +32,12 @@ async def test_interrupt_on_shutdown_kills_steps_and_leaves_them_for_recovery(
     process.wait(timeout=5)
     store = Store(ansflow_db_url)
     try:
-        # Not recorded as cancelled: the next start marks it interrupted.
-        assert store.get_execution(eid)["status"] == "running"
+        # Not recorded as cancelled: the server stopped under it.
+        execution = store.get_execution(eid)
+        assert execution["status"] == "interrupted"
+        assert execution["message"] == "interrupted: the server stopped"
+        steps = {s["step_id"]: s for s in store.snapshot(eid).data["steps"]}
+        assert steps["sleep"]["reason"] == "interrupted"
     finally:
         store.close()
 
