@@ -157,7 +157,13 @@ class ExecutionManager:
         """Record a new execution and run it in the background; returns its summary."""
         execution_id = uuid.uuid4().hex
         steps = [
-            {"step_id": s.id, "name": s.name, "needs": list(s.needs)} for s in spec.steps.values()
+            {
+                "step_id": s.id,
+                "name": s.name,
+                "needs": list(s.needs),
+                "continue_on_error": s.continue_on_error,
+            }
+            for s in spec.steps.values()
         ]
         await self._write(
             self.store.create_execution,

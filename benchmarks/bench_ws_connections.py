@@ -47,12 +47,16 @@ def raise_fd_limit(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-async def follow(url: str, count: int, seconds: float, workdir: Path, server: psutil.Process
-                 ) -> tuple[list[float], int, float, float]:
+async def follow(
+    url: str, count: int, seconds: float, workdir: Path, server: psutil.Process
+) -> tuple[list[float], int, float, float]:
     """(latencies, lines, connect seconds, peak server RSS MiB) for `count` subscribers."""
     go = workdir / f"go-{count}"
     execution = await asyncio.to_thread(
-        rest, url, "POST", "executions",
+        rest,
+        url,
+        "POST",
+        "executions",
         {"yaml": CLOCK_STEP, "env": {"BENCH_GO": str(go), "BENCH_SECONDS": str(seconds)}},
     )
     ws_url = url.replace("http", "ws", 1) + f"ansflow/ws/executions/{execution['execution_id']}"
@@ -89,14 +93,17 @@ def main() -> None:
     args = parser.parse_args()
     limit = raise_fd_limit(2 * max(args.counts) + 1024)
     print(f"RLIMIT_NOFILE soft limit: {limit}")
-    with tempfile.TemporaryDirectory() as tmp, ansflow_server(
-        Path(tmp), ws_queue_events=100_000, heartbeat_interval=0
-    ) as (url, pid):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ansflow_server(Path(tmp), ws_queue_events=100_000, heartbeat_interval=0) as (url, pid),
+    ):
         server = psutil.Process(pid)
         idle = server.memory_info().rss / 2**20
         lat, lines, _, _ = asyncio.run(follow(url, 10, args.seconds, Path(tmp), server))
-        print(f"baseline: server RSS idle {idle:.0f} MiB; 10 subscribers "
-              f"p50={percentile(lat, .5) * 1e3:.1f} ms p99={percentile(lat, .99) * 1e3:.1f} ms")
+        print(
+            f"baseline: server RSS idle {idle:.0f} MiB; 10 subscribers "
+            f"p50={percentile(lat, 0.5) * 1e3:.1f} ms p99={percentile(lat, 0.99) * 1e3:.1f} ms"
+        )
         for count in args.counts:
             if count + 64 > limit:
                 print(f"{count:>5} subscribers: skipped (open-files limit {limit})")
@@ -105,11 +112,13 @@ def main() -> None:
                 follow(url, count, args.seconds, Path(tmp), server)
             )
             expected = MEASURED * int(args.seconds / 0.01)
-            print(f"{count:>5} subscribers: connect {connect:5.1f} s, lines {lines:>6} "
-                  f"(~{expected} printed x {MEASURED} measured), "
-                  f"p50={percentile(lat, .5) * 1e3:7.1f} ms "
-                  f"p99={percentile(lat, .99) * 1e3:7.1f} ms, server peak RSS {rss:.0f} MiB "
-                  f"(+{(rss - idle) * 1024 / count:.0f} KiB/subscriber)")
+            print(
+                f"{count:>5} subscribers: connect {connect:5.1f} s, lines {lines:>6} "
+                f"(~{expected} printed x {MEASURED} measured), "
+                f"p50={percentile(lat, 0.5) * 1e3:7.1f} ms "
+                f"p99={percentile(lat, 0.99) * 1e3:7.1f} ms, server peak RSS {rss:.0f} MiB "
+                f"(+{(rss - idle) * 1024 / count:.0f} KiB/subscriber)"
+            )
 
 
 if __name__ == "__main__":

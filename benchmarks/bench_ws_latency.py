@@ -80,19 +80,40 @@ def ansflow_server(workdir: Path, **traits: Any) -> Iterator[tuple[str, int]]:
     port = free_port()
     config_dir = workdir / "config"
     config_dir.mkdir(exist_ok=True)
-    extensions = {"jupyterlab": False, "jupyter_lsp": False, "notebook_shim": False,
-                  "jupyter_server_terminals": False, "ansflow_jupyter": True}
+    extensions = {
+        "jupyterlab": False,
+        "jupyter_lsp": False,
+        "notebook_shim": False,
+        "jupyter_server_terminals": False,
+        "ansflow_jupyter": True,
+    }
     config = {"ServerApp": {"jpserver_extensions": extensions}, "AnsFlowApp": traits}
     (config_dir / "jupyter_server_config.json").write_text(json.dumps(config))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir),
-           "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
-           "ANSFLOW_DB_URL": f"sqlite:///{workdir / 'bench.sqlite'}"}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config_dir),
+        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+        "ANSFLOW_DB_URL": f"sqlite:///{workdir / 'bench.sqlite'}",
+    }
     log = open(workdir / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "server", f"--IdentityProvider.token={TOKEN}",
-         f"--port={port}", "--no-browser", "--allow-root", f"--ServerApp.root_dir={workdir}",
-         "--ServerApp.port_retries=0", "--ServerApp.log_level=WARN"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "server",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--port={port}",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.root_dir={workdir}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.log_level=WARN",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -144,8 +165,9 @@ tornado.ioloop.IOLoop.current().start()
 def baseline_server() -> Iterator[tuple[str, int]]:
     """A bare Tornado WebSocket fan-out in its own process; (base URL, pid)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", BASELINE_SERVER, str(port)],
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BASELINE_SERVER, str(port)], start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_http(f"{url}status", proc)
@@ -158,7 +180,8 @@ def baseline_server() -> Iterator[tuple[str, int]]:
 def rest(url: str, method: str, route: str, body: Any = None) -> Any:
     """A JSON call to the ansflow REST API."""
     request = urllib.request.Request(
-        f"{url}ansflow/api/{route}", method=method,
+        f"{url}ansflow/api/{route}",
+        method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={**AUTH, "Content-Type": "application/json"},
     )
@@ -174,16 +197,21 @@ async def open_clients(url: str, count: int, headers: dict[str, str]) -> list[Cl
     clients: list[ClientConnection] = []
     for start in range(0, count, 100):
         batch = [
-            connect(url, additional_headers=headers, max_size=None, ping_interval=None,
-                    open_timeout=120)
+            connect(
+                url, additional_headers=headers, max_size=None, ping_interval=None, open_timeout=120
+            )
             for _ in range(start, min(count, start + 100))
         ]
         clients.extend(await asyncio.gather(*batch))
     return clients
 
 
-async def collect(ws: ClientConnection, latencies: list[float], counts: list[int],
-                  after_batch: list[float] | None = None) -> None:
+async def collect(
+    ws: ClientConnection,
+    latencies: list[float],
+    counts: list[int],
+    after_batch: list[float] | None = None,
+) -> None:
     """Record receipt - printed time of every line until the connection closes; with
     `after_batch`, also receipt - the event's own ts (the part after the engine's batching)."""
     async for frame in ws:
@@ -201,14 +229,14 @@ async def collect(ws: ClientConnection, latencies: list[float], counts: list[int
 
 
 async def run_clients(
-    clients: list[ClientConnection], start: Callable[[], Awaitable[None]],
+    clients: list[ClientConnection],
+    start: Callable[[], Awaitable[None]],
     after_batch: list[float] | None = None,
 ) -> tuple[list[float], int]:
     """Start the source, collect on every client until all close; (latencies, lines)."""
     latencies: list[float] = []
     counts = [0]
-    tasks = [asyncio.ensure_future(collect(ws, latencies, counts, after_batch))
-             for ws in clients]
+    tasks = [asyncio.ensure_future(collect(ws, latencies, counts, after_batch)) for ws in clients]
     await start()
     await asyncio.gather(*tasks, return_exceptions=True)
     return latencies, counts[0]
@@ -225,12 +253,20 @@ def percentile(values: list[float], q: float) -> float:
 # ---- measurements -------------------------------------------------------------------
 
 
-async def measure_ansflow(url: str, subscribers: int, seconds: float, workdir: Path,
-                          after_batch: list[float] | None = None) -> tuple[list[float], int]:
+async def measure_ansflow(
+    url: str,
+    subscribers: int,
+    seconds: float,
+    workdir: Path,
+    after_batch: list[float] | None = None,
+) -> tuple[list[float], int]:
     """Latencies of one clock execution followed by `subscribers` websockets."""
     go = workdir / f"go-{subscribers}"
     execution = await asyncio.to_thread(
-        rest, url, "POST", "executions",
+        rest,
+        url,
+        "POST",
+        "executions",
         {"yaml": CLOCK_STEP, "env": {"BENCH_GO": str(go), "BENCH_SECONDS": str(seconds)}},
     )
     ws_url = url.replace("http", "ws", 1) + f"ansflow/ws/executions/{execution['execution_id']}"
@@ -269,8 +305,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with ansflow_server(workdir, ws_queue_events=100_000) as (url, _), \
-                baseline_server() as (base_url, _):
+        with (
+            ansflow_server(workdir, ws_queue_events=100_000) as (url, _),
+            baseline_server() as (base_url, _),
+        ):
             for n in args.subscribers:
                 print(f"{n} subscribers, one line every 10 ms for {args.seconds:g} s")
                 after: list[float] = []
@@ -281,8 +319,10 @@ def main() -> None:
                 # The engine holds a log batch up to 25 ms (SPEC §3) before the event exists;
                 # receipt - event ts is what the store, bus and WebSocket layers add.
                 a50, a99 = percentile(after, 0.5) * 1e3, percentile(after, 0.99) * 1e3
-                print(f"  ansflow after the engine's batching: p50={a50:.2f} ms p99={a99:.2f} ms"
-                      " (commit + fan-out + client)")
+                print(
+                    f"  ansflow after the engine's batching: p50={a50:.2f} ms p99={a99:.2f} ms"
+                    " (commit + fan-out + client)"
+                )
                 line = f"  p99 ratio ansflow/baseline = {p99 / b99:.2f}x"
                 if n == 50:
                     line += f"  (goal p99 <= 25 ms: {'met' if p99 <= 25 else 'NOT met'})"

@@ -34,8 +34,9 @@ for i in range({lines}):
 def baseline(lines: int) -> float:
     """Lines/s of the bare script read from a pipe."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(lines=lines)],
-                            stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT.format(lines=lines)], stdout=subprocess.PIPE
+    )
     assert proc.stdout is not None
     count = sum(chunk.count(b"\n") for chunk in iter(lambda: proc.stdout.read(65536), b""))
     proc.wait()
@@ -78,8 +79,10 @@ async def measure(url: str, lines: int, subscribers: int, workdir: Path) -> list
         rates.append(count / (last - start))
     snapshot = await asyncio.to_thread(rest, url, "GET", f"executions/{execution['execution_id']}")
     step = snapshot["data"]["steps"][0]
-    print(f"  wall time go -> last subscriber done: {total:.2f} s; the step itself ran "
-          f"{step['duration']:.2f} s (engine + store, subscribers included)")
+    print(
+        f"  wall time go -> last subscriber done: {total:.2f} s; the step itself ran "
+        f"{step['duration']:.2f} s (engine + store, subscribers included)"
+    )
     return rates
 
 
@@ -92,13 +95,16 @@ def main() -> None:
     base = baseline(args.lines)
     print(f"{args.lines} lines, {args.subscribers} subscribers")
     print(f"  baseline (bare pipe read): {base:12,.0f} lines/s")
-    with tempfile.TemporaryDirectory() as tmp, ansflow_server(
-        Path(tmp), ws_queue_events=1_000_000
-    ) as (url, _):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ansflow_server(Path(tmp), ws_queue_events=1_000_000) as (url, _),
+    ):
         rates = asyncio.run(measure(url, args.lines, args.subscribers, Path(tmp)))
     slowest = min(rates)
-    print(f"  ansflow per subscriber:    {slowest:12,.0f} lines/s (slowest), "
-          f"{sum(rates) / len(rates):,.0f} mean, {sum(rates):,.0f} aggregate")
+    print(
+        f"  ansflow per subscriber:    {slowest:12,.0f} lines/s (slowest), "
+        f"{sum(rates) / len(rates):,.0f} mean, {sum(rates):,.0f} aggregate"
+    )
     print(f"  ratio ansflow/baseline = {slowest / base:.3f}")
 
 

@@ -133,7 +133,7 @@ class ExecutionHandle:
         bad = (StepStatus.FAILED.value, StepStatus.CANCELLED.value)
         failures = []
         for step in snap["data"]["steps"]:
-            if step.get("status") in bad:
+            if step.get("status") in bad and not step.get("continue_on_error"):
                 tail = self.logs(step["step_id"], tail=LOG_TAIL)
                 failures.append({**step, "tail": tail})
         message = str(snap["data"]["execution"].get("message") or "")

@@ -73,7 +73,8 @@ class AnsFlowAPIHandler(KernelAuthMixin, APIHandler):
         """Client errors are one log line; only real bugs get a traceback."""
         if value is not None and is_expected(value):
             status, body = http_error(value)
-            self.log.info("%s %s -> %s %s", self.request.method, self.request.path, status,
-                          body["message"])
+            self.log.info(
+                "%s %s -> %s %s", self.request.method, self.request.path, status, body["message"]
+            )
             return
         super().log_exception(typ, value, tb)

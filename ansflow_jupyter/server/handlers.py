@@ -28,8 +28,10 @@ _FIELDS: dict[str, _Check] = {
     "path": (lambda v: isinstance(v, str), "a string"),
     "yaml": (lambda v: isinstance(v, str), "a string"),
     "env": (
-        lambda v: isinstance(v, dict)
-        and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+        lambda v: (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+        ),
         "an object of strings",
     ),
     "max_parallel": (
@@ -142,7 +144,9 @@ class ExecutionsHandler(_Handler):
             raise BadRequest(f"unknown status {status!r}")
         limit = self.int_arg("limit", 1, 1_000) or 50
         executions = await self.manager.list(
-            status=status, pipeline=self.str_arg("pipeline"), limit=limit,
+            status=status,
+            pipeline=self.str_arg("pipeline"),
+            limit=limit,
             before=self.str_arg("before"),
         )
         self.finish(json.dumps(executions))
@@ -234,9 +238,7 @@ class LogsHandler(_Handler):
     async def write_text(self, execution_id: str, query: dict[str, Any]) -> None:
         """Page through the lines and flush each page: big logs never sit in memory."""
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.set_header(
-            "Content-Disposition", f'attachment; filename="ansflow-{execution_id}.log"'
-        )
+        self.set_header("Content-Disposition", f'attachment; filename="ansflow-{execution_id}.log"')
         # A tail, or a search over the merged stream, has no resumable position: one read.
         single = query["tail"] is not None or (query["q"] and query["step"] is None)
         sent, offset = 0, query["offset"]

@@ -115,8 +115,11 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         """Feed the outbox until the source ends (subclasses)."""
         raise NotImplementedError
 
-    async def relay(self, next_batch: Callable[[], Awaitable[list[Event]]],
-                    replaying: Callable[[], bool] = lambda: False) -> None:
+    async def relay(
+        self,
+        next_batch: Callable[[], Awaitable[list[Event]]],
+        replaying: Callable[[], bool] = lambda: False,
+    ) -> None:
         """Move `await next_batch()` into the outbox until it returns [], then drain."""
         bound = self.option("queue_events", 1_000)
         while batch := await next_batch():

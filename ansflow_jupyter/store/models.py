@@ -100,8 +100,10 @@ class Step(Base):
     create_time: Mapped[float | None] = mapped_column(Float)
     log_lines: Mapped[int] = mapped_column(BigInteger, default=0)
     reused_from: Mapped[str | None] = mapped_column(String(128))
-    # The step's needs as a JSON list, so views can draw the DAG from a snapshot alone.
+    # What views need of the spec, so a snapshot alone draws the DAG and tells a tolerated
+    # failure from a fatal one: the needs as a JSON list, and `continue-on-error`.
     needs: Mapped[str | None] = mapped_column(Text)
+    continue_on_error: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_steps_latest", "execution_id", "latest", "position"),)
 

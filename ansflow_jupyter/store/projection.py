@@ -257,4 +257,5 @@ def new_step_row(execution_id: str, step: dict[str, Any], position: int) -> dict
     )
     row.update((k, v) for k, v in step.items() if k in STEP_FIELDS or k == "log_lines")
     row["needs"] = json.dumps(list(step.get("needs") or []))
+    row["continue_on_error"] = bool(step.get("continue_on_error"))
     return row

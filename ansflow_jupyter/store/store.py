@@ -314,8 +314,12 @@ def _latest_steps(conn: Connection, execution_id: str) -> Iterator[Any]:
 
 def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A step as snapshots show it: step_update fields plus log_lines."""
-    needs = json.loads(row["needs"]) if row["needs"] else []
-    return {**{f: row[f] for f in STEP_FIELDS}, "log_lines": row["log_lines"], "needs": needs}
+    return {
+        **{f: row[f] for f in STEP_FIELDS},
+        "log_lines": row["log_lines"],
+        "needs": json.loads(row["needs"]) if row["needs"] else [],
+        "continue_on_error": bool(row["continue_on_error"]),
+    }
 
 
 def _snapshot_event(

@@ -20,6 +20,7 @@ FAILING_PIPELINE = """\
 name: broken
 steps:
   setup: {run: echo setting up}
+  lint: {run: "echo tolerated; exit 1", continue-on-error: true}
   explode:
     needs: setup
     run: |

@@ -79,8 +79,9 @@ async def wait_for_step(
         await asyncio.sleep(0.05)
 
 
-async def read_frames(ws: Any, until: Callable[[list[dict[str, Any]]], bool],
-                      timeout: float = 20.0) -> list[dict[str, Any]]:
+async def read_frames(
+    ws: Any, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+) -> list[dict[str, Any]]:
     """Read frames (JSON lists of envelopes) until `until(all envelopes)` is true."""
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout

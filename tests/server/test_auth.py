@@ -40,7 +40,8 @@ def ansflow_routes(serverapp: Any) -> list[tuple[str, type[web.RequestHandler]]]
 def methods_of(handler: type[web.RequestHandler]) -> list[str]:
     """HTTP verbs the handler itself implements (OPTIONS is Jupyter's CORS preflight)."""
     return [
-        m for m in METHODS
+        m
+        for m in METHODS
         if getattr(handler, m.lower()) is not getattr(web.RequestHandler, m.lower())
     ]
 
@@ -50,7 +51,7 @@ def concrete(pattern: str, base_url: str) -> list[str]:
     path = re.sub(r"\(\?P<\w+>[^)]*\)", "some-id", pattern).rstrip("$")
     path = path.replace("\\", "")
     assert path.startswith(base_url), (path, base_url)
-    return [part for part in path[len(base_url):].split("/") if part]
+    return [part for part in path[len(base_url) :].split("/") if part]
 
 
 async def test_every_route_refuses_without_credentials(
@@ -70,7 +71,10 @@ async def test_every_route_refuses_without_credentials(
         for method in methods_of(handler):
             body = "{}" if method in ("POST", "PUT", "PATCH") else None
             response = await jp_fetch(
-                *parts, method=method, body=body, headers={"Authorization": ""},
+                *parts,
+                method=method,
+                body=body,
+                headers={"Authorization": ""},
                 raise_error=False,
             )
             assert response.code in (401, 403), (method, pattern, response.code)
@@ -97,8 +101,14 @@ class DenyCancel(Authorizer):  # type: ignore[misc]
 
 @pytest.mark.parametrize(
     "jp_server_config",
-    [{"ServerApp": {"jpserver_extensions": {"ansflow_jupyter": True},
-                    "authorizer_class": DenyAnsFlow}}],
+    [
+        {
+            "ServerApp": {
+                "jpserver_extensions": {"ansflow_jupyter": True},
+                "authorizer_class": DenyAnsFlow,
+            }
+        }
+    ],
 )
 async def test_authorizer_denying_ansflow_gets_403(
     jp_serverapp: Any, jp_fetch: Any, jp_ws_fetch: Any, jp_base_url: str, tmp_path: Any
@@ -129,15 +139,25 @@ def jp_server_config(ansflow_db_url: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "jp_server_config",
-    [{"ServerApp": {"jpserver_extensions": {"ansflow_jupyter": True},
-                    "authorizer_class": DenyCancel}}],
+    [
+        {
+            "ServerApp": {
+                "jpserver_extensions": {"ansflow_jupyter": True},
+                "authorizer_class": DenyCancel,
+            }
+        }
+    ],
 )
 async def test_ws_cancel_needs_execute_permission(jp_fetch: Any, jp_ws_fetch: Any) -> None:
     ws = await jp_ws_fetch("ansflow", "ws", "executions", "unknown")
     assert await ws.read_message() is None  # reading is allowed: 4004 for an unknown id
     assert ws.close_code == 4004
     response = await jp_fetch(
-        "ansflow", "api", "executions", method="POST", body=json.dumps({"yaml": "x"}),
+        "ansflow",
+        "api",
+        "executions",
+        method="POST",
+        body=json.dumps({"yaml": "x"}),
         raise_error=False,
     )
     assert response.code == 403
@@ -154,15 +174,28 @@ async def login_cookie(jp_ws_fetch: Any) -> str:
 
 async def test_cross_origin_cookie_websocket_is_refused(jp_ws_fetch: Any) -> None:
     cookie = await login_cookie(jp_ws_fetch)
-    same = await jp_ws_fetch("ansflow", "ws", "executions", headers={
-        "Authorization": "", "Cookie": cookie,
-    })
+    same = await jp_ws_fetch(
+        "ansflow",
+        "ws",
+        "executions",
+        headers={
+            "Authorization": "",
+            "Cookie": cookie,
+        },
+    )
     assert json.loads(await same.read_message())[0]["type"] == "snapshot"
     same.close()
     with pytest.raises(HTTPClientError) as info:
-        await jp_ws_fetch("ansflow", "ws", "executions", headers={
-            "Authorization": "", "Cookie": cookie, "Origin": "http://evil.example",
-        })
+        await jp_ws_fetch(
+            "ansflow",
+            "ws",
+            "executions",
+            headers={
+                "Authorization": "",
+                "Cookie": cookie,
+                "Origin": "http://evil.example",
+            },
+        )
     assert info.value.code == 403
 
 
@@ -175,9 +208,14 @@ async def test_cookie_post_without_xsrf_is_refused(
     ok = await jp_fetch("ansflow", "api", "executions", headers=headers)
     assert ok.code == 200  # the cookie alone authenticates reads
     response = await jp_fetch(
-        "ansflow", "api", "pipelines", "validate", method="POST",
+        "ansflow",
+        "api",
+        "pipelines",
+        "validate",
+        method="POST",
         body=json.dumps({"yaml": "name: x\nsteps: {a: {run: 'true'}}\n"}),
-        headers=headers, raise_error=False,
+        headers=headers,
+        raise_error=False,
     )
     assert response.code == 403
     assert "XSRF" in json.loads(response.body)["message"].upper()
@@ -195,8 +233,13 @@ async def test_kernel_secret_works_on_ansflow_routes_only(
     assert response.code == 200
     # A header credential needs no XSRF cookie for POSTs.
     response = await jp_fetch(
-        "ansflow", "api", "pipelines", "validate", method="POST",
-        body=json.dumps({"yaml": "name: x\nsteps: {a: {run: 'true'}}\n"}), headers=kernel,
+        "ansflow",
+        "api",
+        "pipelines",
+        "validate",
+        method="POST",
+        body=json.dumps({"yaml": "name: x\nsteps: {a: {run: 'true'}}\n"}),
+        headers=kernel,
     )
     assert json.loads(response.body)["ok"] is True
     ws = await jp_ws_fetch("ansflow", "ws", "executions", headers=kernel)

@@ -23,7 +23,7 @@ def route_template(pattern: str, base_url: str) -> str:
     """A tornado route regex as an OpenAPI path template relative to base_url."""
     path = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).rstrip("$").replace("\\", "")
     assert path.startswith(base_url)
-    return "/" + path[len(base_url):]
+    return "/" + path[len(base_url) :]
 
 
 async def test_openapi_matches_registered_routes(jp_serverapp: Any, jp_base_url: str) -> None:

@@ -131,15 +131,20 @@ def test_one_mapping_for_every_domain_error() -> None:
     issue = SpecIssue("bad", 2, 3, "steps.a", "f.yml")
     assert http_error(SpecError([issue])) == (
         400,
-        {"message": "invalid pipeline",
-         "errors": [{"message": "bad", "line": 2, "column": 3, "path": "steps.a"}]},
+        {
+            "message": "invalid pipeline",
+            "errors": [{"message": "bad", "line": 2, "column": 3, "path": "steps.a"}],
+        },
     )
     assert http_error(OutsideRoot("no"))[0] == 403
     assert http_error(NotFound("x")) == (404, {"message": "x", "errors": []})
     assert http_error(Conflict("busy"))[0] == 409
     assert http_error(StoreError("database is locked"))[0] == 503
-    assert http_error(web.HTTPError(418, "tea %s", "pot")) == (418, {"message": "tea pot",
-                                                                     "errors": []})
+    assert http_error(web.HTTPError(418, "tea %s", "pot")) == (
+        418,
+        {"message": "tea pot", "errors": []},
+    )
     assert http_error(RuntimeError("secret detail")) == (
-        500, {"message": "internal server error", "errors": []}
+        500,
+        {"message": "internal server error", "errors": []},
     )

@@ -62,9 +62,7 @@ class CountingManager(ExecutionManager):
         return await super().start(*args, **kwargs)
 
 
-@pytest.mark.parametrize(
-    "ansflow_config", [{"manager_class": CountingManager, "kill_grace": 1.0}]
-)
+@pytest.mark.parametrize("ansflow_config", [{"manager_class": CountingManager, "kill_grace": 1.0}])
 async def test_manager_class_is_swappable_through_config(api: Api, jp_serverapp: Any) -> None:
     assert isinstance(jp_serverapp.web_app.settings["ansflow_manager"], CountingManager)
     code, _ = await api("POST", "executions", body={"yaml": QUICK})

@@ -50,16 +50,17 @@ def server_env(tmp_path: Path) -> dict[str, str]:
     config_d.mkdir(parents=True)
     shutil.copy(REPO / "jupyter-config" / "server-config" / "ansflow_jupyter.json", config_d)
     # The other installed extensions only slow the start down here.
-    others = {"jupyterlab": False, "jupyter_lsp": False, "notebook_shim": False,
-              "jupyter_server_terminals": False}
+    others = {
+        "jupyterlab": False,
+        "jupyter_lsp": False,
+        "notebook_shim": False,
+        "jupyter_server_terminals": False,
+    }
     (tmp_path / "config-dir").mkdir()
     (tmp_path / "config-dir" / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": others}})
     )
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("JUPYTER", "ANSFLOW_SERVER"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "ANSFLOW_SERVER"))}
     env.update(
         JUPYTER_CONFIG_DIR=str(tmp_path / "config-dir"),
         JUPYTER_CONFIG_PATH=str(tmp_path / "config-path"),
@@ -82,10 +83,22 @@ def server(
     port = free_port()
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "server", f"--IdentityProvider.token={TOKEN}",
-         f"--port={port}", "--no-browser", "--allow-root", f"--ServerApp.root_dir={root}",
-         "--ServerApp.port_retries=0"],
-        env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "server",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--port={port}",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0",
+        ],
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -109,7 +122,8 @@ def server(
 def rest(url: str, method: str, route: str, body: Any = None) -> Any:
     """A JSON REST call with the token."""
     request = urllib.request.Request(
-        f"{url}ansflow/api/{route}", method=method,
+        f"{url}ansflow/api/{route}",
+        method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
     )
@@ -134,7 +148,11 @@ def test_real_server_end_to_end(
     url, proc = server
     listed = subprocess.run(
         [sys.executable, "-m", "jupyter", "server", "extension", "list"],
-        env=server_env, capture_output=True, text=True, check=True, timeout=60,
+        env=server_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     output = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)  # no colours
     assert "ansflow_jupyter enabled" in output

@@ -112,7 +112,10 @@ async def test_text_download_streams_big_logs(api: Api, pipelines: Callable[...,
     assert code == 200
     assert text.splitlines() == [f"row {i}" for i in range(12000)]
     code, text = await api(
-        "GET", "executions", eid, "logs",
+        "GET",
+        "executions",
+        eid,
+        "logs",
         params={"format": "text", "step": "spam", "offset": 100, "limit": 6000},
     )
     assert text.splitlines() == [f"row {i}" for i in range(100, 6100)]

@@ -159,8 +159,12 @@ async def test_global_monitor_snapshot_then_updates(api: Api, jp_ws_fetch: Any) 
 
 def test_a_batch_is_encoded_once_for_every_subscriber() -> None:
     batch = [
-        Event(EventType.LOG_UPDATE, "e1", 7, {"step_id": "a", "stream": "stdout", "offset": 0,
-                                             "lines": ["x"], "ts": [1.0]}),
+        Event(
+            EventType.LOG_UPDATE,
+            "e1",
+            7,
+            {"step_id": "a", "stream": "stdout", "offset": 0, "lines": ["x"], "ts": [1.0]},
+        ),
         Event(EventType.STEP_UPDATE, "e1", 8, {"step_id": "a", "status": "success"}),
     ]
     first = encode_frame(batch)

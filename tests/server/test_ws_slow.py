@@ -41,7 +41,11 @@ def ansflow_config() -> dict[str, Any]:
 
 
 async def test_stalled_reader_closed_4008_fast_reader_unaffected(
-    api: Api, jp_ws_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str,
+    api: Api,
+    jp_ws_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_base_url: str,
     jp_auth_header: dict[str, str],
 ) -> None:
     manager = jp_serverapp.web_app.settings["ansflow_manager"]
@@ -56,8 +60,11 @@ async def test_stalled_reader_closed_4008_fast_reader_unaffected(
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", jp_http_port))
     path = url_path_join(jp_base_url, "ansflow/ws/executions", eid)
     stalled = await connect(
-        f"ws://127.0.0.1:{jp_http_port}{path}", sock=sock, max_queue=1,
-        additional_headers=jp_auth_header, ping_interval=None,
+        f"ws://127.0.0.1:{jp_http_port}{path}",
+        sock=sock,
+        max_queue=1,
+        additional_headers=jp_auth_header,
+        ping_interval=None,
     )
     fast = await jp_ws_fetch("ansflow", "ws", "executions", eid)
     reader = asyncio.ensure_future(read_frames(fast, finished, timeout=60))
