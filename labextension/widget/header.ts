@@ -95,11 +95,15 @@ export class Header {
     this.okFill.style.width = pct(Math.max(0, done - failed));
     this.badFill.style.width = pct(Math.min(failed, done));
     this.count.textContent = `${done} / ${total} steps`;
-    this.conn.className = `af-conn af-c-${connDetail && conn === 'closed' && !['success', 'failed', 'cancelled', 'interrupted'].includes(status) ? 'error' : conn}`;
+    const finished = ['success', 'failed', 'cancelled', 'interrupted'].includes(status);
+    this.conn.className = `af-conn af-c-${connDetail && conn === 'closed' && !finished ? 'error' : conn}`;
     this.connText.textContent = connDetail ? `${CONN_LABEL[conn]}: ${connDetail}` : CONN_LABEL[conn];
+    // A finished execution's socket closes normally: that is not news to show.
+    this.conn.style.display = conn === 'closed' && finished && !connDetail ? 'none' : '';
     this.cancelBtn.disabled = busy || !running;
     this.rerunBtn.disabled = busy || running || !this.canRerun;
-    this.rerunFailedBtn.disabled = busy || status !== 'failed' || !this.canRerun;
+    // Re-run failed also re-runs cancelled and skipped steps, so it fits every unhappy end.
+    this.rerunFailedBtn.disabled = busy || running || status === 'success' || !this.canRerun;
     const msg = ex.message ?? '';
     this.message.textContent = msg;
     this.message.className = `af-message${status === 'failed' || status === 'interrupted' ? ' af-bad' : ''}`;
