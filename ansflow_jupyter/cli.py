@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec, env = None, {}
         if args.command == "run":  # invalid input must change nothing: parse before the store
             from .pipeline import load_pipeline_file
-            from .service import env_pairs
+            from .settings import env_pairs
 
             env = env_pairs(args.env)
             spec = load_pipeline_file(os.path.abspath(args.file), env=env)

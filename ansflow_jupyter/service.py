@@ -457,15 +457,4 @@ def reusable_steps(
     }
 
 
-def env_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """Parse `KEY=VALUE` strings (CLI --env); BadRequest for a malformed one."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BadRequest(f"--env expects KEY=VALUE, got {pair!r}")
-        out[key] = value
-    return out
-
-
-__all__ = ["EventStream", "ExecutionManager", "NotFound", "env_pairs", "reusable_steps"]
+__all__ = ["EventStream", "ExecutionManager", "NotFound", "reusable_steps"]

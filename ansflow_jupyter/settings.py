@@ -6,7 +6,7 @@ The server extension has the same settings as traitlets (`c.AnsFlowApp.*`, SPEC 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -96,3 +96,14 @@ class Settings:
             max_executions=self.max_executions,
             kill_grace=self.kill_grace,
         )
+
+
+def env_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    """Parse `KEY=VALUE` strings (`--env`); BadRequest for a malformed one."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"--env expects KEY=VALUE, got {pair!r}")
+        out[key] = value
+    return out

@@ -13,6 +13,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..errors import AnsFlowError
 from ..pipeline.errors import SpecError
+from ..settings import env_pairs
 from .handle import ExecutionHandle, run_pipeline, show_execution
 from .runner import get_runner
 
@@ -53,16 +54,6 @@ def _parser() -> _Parser:
     for cmd in sub.choices.values():
         cmd.add_argument("--embedded", action="store_true", default=None)
     return parser
-
-
-def _env(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--env expects KEY=VALUE, got {pair!r}")
-        out[key] = value
-    return out
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,7 +107,7 @@ def _run(args: argparse.Namespace, cell: str | None) -> ExecutionHandle:
         raise UsageError("%%ansflow run: the cell is empty; write the pipeline YAML in it")
     # A one-line cell is still YAML, never a path: keep the newline that marks it as text.
     source: str = args.file if cell is None else cell if "\n" in cell else cell + "\n"
-    return run_pipeline(source, wait=args.wait, embedded=args.embedded, env=_env(args.env))
+    return run_pipeline(source, wait=args.wait, embedded=args.embedded, env=env_pairs(args.env))
 
 
 def _list(args: argparse.Namespace, cell: str | None) -> None:
