@@ -243,28 +243,34 @@ def make_view(
     return LiveView(tracker, stream)
 
 
+def _console() -> Console:
+    """Rich output; not a terminal (a pipe, a file) gets a wide page instead of 80 columns."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def print_executions(rows: Iterable[Mapping[str, Any]]) -> None:
     """`ansflow list` as a table."""
     table = Table(box=None, header_style="dim")
-    for col in ("id", "pipeline", "status", "started", "duration", "steps"):
-        table.add_column(col, no_wrap=True)
+    for col in ("id", "pipeline", "status", "started", "time", "steps"):
+        table.add_column(col, no_wrap=col != "pipeline", overflow="fold")
     for row in rows:
         started = row.get("started_at")
         table.add_row(
             str(row["execution_id"])[:12],
             str(row.get("pipeline_name", "")),
             badge(str(row.get("status", ""))),
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "",
+            time.strftime("%m-%d %H:%M:%S", time.localtime(started)) if started else "",
             fmt_duration(row.get("duration")),
             f"{row.get('steps_done', 0)}/{row.get('steps_total', 0)}",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def print_snapshot(snapshot: Event) -> None:
     """`ansflow show ID`: the execution header and one row per step."""
     ex = snapshot.data["execution"]
-    console = Console()
+    console = _console()
     console.print(
         Text(str(ex.get("pipeline_name", "")), style="bold"),
         badge(str(ex.get("status"))),

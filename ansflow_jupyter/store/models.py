@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Bumped on any change of the tables below. A store of another version is refused with a
 #: clear error, never altered silently.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: steps.needs and steps.continue_on_error
 
 
 class Base(DeclarativeBase):
