@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from ansflow_jupyter.errors import StoreError
 from ansflow_jupyter.events import Event, EventType
-from ansflow_jupyter.store import Owner, Store, default_db_url, resolve_db_url
+from ansflow_jupyter.store import SCHEMA_VERSION, Owner, Store, default_db_url, resolve_db_url
 
 
 def test_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -37,7 +37,8 @@ def test_schema_version_mismatch_is_refused(store_url: str) -> None:
     with pytest.raises(StoreError) as info:
         Store(store_url)
     message = str(info.value)
-    assert message.startswith(f"{name}: store schema version 7, this ansflow-jupyter needs 1; ")
+    expected = f"{name}: store schema version 7, this ansflow-jupyter needs {SCHEMA_VERSION}; "
+    assert message.startswith(expected)
     assert "\n" not in message
 
 
