@@ -118,11 +118,13 @@ class AnsFlowApp(ExtensionApp):
             backend_class: Any = self.backend_class
             return backend_class()
         try:
+            import distributed  # noqa: F401  (fail at start, not at the first step)
+
             from ..engine.backends.dask import DaskBackend
         except ImportError as exc:
             raise RuntimeError(
-                "AnsFlowApp.backend = 'dask' is not available yet in this installation "
-                f"({exc}); use 'local' or install ansflow-jupyter[dask]"
+                f"AnsFlowApp.backend = 'dask' is not available ({exc}); "
+                "pip install 'ansflow-jupyter[dask]' or use backend = 'local'"
             ) from exc
         return DaskBackend(address=self.dask_address)
 
