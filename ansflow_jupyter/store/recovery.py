@@ -2,8 +2,12 @@
 step processes they left behind are killed.
 
 A pid alone proves nothing (pids are reused), so a process counts as "the same one" only
-when its psutil create_time matches the recorded one. Only owners on this host can be
-checked; executions owned by another host are left alone (that host recovers them).
+when its psutil create_time matches the recorded one. A step's leader often dies with its
+owner (SIGPIPE on its first write) while its background children live on, so leftovers
+are also found by the `ANSFLOW_EXECUTION_ID` the executor puts in every step's
+environment: a process carrying that id descends from one of this execution's steps.
+Only owners on this host can be checked; executions owned by another host are left alone
+(that host recovers them).
 """
 
 from __future__ import annotations
@@ -85,6 +89,28 @@ def kill_leftover(step: Any, host: str) -> bool:
         return False
     log.info("killed leftover process group %s of step %s", step.pgid or step.pid, step.step_id)
     return True
+
+
+def kill_tagged(execution_id: str) -> int:
+    """SIGKILL every process on this host whose environment names this execution (the
+    descendants of its steps, whichever process group or session they moved to)."""
+    tag = execution_id.encode()
+    killed = 0
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():  # we may descend from that execution ourselves
+            continue
+        try:
+            # /proc/PID/environ directly: cheap, and a miss on processes we may not read.
+            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                if b"ANSFLOW_EXECUTION_ID=" + tag + b"\0" not in fh.read():
+                    continue
+            proc.kill()
+            killed += 1
+        except (OSError, psutil.Error):
+            continue
+    if killed:
+        log.info("killed %d leftover processes of execution %s", killed, execution_id)
+    return killed
 
 
 def closing_events(

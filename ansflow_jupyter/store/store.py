@@ -29,7 +29,7 @@ from .db import (
 )
 from .models import EXECUTION_FIELDS, STEP_FIELDS
 from .projection import EVENTS, EXECUTIONS, STEPS, append_events, new_step_row
-from .recovery import Owner, closing_events, kill_leftover, owner_gone
+from .recovery import Owner, closing_events, kill_leftover, kill_tagged, owner_gone
 
 _ACTIVE = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
 _TYPES = {t.value: t for t in EventType}
@@ -191,6 +191,7 @@ class Store:
             for step in steps:
                 if step.status == StepStatus.RUNNING:
                     kill_leftover(step, host)
+            kill_tagged(execution_id)
             seq = iter(range(execution.last_seq + 1, execution.last_seq + len(steps) + 2))
             append_events(
                 conn, closing_events(execution, steps, lambda: next(seq), message=message)
