@@ -10,9 +10,12 @@ import abc
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-#: Called with ("stdout" | "stderr", a raw chunk). Awaited, so a slow consumer slows the
-#: reader and the pipe's back-pressure bounds memory.
-OutputHandler = Callable[[str, bytes], Awaitable[None]]
+#: Called with ("stdout" | "stderr", a raw chunk). It returns None, or an awaitable when
+#: the consumer is full: the backend then reads no more output until it is done, so a
+#: slow consumer slows the step through its pipes and memory stays bounded. (Synchronous
+#: on purpose: almost every chunk needs no wait, and a coroutine per chunk would cost
+#: more than the rest of the read.)
+OutputHandler = Callable[[str, bytes], Awaitable[None] | None]
 
 
 class SpawnError(Exception):

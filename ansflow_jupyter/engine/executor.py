@@ -17,7 +17,7 @@ import contextlib
 import heapq
 import os
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any
 
 from ..events import EventType, ExecutionStatus, StepReason, StepStatus
@@ -269,10 +269,9 @@ class Executor:
         log = LineProcessor(spec.id, self._emit_log, max_line_bytes=self._line_max, secrets=secrets)
         writer = self._writer
 
-        async def on_output(stream: str, chunk: bytes) -> None:
+        def on_output(stream: str, chunk: bytes) -> Awaitable[None] | None:
             log.feed(stream, chunk)
-            if writer.full:
-                await writer.room()
+            return writer.room() if writer.full else None
 
         cwd = str(self.spec.base_dir / spec.working_directory)
         result: StepResult = (StepStatus.FAILED, StepReason.EXIT, None)
@@ -369,16 +368,17 @@ class Executor:
     def _emit_execution(self) -> None:
         final = self.status.finished
         now = time.time()
-        failed = [
-            s.spec.id
-            for s in self._steps.values()
-            if s.status is StepStatus.FAILED and not s.counts_as_success
-        ]
         message = ""
         if self.status is ExecutionStatus.CANCELLED:
             message = "cancelled"
-        elif final and failed:
-            message = f"failed steps: {', '.join(failed)}"
+        elif final:  # only the final event names them: no scan of every step per update
+            failed = [
+                s.spec.id
+                for s in self._steps.values()
+                if s.status is StepStatus.FAILED and not s.counts_as_success
+            ]
+            if failed:
+                message = f"failed steps: {', '.join(failed)}"
         self._writer.emit(
             EventType.EXECUTION_UPDATE,
             {

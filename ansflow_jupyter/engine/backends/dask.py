@@ -154,7 +154,8 @@ class DaskProcess(StepProcess):
                         self._code = -signal.SIGKILL
                 continue
             if msg["kind"] == "output":
-                await self._on_output(msg["stream"], msg["data"])
+                if (wait := self._on_output(msg["stream"], msg["data"])) is not None:
+                    await wait
             elif msg["kind"] == "exit":
                 self._code = int(msg["code"])
         self._backend.unsubscribe(self._topic)

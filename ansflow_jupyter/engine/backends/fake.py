@@ -52,7 +52,8 @@ class FakeProcess(StepProcess):
 
     async def _play(self, on_output: OutputHandler) -> int:
         for stream, chunk in self._script.output:
-            await on_output(stream, chunk)
+            if (wait := on_output(stream, chunk)) is not None:
+                await wait
         if self._script.hang:
             await self._stop.wait()
         elif self._script.duration > 0:

@@ -10,8 +10,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
-from typing import IO
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import psutil
 
@@ -24,50 +24,121 @@ READ_SIZE = 64 * 1024
 EOF_AFTER_EXIT = 2.0
 #: Threads that fork/exec. Spawning off the loop matters: vfork suspends the calling
 #: thread until the child has exec'd, which under CPU load takes milliseconds, and the
-#: loop must meanwhile notice other steps ending (2-3x faster 200-step DAGs).
+#: loop must meanwhile notice other steps ending (2-3x faster 200-step DAGs). The hop
+#: costs CPU (cross-thread wake-ups and GIL hand-offs, ~0.2-0.4 ms a step on a 2-vCPU
+#: VM), so only the checks, Popen and the start-time read run there. Spawning on the loop
+#: saves that CPU but was no faster on a quiet machine and ~45% slower with busy CPUs.
 SPAWN_THREADS = 8
 
 _HOST = socket.gethostname()
 
 
 class LocalProcess(StepProcess):
-    """One attempt running on this machine."""
+    """One attempt running on this machine.
+
+    Its two pipes are read straight from the selector (`add_reader` + `os.read`): no
+    transport, stream or task per pipe. A chunk is handed to `on_output` at once; when the
+    consumer asks to wait (a full event writer), both pipes stop being read until it is
+    done, so the pipe buffers bound memory exactly as an awaited read loop would.
+    """
 
     def __init__(
-        self, popen: subprocess.Popen[bytes], create_time: float, on_output: OutputHandler
+        self,
+        popen: subprocess.Popen[bytes],
+        pipes: Mapping[int, str],
+        create_time: float,
+        on_output: OutputHandler,
     ) -> None:
         self._popen = popen
         # start_new_session made the child a session and group leader: pgid == pid.
         self._pgid = popen.pid
         self.info = ProcessInfo(popen.pid, popen.pid, _HOST, create_time)
+        self._loop = asyncio.get_running_loop()
         self._exited = watch_exit(popen.pid)
         self._terminating: asyncio.Future[None] | None = None
-        self._transports: list[asyncio.BaseTransport] = []
-        self._readers = [
-            asyncio.ensure_future(self._pump(name, pipe, on_output))
-            for name, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr))
-            if pipe is not None
-        ]
+        self._on_output = on_output
+        self._open = dict(pipes)  # read end -> "stdout" | "stderr", until EOF
+        self._consuming: asyncio.Future[Any] | None = None  # a consumer call that waits
+        self._error: Exception | None = None  # the consumer failed
+        self._drained: asyncio.Future[None] | None = None  # set once nothing is read
         self._code: int | None = None
+        for fd in self._open:
+            os.set_blocking(fd, False)
+            self._loop.add_reader(fd, self._readable, fd)
 
-    async def _pump(self, name: str, pipe: IO[bytes], on_output: OutputHandler) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=READ_SIZE, loop=loop)
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe
-        )
-        self._transports.append(transport)
+    # -- output ---------------------------------------------------------------------
+
+    def _readable(self, fd: int) -> None:
         try:
-            while chunk := await reader.read(READ_SIZE):
-                await on_output(name, chunk)  # awaited: a slow consumer pauses the pipe
-        finally:
-            transport.close()
+            chunk = os.read(fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if not chunk:
+            self._close(fd)
+            return
+        waiting = self._on_output(self._open[fd], chunk)
+        if waiting is not None:
+            self._pause(asyncio.ensure_future(waiting))
+
+    def _pause(self, consuming: asyncio.Future[Any]) -> None:
+        """The consumer waits: read neither pipe until it is done (back-pressure)."""
+        for fd in self._open:
+            self._loop.remove_reader(fd)
+        self._consuming = consuming
+        consuming.add_done_callback(self._consumed)
+
+    def _consumed(self, task: asyncio.Future[Any]) -> None:
+        self._consuming = None
+        if not task.cancelled():
+            error = task.exception()
+            if isinstance(error, Exception):
+                self._fail(error)
+            elif error is None:
+                for fd in self._open:
+                    self._loop.add_reader(fd, self._readable, fd)
+        self._check_drained()
+
+    def _close(self, fd: int) -> None:
+        del self._open[fd]
+        self._loop.remove_reader(fd)
+        os.close(fd)
+        self._check_drained()
+
+    def _close_all(self) -> None:
+        for fd in list(self._open):
+            self._close(fd)
+
+    def _fail(self, error: Exception) -> None:
+        if self._error is None:
+            self._error = error
+        self._close_all()
+
+    def _check_drained(self) -> None:
+        if self._drained is not None and not self._drained.done() and self._idle():
+            self._drained.set_result(None)
+
+    def _idle(self) -> bool:
+        return not self._open and self._consuming is None
+
+    def _give_up(self) -> None:
+        """The pipes outlived the tree: stop reading (and any waiting consumer call)."""
+        self._close_all()
+        if self._consuming is not None:
+            self._consuming.cancel()
+
+    # -- lifecycle ------------------------------------------------------------------
 
     async def wait(self) -> int:
         """Exit code after the process ended and both pipes reached EOF (or gave up)."""
         if self._code is not None:
             return self._code
-        code = await asyncio.shield(self._exited)
+        if self._exited.done():
+            code = self._exited.result()
+        else:
+            code = await asyncio.shield(self._exited)
         self._popen.returncode = code  # we reaped it; keep Popen from polling a stale pid
         if self._terminating is not None:
             await asyncio.shield(self._terminating)
@@ -76,15 +147,16 @@ class LocalProcess(StepProcess):
             # its group (`cmd &`) is killed, so the pipes reach EOF and nothing outlives the
             # step unnoticed -- like CI runners that clean up orphans after a job.
             signal_group(self._pgid, signal.SIGKILL)
-        _, pending = await asyncio.wait(self._readers, timeout=EOF_AFTER_EXIT)
-        for task in pending:
-            task.cancel()
-        for transport in self._transports:
-            transport.close()
-        results = await asyncio.gather(*self._readers, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result  # the consumer failed (e.g. the event sink)
+        if not self._idle():
+            if self._drained is None:
+                self._drained = self._loop.create_future()
+            timer = self._loop.call_later(EOF_AFTER_EXIT, self._give_up)
+            try:
+                await asyncio.shield(self._drained)
+            finally:
+                timer.cancel()
+        if self._error is not None:
+            raise self._error  # the consumer failed (e.g. the event sink)
         self._code = code
         return code
 
@@ -106,18 +178,39 @@ class LocalBackend(Backend):
 
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Spawn the attempt; SpawnError names the cause (shell or working directory)."""
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                SPAWN_THREADS, thread_name_prefix="ansflow-spawn"
-            )
-        spawning = asyncio.get_running_loop().run_in_executor(self._pool, self._spawn, launch)
+        # Our own pipes (close-on-exec, so no other child inherits them): Popen only dup2s
+        # the write ends onto 1 and 2 and wraps nothing; we read the raw read ends.
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
         try:
-            popen, create_time = await asyncio.shield(spawning)
-        except asyncio.CancelledError:
-            # The process may exist already: never leave it untracked.
-            spawning.add_done_callback(_kill_spawned)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        except BaseException:
+            _close((out_r, out_w))
             raise
-        return LocalProcess(popen, create_time, on_output)
+        pipes = {out_r: "stdout", err_r: "stderr"}
+        fds = (out_w, err_w, out_r, err_r)
+        try:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    SPAWN_THREADS, thread_name_prefix="ansflow-spawn"
+                )
+            spawning = asyncio.get_running_loop().run_in_executor(
+                self._pool, self._spawn, launch, out_w, err_w
+            )
+        except BaseException:
+            _close(fds)
+            raise
+        try:
+            popen, started = await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            # The process may exist already: never leave it untracked. The thread may
+            # still use the write ends: close them only once it is done.
+            spawning.add_done_callback(lambda done: _kill_spawned(done, fds))
+            raise
+        except BaseException:
+            _close(fds)
+            raise
+        _close((out_w, err_w))
+        return LocalProcess(popen, pipes, started, on_output)
 
     async def close(self) -> None:
         """Stop the spawn threads."""
@@ -125,8 +218,9 @@ class LocalBackend(Backend):
             self._pool.shutdown(wait=False)
             self._pool = None
 
-    def _spawn(self, launch: StepLaunch) -> tuple[subprocess.Popen[bytes], float]:
-        """Runs in a spawn thread: check, fork/exec, and read the start time."""
+    def _spawn(self, launch: StepLaunch, out_w: int, err_w: int) -> tuple[Popen, float]:
+        """Runs in a spawn thread: check, fork/exec in a new session, read the start time
+        (on the loop, reading /proc/<pid>/stat of a child still in execve could block)."""
         if not os.path.isdir(launch.cwd):
             raise SpawnError(f"working directory does not exist: {launch.cwd}")
         argv = list(launch.argv)
@@ -135,10 +229,10 @@ class LocalBackend(Backend):
             popen = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdout=out_w,
+                stderr=err_w,
                 cwd=launch.cwd,
-                env=dict(launch.env),
+                env=launch.env,
                 start_new_session=True,
                 close_fds=True,
             )
@@ -146,11 +240,7 @@ class LocalBackend(Backend):
             raise SpawnError(f"cannot start {launch.argv[0]!r}: not found") from exc
         except OSError as exc:
             raise SpawnError(f"cannot start {launch.argv[0]!r}: {exc.strerror or exc}") from exc
-        try:
-            create_time = psutil.Process(popen.pid).create_time()
-        except psutil.Error:  # already gone: the best approximation
-            create_time = time.time()
-        return popen, create_time
+        return popen, create_time(popen.pid)
 
     def _executable(self, name: str, env: Mapping[str, str]) -> str:
         """Resolve a bare command once per PATH: the child would otherwise try an execve in
@@ -167,12 +257,44 @@ class LocalBackend(Backend):
         return self._resolved[key]
 
 
-def _kill_spawned(future: asyncio.Future[tuple[subprocess.Popen[bytes], float]]) -> None:
+def create_time(pid: int) -> float:
+    """`psutil.Process(pid).create_time()` (recovery compares the two), at a fifth of the
+    cost on Linux: the same start ticks from /proc/<pid>/stat plus the same boot time."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+        ticks = int(data[data.rindex(b")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):  # not Linux, or no /proc
+        try:
+            return float(psutil.Process(pid).create_time())
+        except psutil.Error:  # already gone: the best approximation
+            return time.time()
+    return ticks / _CLOCK_TICKS + _boot_time()
+
+
+def _boot_time() -> float:
+    """psutil.boot_time(), re-read at most once a second (it moves only with clock steps)."""
+    global _boot, _boot_read
+    now = time.monotonic()
+    if now - _boot_read > 1.0:
+        _boot, _boot_read = psutil.boot_time(), now
+    return _boot
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_boot, _boot_read = 0.0, -1e9
+Popen = subprocess.Popen[bytes]
+
+
+def _close(fds: Iterable[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _kill_spawned(future: asyncio.Future[tuple[Popen, float]], fds: Iterable[int]) -> None:
+    _close(fds)
     if future.cancelled() or future.exception() is not None:
         return
     popen, _ = future.result()
     signal_group(popen.pid, signal.SIGKILL)
     popen.wait()  # reap; it was just SIGKILLed, so this returns at once
-    for pipe in (popen.stdout, popen.stderr):
-        if pipe is not None:
-            pipe.close()
