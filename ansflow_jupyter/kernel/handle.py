@@ -12,6 +12,9 @@ from ..events import ExecutionStatus, StepStatus
 from .runner import Runner, get_runner
 
 LOG_TAIL = 20
+#: Server mode: the execution the lab extension follows when it renders a saved output
+#: (the same name as `kernel.widget.EXECUTION_MIME_TYPE`; that module needs anywidget).
+EXECUTION_MIME_TYPE = "application/vnd.ansflow.execution+json"
 _POLL_MAX = 1.0
 
 
@@ -176,6 +179,14 @@ class ExecutionHandle:
             # ipywidgets answers (data, metadata); its text/plain and text/html summarise
             # the run for renderers without the widget manager (nbconvert, GitHub).
             bundle.update(shown[0] if isinstance(shown, tuple) else shown)
+        if self.mode == "server":
+            # The lab extension renders the live view from this alone (a reopened notebook
+            # has no widget model); also without anywidget. Never in embedded mode: that
+            # view needs this kernel's comm.
+            bundle.setdefault(
+                EXECUTION_MIME_TYPE,
+                {"execution_id": self.id, "base_url": getattr(self._runner, "base_path", "/")},
+            )
         return bundle
 
     def _ipython_display_(self) -> None:

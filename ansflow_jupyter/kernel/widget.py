@@ -22,7 +22,12 @@ import traitlets as t
 
 from ansflow_jupyter.events import Event, EventType, SnapshotBuilder
 
-__all__ = ["ExecutionWidget"]
+__all__ = ["EXECUTION_MIME_TYPE", "ExecutionWidget"]
+
+#: Server mode only: lets the lab extension render the live view from a saved notebook
+#: without the widget model (no kernel, no saved widget state). Embedded mode needs the
+#: kernel's comm, so its bundle never carries it.
+EXECUTION_MIME_TYPE = "application/vnd.ansflow.execution+json"
 
 _BUNDLE = Path(__file__).parent.parent / "static" / "widget.js"
 # A source checkout without a front-end build still imports; the cell says what is missing.
@@ -304,12 +309,19 @@ class ExecutionWidget(anywidget.AnyWidget):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         # anywidget returns the widget-view mime type plus a bare repr; front-ends without
-        # the widget manager (nbconvert, GitHub) fall back to these summaries.
+        # the widget manager (nbconvert, GitHub) fall back to these summaries. In server
+        # mode the bundle also names the execution, so JupyterLab re-renders the live view
+        # from the saved output alone (see labextension/src/renderer.ts).
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
         data, metadata = bundle
         data = {**data, "text/plain": self.summary_text(), "text/html": self.summary_html()}
+        if self.mode == "server" and self.execution_id:
+            data[EXECUTION_MIME_TYPE] = {
+                "execution_id": self.execution_id,
+                "base_url": self.base_url,
+            }
         return data, metadata
 
 

@@ -1,9 +1,14 @@
-/** JupyterLab plugin: the AnsFlow sidebar, the execution panels and their commands. */
+/**
+ * JupyterLab plugin: the AnsFlow sidebar, the execution panels and their commands, and the
+ * renderer that shows a saved server-mode `%ansflow run` output live again.
+ */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { ExecutionPanel } from './executionpanel';
+import { executionRendererFactory } from './renderer';
 import { AnsFlowSidebar } from './sidebar';
 
 const ICON_SVG =
@@ -22,8 +27,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'ansflow-jupyter:plugin',
   description: 'Run AnsFlow pipelines and watch them live.',
   autoStart: true,
-  optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+  optional: [ICommandPalette, IRenderMimeRegistry],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, rendermime: IRenderMimeRegistry | null) => {
+    // Notebooks clone this registry when they open, so every notebook gets the renderer.
+    rendermime?.addFactory(executionRendererFactory, executionRendererFactory.defaultRank);
     const settings = ServerConnection.makeSettings();
     const panels = new Map<string, MainAreaWidget<ExecutionPanel>>();
 

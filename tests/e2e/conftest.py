@@ -77,14 +77,14 @@ def _free_port() -> int:
 
 
 def _user_settings(config_dir: Path) -> None:
-    """No news pop-up; save widget state with the notebook (re-hydration is tested)."""
+    """No news pop-up. Everything else is JupyterLab's default: in particular widget state
+    is not saved in notebooks, and a reopened server-mode output still re-hydrates."""
     settings = config_dir / "lab/user-settings"
     files = {
         "@jupyterlab/apputils-extension/notification": {
             "fetchNews": "false",
             "checkForUpdates": False,
         },
-        "@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True},
     }
     for name, values in files.items():
         path = settings / f"{name}.jupyterlab-settings"

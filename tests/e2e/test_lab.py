@@ -134,11 +134,36 @@ def test_demo_runs_live_in_a_notebook(lab: Any, page: Any, screenshots: Path) ->
     assert badge(page) == "success"
     page.screenshot(path=str(screenshots / "demo-success.png"))
 
-    # Re-hydration: save (the widget state holds execution_id), stop the kernel, reopen.
-    # The view reconnects to the server by execution_id; no kernel is involved.
+
+EXECUTION_MIME = "application/vnd.ansflow.execution+json"
+
+
+def test_server_mode_output_rehydrates_with_default_settings(
+    lab: Any, page: Any, screenshots: Path
+) -> None:
+    """JupyterLab's defaults save no widget state: the saved output's execution mime type
+    alone brings the live view back, with a fresh kernel that never saw the widget."""
+    settings = lab.root.parent / "config/lab/user-settings/@jupyter-widgets"
+    assert not settings.exists(), "widget-state saving must stay at its default (off)"
+    source = "%load_ext ansflow_jupyter\n%ansflow run pipelines/demo.yml"
+    name = notebook(lab, "rehydrate.ipynb", source)
+    run_first_cell(page, lab, name)
+    page.locator(".ansflow-widget .af-badge").first.filter(has_text="success").wait_for(
+        timeout=60_000
+    )
     save(page)
+    saved = json.loads((lab.root / name).read_text())
+    assert "widgets" not in saved["metadata"]  # no widget state on disk
+    data = saved["cells"][0]["outputs"][0]["data"]
+    ref = data[EXECUTION_MIME]
+    assert ref["execution_id"] and ref["base_url"].endswith("/")
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert "text/html" in data
+
+    # The kernel that ran it is gone; reopen the notebook from disk.
     for session in lab.api("GET", "sessions"):
         lab.api("DELETE", f"sessions/{session['id']}")
+    page.goto("about:blank")
     page.goto(lab.page(name))
     page.locator(".ansflow-widget .af-badge").first.filter(has_text="success").wait_for(
         timeout=60_000
@@ -148,7 +173,38 @@ def test_demo_runs_live_in_a_notebook(lab: Any, page: Any, screenshots: Path) ->
         ".includes('Verified deployment on Python 3.12')",
         timeout=30_000,
     )
-    page.screenshot(path=str(screenshots / "demo-rehydrated.png"))
+    assert "WebSocket test pipeline" in page.locator(".ansflow-widget").first.inner_text()
+    assert page.locator(".ansflow-widget .af-count").first.inner_text() == "7 / 7 steps"
+    assert badge(page) == "success"
+    assert page.locator(".ansflow-widget").count() == 1
+    assert "model not found" not in page.locator(".jp-Cell .jp-OutputArea").first.inner_text()
+    page.screenshot(path=str(screenshots / "demo-rehydrated-default.png"))
+    # The history of an early step was back-filled too: show that step's log.
+    page.locator('.ansflow-widget [data-step="env-check"]').first.click()
+    page.wait_for_function(
+        "() => document.querySelector('.ansflow-widget .af-rows')?.innerText"
+        ".includes('Environment OK')",
+        timeout=30_000,
+    )
+
+    # Re-run from the re-hydrated view: the output now names the new execution, so the
+    # notebook reopens on it.
+    first = ref["execution_id"]
+    page.locator(".ansflow-widget button", has_text="Re-run").first.click()
+    page.wait_for_function(
+        f"() => {{ const id = document.querySelector('.ansflow-widget .af-id')?.textContent;"
+        f" return id && id !== '{first[:8]}'; }}",
+        timeout=30_000,
+    )
+    page.locator(".ansflow-widget .af-badge").first.filter(has_text="success").wait_for(
+        timeout=60_000
+    )
+    save(page)
+    saved = json.loads((lab.root / name).read_text())
+    rerun = saved["cells"][0]["outputs"][0]["data"][EXECUTION_MIME]["execution_id"]
+    assert rerun != first
+    assert rerun.startswith(page.locator(".ansflow-widget .af-id").first.inner_text())
+    assert page.locator(".ansflow-widget").count() == 1
 
 
 def test_cancel_button_kills_the_step(lab: Any, page: Any, screenshots: Path) -> None:

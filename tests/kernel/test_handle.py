@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -106,6 +107,8 @@ def test_repr_and_mimebundle() -> None:
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert "tiny" in bundle["text/plain"]
     assert handle.id in bundle["text/plain"]
+    assert handle.mode == "embedded"
+    assert not any("ansflow" in key for key in bundle)  # embedded: no kernel-free renderer
 
 
 def test_embedded_widget_follows_the_execution() -> None:
@@ -136,3 +139,41 @@ def test_widget_cancel_button_cancels() -> None:
     handle = run_pipeline(SLOW_PIPELINE, display=False)
     handle.widget.on_cancel()
     assert handle.wait(timeout=30) == "cancelled"
+
+
+class _ServerRunner:
+    """Just enough of the server runner for displaying a handle (no HTTP)."""
+
+    mode = "server"
+    base_path = "/base/"
+
+    def snapshot(self, execution_id: str) -> dict[str, Any]:
+        execution = {"execution_id": execution_id, "pipeline_name": "p", "status": "running"}
+        return {
+            "type": "snapshot",
+            "execution_id": execution_id,
+            "seq": 1,
+            "data": {"execution": execution, "steps": []},
+        }
+
+    def cancel(self, execution_id: str) -> None:
+        pass
+
+
+def test_server_mode_bundle_names_the_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansflow_jupyter.kernel import view
+    from ansflow_jupyter.kernel.handle import EXECUTION_MIME_TYPE, ExecutionHandle
+    from ansflow_jupyter.kernel.widget import EXECUTION_MIME_TYPE as WIDGET_MIME_TYPE
+
+    assert EXECUTION_MIME_TYPE == WIDGET_MIME_TYPE == "application/vnd.ansflow.execution+json"
+    runner: Any = _ServerRunner()
+    handle = ExecutionHandle(runner, {"execution_id": "ex-7", "pipeline_name": "p"})
+    bundle = handle._repr_mimebundle_()
+    assert bundle[EXECUTION_MIME_TYPE] == {"execution_id": "ex-7", "base_url": "/base/"}
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert {"text/plain", "text/html"} <= set(bundle)
+    handle.widget.close()
+    # Without the widget (no anywidget) the lab extension still gets the execution.
+    monkeypatch.setattr(view, "make_widget", lambda *args: None)
+    bare = ExecutionHandle(runner, {"execution_id": "ex-8"})
+    assert bare._repr_mimebundle_()[EXECUTION_MIME_TYPE]["execution_id"] == "ex-8"

@@ -247,6 +247,24 @@ def test_mimebundle_has_text_and_html_summaries(widget: Any) -> None:
     assert "needs-failed" in text
 
 
+def test_only_server_mode_bundles_name_the_execution(widget: Any) -> None:
+    # Embedded: the view needs this kernel's comm, so no kernel-free renderer may take it.
+    data, _ = widget._repr_mimebundle_()
+    assert widget_module.EXECUTION_MIME_TYPE not in data
+    server = ExecutionWidget(execution_id="ex-9", mode="server", base_url="/lab-base/")
+    try:
+        data, _ = server._repr_mimebundle_()
+        assert data[widget_module.EXECUTION_MIME_TYPE] == {
+            "execution_id": "ex-9",
+            "base_url": "/lab-base/",
+        }
+        # The widget view and the summaries stay (widget manager, nbconvert, GitHub).
+        assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == server.model_id
+        assert {"text/plain", "text/html"} <= set(data)
+    finally:
+        server.close()
+
+
 def test_importing_the_package_does_not_import_ipython() -> None:
     code = "import sys, ansflow_jupyter; assert 'IPython' not in sys.modules, 'IPython imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
