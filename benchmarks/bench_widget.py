@@ -35,7 +35,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+# The helpers that start a real Jupyter process are shared with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from jupyter_process import free_port, jupyter_process, stop_group, wait_ready
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -353,49 +356,6 @@ JS_FIRST_PAINT_INSTALL = """([index, last]) => {
 # ---- processes -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(
-    url: str, proc: subprocess.Popen[bytes], log: Path | None, timeout: float = 90
-) -> None:
-    """Poll until the URL answers; the process must stay alive."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log else ""
-            raise RuntimeError(f"server exited with {proc.returncode}\n{tail}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer") from None
-            time.sleep(0.2)
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, SIGKILL it if it lingers."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    # Anything left in the group (a step that ignored SIGTERM) goes too.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 class Lab:
     """A running `jupyter lab` with the ansflow extension."""
 
@@ -453,35 +413,12 @@ def jupyter_lab(base: Path) -> Iterator[Lab]:
     }
     for name in ("ANSFLOW_SERVER_URL", "ANSFLOW_SERVER_TOKEN", "ANSFLOW_SERVER_PID"):
         env.pop(name, None)
-    port, token = free_port(), secrets.token_hex(16)
-    log = base / "lab.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "lab",
-                "--allow-root",
-                "--no-browser",
-                f"--port={port}",
-                "--ServerApp.port_retries=0",
-                f"--ServerApp.token={token}",
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.ip=127.0.0.1",
-            ],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # one killpg ends lab, kernels and steps
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_http(f"{url}api/status?token={token}", proc, log)
+    token = secrets.token_hex(16)
+    with jupyter_process("lab", root=root, env=env, token=token, log=base / "lab.log") as (
+        url,
+        _,
+    ):
         yield Lab(url, token, root)
-    finally:
-        stop_group(proc)
 
 
 @contextlib.contextmanager
@@ -498,7 +435,7 @@ def baseline_server(base: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_http(f"{url}status", proc, log)
+        wait_ready(f"{url}status", proc, log)
         yield url
     finally:
         stop_group(proc)

@@ -14,8 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+
+# The helpers that start a real Jupyter process are shared with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from jupyter_process import free_port, jupyter_process, wait_ready
 
 TOKEN = "ansflow-bench"
 AUTH = {"Authorization": f"token {TOKEN}"}
@@ -50,34 +52,9 @@ steps:
 # ---- servers ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """Poll until the URL answers (the process must stay alive)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer") from None
-            time.sleep(0.1)
-
-
 @contextmanager
 def ansflow_server(workdir: Path, **traits: Any) -> Iterator[tuple[str, int]]:
     """A real `jupyter server` with only the ansflow extension; (base URL, pid)."""
-    port = free_port()
     config_dir = workdir / "config"
     config_dir.mkdir(exist_ok=True)
     extensions = {
@@ -95,38 +72,13 @@ def ansflow_server(workdir: Path, **traits: Any) -> Iterator[tuple[str, int]]:
         "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
         "ANSFLOW_DB_URL": f"sqlite:///{workdir / 'bench.sqlite'}",
     }
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "server",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--port={port}",
-            "--no-browser",
-            "--allow-root",
-            f"--ServerApp.root_dir={workdir}",
-            "--ServerApp.port_retries=0",
-            "--ServerApp.log_level=WARN",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_http(f"{url}api/status?token={TOKEN}", proc)
+    log = workdir / "server.log"
+    args = ["--ServerApp.log_level=WARN"]
+    with jupyter_process("server", root=workdir, env=env, token=TOKEN, log=log, args=args) as (
+        url,
+        proc,
+    ):
         yield url, proc.pid
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 BASELINE_SERVER = """
@@ -170,7 +122,7 @@ def baseline_server() -> Iterator[tuple[str, int]]:
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_http(f"{url}status", proc)
+        wait_ready(f"{url}status", proc)
         yield url, proc.pid
     finally:
         proc.kill()

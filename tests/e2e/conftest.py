@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_process import jupyter_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -70,12 +66,6 @@ class Lab:
         return f"{self.url}lab/workspaces/{workspace}/tree/{name}?reset&token={self.token}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _user_settings(config_dir: Path) -> None:
     """No news pop-up. Everything else is JupyterLab's default: in particular widget state
     is not saved in notebooks, and a reopened server-mode output still re-hydrates."""
@@ -112,57 +102,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "ANSFLOW_DB_URL": db_url}
     for name in ("ANSFLOW_SERVER_URL", "ANSFLOW_SERVER_TOKEN", "ANSFLOW_SERVER_PID"):
         env.pop(name, None)
-    port, token = _free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     log = base / "lab.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "lab",
-                "--allow-root",
-                "--no-browser",
-                f"--port={port}",
-                f"--ServerApp.token={token}",
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.ip=127.0.0.1",
-            ],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: one killpg ends lab and kernels
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_ready(url, token, process, log)
+    with jupyter_process("lab", root=root, env=env, token=token, log=log, timeout=60) as (
+        url,
+        process,
+    ):
         yield Lab(url, token, root, process, log)
-    finally:
-        _stop(process)
-
-
-def _wait_ready(url: str, token: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"jupyter lab exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"jupyter lab did not start:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

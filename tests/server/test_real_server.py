@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
+from jupyter_process import jupyter_process
 from websockets.asyncio.client import connect
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,13 +34,6 @@ steps:
     run: echo world
 """
 SLEEPY = "name: sleepy\nsteps:\n  nap: {run: 'sleep 120'}\n"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -80,43 +73,9 @@ def server(
     root = tmp_path / "root"
     root.mkdir()
     (root / "real.yml").write_text(PIPELINE)
-    port = free_port()
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "server",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--port={port}",
-            "--no-browser",
-            "--allow-root",
-            f"--ServerApp.root_dir={root}",
-            "--ServerApp.port_retries=0",
-        ],
-        env=server_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                with urllib.request.urlopen(f"{url}api/status?token={TOKEN}", timeout=1):
-                    break
-            except (urllib.error.URLError, OSError):
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    log = tmp_path / "server.log"
+    with jupyter_process("server", root=root, env=server_env, token=TOKEN, log=log) as running:
+        yield running
 
 
 def rest(url: str, method: str, route: str, body: Any = None) -> Any:
