@@ -180,7 +180,8 @@ class LiveView(View):
             console=self.console, get_renderable=self.render, refresh_per_second=10, transient=True
         )
 
-    def render(self) -> RenderableType:
+    def render(self, *, with_logs: bool = True) -> RenderableType:
+        """Header, steps and (while live) the newest log lines."""
         now = time.time()
         state = self.tracker.state
         ex = state.execution
@@ -211,6 +212,8 @@ class LiveView(View):
                 Text(fmt_duration(elapsed(step, now))),
                 Text(note, style="dim"),
             )
+        if not with_logs:
+            return Group(head, Text(""), steps)
         logs = Text()
         for sid, line in self.tracker.recent:
             logs.append(f"{sid} │ ", style="dim")
@@ -224,8 +227,7 @@ class LiveView(View):
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
         self.live.__exit__(et, ev, tb)
-        final = self.render()
-        self.console.print(final if not isinstance(final, Group) else Group(*final.renderables[:3]))
+        self.console.print(self.render(with_logs=False))
         self.tracker.failure_report(self.console)
         self.console.print(self.tracker.summary())
 
