@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from ..errors import Conflict, StoreError
+from .migrate import migrate
 from .models import SCHEMA_VERSION, Base, Meta
 
 ENV_DB_URL = "ANSFLOW_DB_URL"
@@ -144,13 +145,16 @@ def _explain(exc: DBAPIError) -> str:
 
 
 def ensure_schema(engine: Engine, name: str) -> None:
-    """Create the tables of a new store, or check the version of an existing one."""
+    """Create the tables of a new store, upgrade an older one, refuse a newer one."""
     with translate_errors(name):
         version = _read_version(engine)
         if version is None:
             # Conflict: another process created it at the same moment; check its version.
             with contextlib.suppress(Conflict):
                 _create(engine, name)
+            version = _read_version(engine)
+        if version is not None and 0 < version < SCHEMA_VERSION:
+            migrate(engine, name)
             version = _read_version(engine)
     if version != SCHEMA_VERSION:
         raise StoreError(

@@ -21,8 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Bumped on any change of the tables below. A store of another version is refused with a
-#: clear error, never altered silently.
+#: Bumped on any change of the tables below. Changes are additive only (new tables, new
+#: nullable columns): an older store is upgraded when opened (migrate.py), a newer one is
+#: refused with a clear error.
 SCHEMA_VERSION = 2  # 2: steps.needs and steps.continue_on_error
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from ansflow_jupyter.errors import StoreError
 from ansflow_jupyter.events import Event, EventType
@@ -40,6 +40,24 @@ def test_schema_version_mismatch_is_refused(store_url: str) -> None:
     expected = f"{name}: store schema version 7, this ansflow-jupyter needs {SCHEMA_VERSION}; "
     assert message.startswith(expected)
     assert "\n" not in message
+
+
+def test_an_older_store_is_upgraded_in_place(store_url: str) -> None:
+    store = Store(store_url)
+    store.create_execution("old", "demo", "src", None, owner=Owner.current(), steps=[])
+    with store.engine.begin() as conn:
+        # What an older version wrote: a column of today missing, an older version number.
+        conn.execute(text("ALTER TABLE steps DROP COLUMN continue_on_error"))
+        conn.execute(text("UPDATE ansflow_meta SET value = '1' WHERE key = 'schema_version'"))
+    store.close()
+    upgraded = Store(store_url)
+    assert upgraded.get_execution("old")["pipeline_name"] == "demo"
+    with upgraded.engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("steps")}
+        version = conn.scalar(text("SELECT value FROM ansflow_meta WHERE key = 'schema_version'"))
+    assert "continue_on_error" in columns
+    assert version == str(SCHEMA_VERSION)
+    upgraded.close()
 
 
 def test_reopening_keeps_the_data(store_url: str) -> None:
