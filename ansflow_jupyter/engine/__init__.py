@@ -17,9 +17,11 @@ Behaviour worth knowing (the contract is in docs/internals.md):
   they run once their needs are finished. cancel(force=True) stops those too.
 - LocalBackend: one session/process group per attempt. When the main process of a step
   exits, what is left in its group (`server &`) is SIGKILLed so the pipes reach EOF and
-  nothing outlives the step; a descendant that left the group (setsid) and still holds
-  the pipes is waited for at most 2 s. Timeout/cancel also signal descendants that left
-  the group (found with psutil before signalling).
+  nothing outlives the step; processes that left the group (setsid, double forks) are
+  swept by the step ids in their environment. Every line is read however slow the sink;
+  an untagged process still holding the pipes 2 s after the exit is named in a marker
+  line. Timeout/cancel also signal descendants that left the group (found with psutil
+  before signalling).
 - Events go to the sink in seq order, in batches, from one writer task; at most ~64
   events wait, then the pipe readers wait (a slow sink slows the steps, memory bounded).
 """

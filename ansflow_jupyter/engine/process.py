@@ -1,8 +1,12 @@
-"""Process-tree plumbing for local steps: exit watching and group/descendant killing.
+"""Process-tree plumbing, the one place that kills processes: exit watching, group and
+descendant killing, and sweeps of the processes tagged with a step's ids.
 
 Each step runs as the leader of its own session, so its process group holds the whole
 tree unless a descendant calls setsid() itself; those are found with psutil before any
-signal is sent (afterwards they may already be re-parented to init and invisible).
+signal is sent (afterwards they may already be re-parented to init and invisible). What
+escaped anyway (a double fork, `setsid cmd &`) still carries the step's environment:
+`ANSFLOW_EXECUTION_ID`, `ANSFLOW_STEP_ID` and `ANSFLOW_ATTEMPT` tag it, and a sweep kills
+every process with a finished attempt's tag (recovery does the same per execution).
 """
 
 from __future__ import annotations
@@ -12,8 +16,18 @@ import contextlib
 import os
 import signal
 import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 
 import psutil
+
+#: (execution id, step id, attempt) as a step's environment carries them.
+Tag = tuple[str, str, str]
+_TAG_NAMES = (b"ANSFLOW_EXECUTION_ID", b"ANSFLOW_STEP_ID", b"ANSFLOW_ATTEMPT")
+#: Up to this many new pids are probed one by one; beyond, /proc is listed once.
+PROBE_MAX = 512
+#: Attempts older than this are swept with a full listing of /proc: pids wrap around.
+PROBE_WINDOW = 1.0
 
 
 def watch_exit(pid: int) -> asyncio.Future[int]:
@@ -91,6 +105,15 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
+def signal_process(pid: int, sig: int) -> bool:
+    """Send `sig` to one process; False when it no longer exists (or is not ours)."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def group_alive(pgid: int) -> bool:
     """True while any process (zombies excluded, as far as the OS tells) is in the group."""
     return signal_group(pgid, 0)
@@ -158,3 +181,125 @@ def _any_running(procs: list[psutil.Process]) -> bool:
             if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                 return True
     return False
+
+
+# -- sweeps of tagged processes ---------------------------------------------------------
+
+
+def process_tag(pid: int) -> Tag | None:
+    """The step tag in the environment of `pid` (None: untagged, gone or not readable)."""
+    try:
+        # /proc/PID/environ directly: cheap, and a miss on processes we may not read.
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if b"ANSFLOW_EXECUTION_ID=" not in data:
+        return None
+    found: dict[bytes, str] = {}
+    for item in data.split(b"\0"):
+        if item.startswith(b"ANSFLOW_"):
+            name, _, value = item.partition(b"=")
+            found[name] = value.decode("utf-8", "replace")
+    execution, step, attempt = (found.get(name, "") for name in _TAG_NAMES)
+    return execution, step, attempt
+
+
+def kill_tagged(pids: Iterable[int], wanted: Callable[[Tag], bool]) -> int:
+    """SIGKILL each process of `pids` whose tag is `wanted`; returns how many."""
+    me = os.getpid()  # we may descend from a step ourselves (ansflow run inside a step)
+    killed = 0
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            # A pidfd first, so the signal reaches the process whose tag we read, never
+            # a process that took over its pid in between.
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = -1
+        try:
+            tag = process_tag(pid)
+            if tag is None or not wanted(tag):
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if pidfd >= 0:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+                killed += 1
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+    return killed
+
+
+def all_pids() -> list[int]:
+    """Every pid on this host (as far as /proc shows)."""
+    return [p for p in psutil.pids() if p > 0]
+
+
+def _last_pid() -> int | None:
+    """The pid most recently handed out (the last field of /proc/loadavg)."""
+    try:
+        with open("/proc/loadavg", "rb") as fh:
+            return int(fh.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _candidates(lowest: int) -> Iterable[int]:
+    """Pids that may belong to processes created after pid `lowest` (0: every pid).
+
+    Pids are handed out in increasing order until they wrap around, so a short attempt's
+    descendants have pids above its leader's: probing those few is far cheaper than
+    listing /proc (a 200-step DAG must not pay a full scan per step).
+    """
+    last = _last_pid() if lowest > 0 else None
+    if last is None or last < lowest:  # wrapped around (or unknown): look at everything
+        return all_pids()
+    if last - lowest <= PROBE_MAX:
+        return range(lowest + 1, last + 1)
+    return [p for p in all_pids() if p > lowest]
+
+
+def sweep_tags(wanted: Mapping[Tag, int]) -> int:
+    """Kill every process tagged with one of `wanted` (tag -> lowest pid it may have)."""
+    lowest = min(wanted.values(), default=0)
+    total = 0
+    for _ in range(3):  # a process may fork while we look: look again after each kill
+        killed = kill_tagged(_candidates(lowest), wanted.__contains__)
+        total += killed
+        if not killed:
+            break
+    return total
+
+
+class Sweeper:
+    """Kills what finished attempts left running; attempts ending together share a scan."""
+
+    def __init__(self) -> None:
+        self._batch: dict[Tag, int] = {}
+        self._done: asyncio.Future[int] | None = None
+
+    def sweep(self, tag: Tag, leader: int, started: float) -> asyncio.Future[int]:
+        """Kill the processes tagged `tag` (leader pid, monotonic start of the attempt)."""
+        if self._done is None:
+            loop = asyncio.get_running_loop()
+            self._done = loop.create_future()
+            loop.call_soon(self._scan)
+        lowest = leader if time.monotonic() - started < PROBE_WINDOW else 0
+        self._batch[tag] = min(lowest, self._batch.get(tag, lowest))
+        return self._done
+
+    def _scan(self) -> None:
+        batch, done = self._batch, self._done
+        self._batch, self._done = {}, None
+        try:
+            killed = sweep_tags(batch)
+        except Exception as exc:  # never leave a step waiting for its sweep
+            if done is not None and not done.done():
+                done.set_exception(exc)
+            return
+        if done is not None and not done.done():
+            done.set_result(killed)

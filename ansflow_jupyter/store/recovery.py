@@ -23,6 +23,7 @@ from typing import Any
 
 import psutil
 
+from ..engine import process
 from ..events import Event, EventType, ExecutionStatus, StepReason, StepStatus
 
 log = logging.getLogger("ansflow_jupyter.store")
@@ -77,37 +78,19 @@ def kill_leftover(step: Any, host: str) -> bool:
         return False
     if not same_process(step.pid, step.create_time):
         return False
-    try:
-        if step.pgid:
-            os.killpg(step.pgid, signal.SIGKILL)
-        else:
-            os.kill(step.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    except PermissionError as exc:
-        log.warning("cannot kill leftover step %s (pid %s): %s", step.step_id, step.pid, exc)
-        return False
-    log.info("killed leftover process group %s of step %s", step.pgid or step.pid, step.step_id)
-    return True
+    if step.pgid:
+        done = process.signal_group(step.pgid, signal.SIGKILL)
+    else:
+        done = process.signal_process(step.pid, signal.SIGKILL)
+    if done:
+        log.info("killed leftover process group %s of step %s", step.pgid or step.pid, step.step_id)
+    return done
 
 
 def kill_tagged(execution_id: str) -> int:
     """SIGKILL every process on this host whose environment names this execution (the
     descendants of its steps, whichever process group or session they moved to)."""
-    tag = execution_id.encode()
-    killed = 0
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid():  # we may descend from that execution ourselves
-            continue
-        try:
-            # /proc/PID/environ directly: cheap, and a miss on processes we may not read.
-            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
-                if b"ANSFLOW_EXECUTION_ID=" + tag + b"\0" not in fh.read():
-                    continue
-            proc.kill()
-            killed += 1
-        except (OSError, psutil.Error):
-            continue
+    killed = process.kill_tagged(process.all_pids(), lambda tag: tag[0] == execution_id)
     if killed:
         log.info("killed %d leftover processes of execution %s", killed, execution_id)
     return killed

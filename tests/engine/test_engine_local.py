@@ -231,6 +231,56 @@ def test_escaped_daemon_holding_the_pipe_does_not_hang(tmp_path: Path) -> None:
             os.kill(int(pids.read_text()), 9)
 
 
+def test_background_processes_do_not_outlive_a_successful_step(tmp_path: Path) -> None:
+    # `setsid cmd &` (keeps the pipes) and a double fork (lets them go) both leave the
+    # step's process group; their tag (the step's ids in the environment) still finds them.
+    pids, marker = tmp_path / "pids", long_sleep()
+    script = (
+        f"setsid bash -c 'echo $$ >> {pids}; exec sleep {marker}' &\n"
+        f"( setsid bash -c 'echo $$ >> {pids}; exec sleep {marker}' >/dev/null 2>&1 & )\n"
+        f"while [ $(wc -l < {pids}) -lt 2 ]; do sleep 0.01; done; echo started"
+    )
+    status, sink = execute(pipeline(step("bg", script), step("after", "echo after", needs=["bg"])))
+    assert status is ExecutionStatus.SUCCESS
+    assert sink.lines("bg") == ["started"]  # no marker: the pipes reached EOF
+    assert len(pids.read_text().split()) == 2
+    assert_all_gone(pids, marker)
+
+
+def test_a_retry_keeps_running_while_the_failed_attempt_is_swept(tmp_path: Path) -> None:
+    # The sweep of attempt 1 must not touch attempt 2's processes (same step id).
+    from ansflow_jupyter.pipeline.spec import RetrySpec
+
+    script = (
+        '[ "$ANSFLOW_ATTEMPT" = 1 ] && { setsid sleep 30 >/dev/null 2>&1 & exit 1; }\n'
+        "sleep 0.3; echo ok"
+    )
+    status, sink = execute(
+        pipeline(step("flaky", script, retry=RetrySpec(max=1, delay=0.0, backoff=1.0)))
+    )
+    assert status is ExecutionStatus.SUCCESS and sink.lines("flaky") == ["ok"]
+
+
+def test_untagged_daemon_holding_the_pipe_is_named_in_the_log(tmp_path: Path) -> None:
+    # A daemon that dropped the step's ids escapes the sweep and keeps stdout open: the
+    # step still ends, and the log says why reading stopped (never silently).
+    pids = tmp_path / "pids"
+    script = (
+        f"env -u ANSFLOW_EXECUTION_ID setsid bash -c 'echo $$ > {pids}; exec sleep 30' &"
+        " sleep 0.3; echo started"
+    )
+    try:
+        status, sink = execute(pipeline(step("daemon", script)))
+        assert status is ExecutionStatus.SUCCESS
+        assert sink.lines("daemon", "stdout") == ["started"]
+        notes = sink.lines("daemon", "stderr")
+        assert [n.split()[3] for n in notes] == ["stdout", "stderr"]
+        assert all("background process it started still holds it open" in n for n in notes)
+    finally:
+        if pids.exists():
+            os.kill(int(pids.read_text()), 9)
+
+
 def test_pipeline_file_end_to_end(tmp_path: Path) -> None:
     """The real loader's conditions, matrix and defaults drive the executor."""
     from ansflow_jupyter.pipeline import load_pipeline

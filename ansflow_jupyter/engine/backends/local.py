@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import shutil
 import signal
@@ -16,12 +17,18 @@ from typing import Any
 import psutil
 
 from ..backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
-from ..process import kill_tree, signal_group, watch_exit
+from ..process import Sweeper, Tag, kill_tree, signal_group, watch_exit
 
 READ_SIZE = 64 * 1024
-#: How long the pipes may stay open after the tree is gone (a descendant that escaped the
-#: group with setsid and inherited them); then we stop reading instead of hanging.
+#: How long the pipes may stay open after the tree is gone while nothing is waiting for
+#: the store. Then what the pipe holds is read, and a pipe still open is held by a live
+#: process that escaped the group and the sweep: we stop reading it, with a marker line,
+#: instead of hanging. Time spent waiting for a slow store never counts: every line the
+#: step wrote is read, however long storing takes.
 EOF_AFTER_EXIT = 2.0
+#: Bytes read from one pipe when giving up on it (what it holds at that moment, bounded
+#: against a holder that writes as fast as we read).
+FINAL_READ_MAX = 4 * 1024 * 1024
 #: Threads that fork/exec. Spawning off the loop matters: vfork suspends the calling
 #: thread until the child has exec'd, which under CPU load takes milliseconds, and the
 #: loop must meanwhile notice other steps ending (2-3x faster 200-step DAGs). The hop
@@ -48,8 +55,11 @@ class LocalProcess(StepProcess):
         pipes: Mapping[int, str],
         create_time: float,
         on_output: OutputHandler,
+        sweep: tuple[Sweeper, Tag] | None = None,
     ) -> None:
         self._popen = popen
+        self._sweep = sweep
+        self._started = time.monotonic()
         # start_new_session made the child a session and group leader: pgid == pid.
         self._pgid = popen.pid
         self.info = ProcessInfo(popen.pid, popen.pid, _HOST, create_time)
@@ -62,6 +72,7 @@ class LocalProcess(StepProcess):
         self._error: Exception | None = None  # the consumer failed
         self._drained: asyncio.Future[None] | None = None  # set once nothing is read
         self._code: int | None = None
+        self._eof_timer: asyncio.TimerHandle | None = None
         for fd in self._open:
             os.set_blocking(fd, False)
             self._loop.add_reader(fd, self._readable, fd)
@@ -123,11 +134,48 @@ class LocalProcess(StepProcess):
     def _idle(self) -> bool:
         return not self._open and self._consuming is None
 
-    def _give_up(self) -> None:
-        """The pipes outlived the tree: stop reading (and any waiting consumer call)."""
-        self._close_all()
+    def _check_eof(self) -> None:
+        """The pipes outlived the tree by EOF_AFTER_EXIT: read what they hold, then stop
+        reading the ones a live escaped process still holds open (never silently)."""
         if self._consuming is not None:
-            self._consuming.cancel()
+            # The consumer (the store) is slow, not the pipe: unread lines are still in
+            # it. Wait for as long as storing takes.
+            self._eof_timer = self._loop.call_later(EOF_AFTER_EXIT, self._check_eof)
+            return
+        for fd in list(self._open):
+            stream = self._open[fd]
+            if self._read_available(fd):
+                continue  # reached EOF: closed
+            self._close(fd)
+            note = (
+                f"ansflow: stopped reading {stream} {EOF_AFTER_EXIT:g}s after the step ended: "
+                "a background process it started still holds it open\n"
+            )
+            self._hand_over("stderr", note.encode())
+
+    def _read_available(self, fd: int) -> bool:
+        """Read what `fd` holds now, ignoring back-pressure (bounded); True at EOF."""
+        budget = FINAL_READ_MAX
+        while budget > 0:
+            try:
+                chunk = os.read(fd, READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError as exc:
+                self._fail(exc)
+                return True
+            if not chunk:
+                self._close(fd)
+                return True
+            budget -= len(chunk)
+            self._hand_over(self._open[fd], chunk)
+        return False
+
+    def _hand_over(self, stream: str, chunk: bytes) -> None:
+        """Give `chunk` to the consumer without pausing (the amount is bounded)."""
+        waiting = self._on_output(stream, chunk)
+        if asyncio.iscoroutine(waiting):
+            waiting.close()  # only a wait for room: nothing is lost by not waiting
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -147,14 +195,20 @@ class LocalProcess(StepProcess):
             # its group (`cmd &`) is killed, so the pipes reach EOF and nothing outlives the
             # step unnoticed -- like CI runners that clean up orphans after a job.
             signal_group(self._pgid, signal.SIGKILL)
+        if self._sweep is not None:
+            # What left the group (setsid, double forks) still carries the attempt's tag.
+            sweeper, tag = self._sweep
+            with contextlib.suppress(Exception):  # a failed sweep must not fail the step
+                await asyncio.shield(sweeper.sweep(tag, self._popen.pid, self._started))
         if not self._idle():
             if self._drained is None:
                 self._drained = self._loop.create_future()
-            timer = self._loop.call_later(EOF_AFTER_EXIT, self._give_up)
+            self._eof_timer = self._loop.call_later(EOF_AFTER_EXIT, self._check_eof)
             try:
                 await asyncio.shield(self._drained)
             finally:
-                timer.cancel()
+                if self._eof_timer is not None:
+                    self._eof_timer.cancel()
         if self._error is not None:
             raise self._error  # the consumer failed (e.g. the event sink)
         self._code = code
@@ -175,6 +229,7 @@ class LocalBackend(Backend):
     def __init__(self) -> None:
         self._resolved: dict[tuple[str, str], str] = {}
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._sweeper = Sweeper()
 
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Spawn the attempt; SpawnError names the cause (shell or working directory)."""
@@ -210,7 +265,15 @@ class LocalBackend(Backend):
             _close(fds)
             raise
         _close((out_w, err_w))
-        return LocalProcess(popen, pipes, started, on_output)
+        return LocalProcess(popen, pipes, started, on_output, self._sweep_tag(launch))
+
+    def _sweep_tag(self, launch: StepLaunch) -> tuple[Sweeper, Tag] | None:
+        """How this attempt's leftovers are found: the ids its environment carries."""
+        env = launch.env
+        if "ANSFLOW_EXECUTION_ID" not in env or "ANSFLOW_STEP_ID" not in env:
+            return None
+        tag = (env["ANSFLOW_EXECUTION_ID"], env["ANSFLOW_STEP_ID"], env.get("ANSFLOW_ATTEMPT", ""))
+        return self._sweeper, tag
 
     async def close(self) -> None:
         """Stop the spawn threads."""
