@@ -265,7 +265,7 @@ class Executor:
     async def _attempts(self, step: StepState) -> None:
         spec = step.spec
         env = self._step_env(spec)
-        secrets = [env.get(name, "") for name in self.spec.secrets]
+        secrets = {name: env.get(name, "") for name in self.spec.secrets}
         log = LineProcessor(spec.id, self._emit_log, max_line_bytes=self._line_max, secrets=secrets)
         writer = self._writer
 

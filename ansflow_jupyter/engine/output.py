@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from ..pipeline.secrets import MASK, MIN_SECRET_LENGTH, mask, mask_patterns, short_secrets
 
 STREAMS = ("stdout", "stderr")
 BATCH_MAX_BYTES = 64 * 1024
@@ -19,7 +21,6 @@ BATCH_MAX_DELAY = 0.025
 #: loop iteration (no fixed wait: a fixed 25 ms window alone put p99 latency at ~30 ms);
 #: a busy step's lines gather for up to this long, so it costs ≤ 200 events/s.
 BATCH_MIN_INTERVAL = 0.005
-MASK = "***"
 
 #: Receives the `data` of one log_update event.
 LogEmitter = Callable[[dict[str, Any]], None]
@@ -70,7 +71,7 @@ class LineProcessor:
         emit: LogEmitter,
         *,
         max_line_bytes: int = 65536,
-        secrets: Iterable[str] = (),
+        secrets: Mapping[str, str] | Iterable[str] = (),
         batch_bytes: int = BATCH_MAX_BYTES,
         batch_delay: float = BATCH_MAX_DELAY,
     ) -> None:
@@ -78,8 +79,9 @@ class LineProcessor:
         self.offset = 0  # line number of the next line to be batched (both streams)
         self._emit = emit
         self._limit = max(1, max_line_bytes)
-        # Longest first, so a secret containing another one is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        named = dict(secrets) if isinstance(secrets, Mapping) else {}
+        # Each line of each value, longest first (a secret containing another is masked whole).
+        self._secrets = mask_patterns(named.values() if named else secrets)
         self._batch_bytes = batch_bytes
         self._batch_delay = batch_delay
         self._partials = {name: _Partial() for name in STREAMS}
@@ -89,6 +91,12 @@ class LineProcessor:
         self._size = 0
         self._timer: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
+        for name in short_secrets(named):
+            self.add_line(
+                "stderr",
+                f"ansflow: warning: secret {name} (or a line of it) is shorter than "
+                f"{MIN_SECRET_LENGTH} characters and is not masked",
+            )
 
     @property
     def lines_total(self) -> int:
@@ -210,10 +218,7 @@ class LineProcessor:
         return f"{text}…[truncated {dropped} bytes]"
 
     def _mask(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return mask(text, self._secrets)
 
     # -- batches ----------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .secrets import mask, mask_patterns
 from .source import Reporter
 from .spec import StepSpec
 from .templates import StepTemplate, Text, did_you_mean
@@ -88,8 +89,12 @@ def build_steps(
     env: Mapping[str, str],
     defaults: Mapping[str, Any],
     rep: Reporter,
+    secrets: Sequence[str] = (),
 ) -> dict[str, StepSpec]:
-    """Expand every step in file order; `env` is the pipeline env with overrides merged."""
+    """Expand every step in file order; `env` is the pipeline env with overrides merged.
+
+    Secret values a name picks up through `${{ env.X }}` are masked in it: names travel
+    in every event, snapshot and listing."""
     ids = expansions(steps)
     sub = Substituter(rep)
     out: dict[str, StepSpec] = {}
@@ -106,9 +111,12 @@ def build_steps(
             step_id = expanded_id(step.id, matrix)
             step_env = {k: sub(t, matrix, env) for k, t in step.env.items()}
             scope = {**env, **step_env}
+            name = _name(step, matrix, sub(step.name, matrix, scope) if step.name else None)
+            if secrets and step.name is not None:
+                name = mask(name, mask_patterns(scope.get(s, "") for s in secrets))
             out[step_id] = StepSpec(
                 id=step_id,
-                name=_name(step, matrix, sub(step.name, matrix, scope) if step.name else None),
+                name=name,
                 run=sub(step.run, matrix, scope) if step.run else "",
                 shell=step.shell or defaults.get("shell") or "bash",
                 needs=expanded_needs,

@@ -81,7 +81,7 @@ def _load(
     doc = Checker(rep).document(root)
     env = {k: t.value for k, t in doc.env.items()} | dict(overrides or {})
     needs = resolve_needs(doc.steps, expansions(doc.steps), rep)
-    steps = build_steps(doc.steps, needs, env, doc.defaults, rep)
+    steps = build_steps(doc.steps, needs, env, doc.defaults, rep, doc.secrets)
     if rep.failed or doc.name is None:
         return None, rep.issues()
     spec = PipelineSpec(

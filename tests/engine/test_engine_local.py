@@ -236,6 +236,7 @@ def test_background_processes_do_not_outlive_a_successful_step(tmp_path: Path) -
     # step's process group; their tag (the step's ids in the environment) still finds them.
     pids, marker = tmp_path / "pids", long_sleep()
     script = (
+        f": > {pids}\n"
         f"setsid bash -c 'echo $$ >> {pids}; exec sleep {marker}' &\n"
         f"( setsid bash -c 'echo $$ >> {pids}; exec sleep {marker}' >/dev/null 2>&1 & )\n"
         f"while [ $(wc -l < {pids}) -lt 2 ]; do sleep 0.01; done; echo started"
