@@ -273,13 +273,15 @@ class Checker:
             self.rep.at(node, path, "must list at least one value")
             return None
         out: list[Text] = []
+        seen: set[str] = set()  # a list scan per value is quadratic: 100k values took minutes
         for i, item in enumerate(node.value):
             text = scalar_text(item)
             if text is None:
                 self._expect(item, join(path, i), "a string, number or boolean")
-            elif any(t.value == text for t in out):
+            elif text in seen:
                 self.rep.at(item, join(path, i), f"duplicate matrix value '{text}'")
             else:
+                seen.add(text)
                 out.append(Text(text, item, join(path, i)))
         return out if len(out) == len(node.value) else None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,6 +16,59 @@ from .templates import StepTemplate, Text, did_you_mean
 
 _EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _REF = re.compile(r"^(matrix|env)\.([A-Za-z_][A-Za-z0-9_-]*)$")
+
+
+#: Defaults of the expansion limits; `ANSFLOW_MAX_MATRIX_LEGS` / `ANSFLOW_MAX_STEPS` set them.
+MAX_MATRIX_LEGS = 1_000
+MAX_STEPS = 10_000
+
+
+def size_limits() -> tuple[int, int]:
+    """(legs per matrix step, steps per pipeline), from the environment or the defaults."""
+    return (
+        _positive_int(os.environ.get("ANSFLOW_MAX_MATRIX_LEGS"), MAX_MATRIX_LEGS),
+        _positive_int(os.environ.get("ANSFLOW_MAX_STEPS"), MAX_STEPS),
+    )
+
+
+def _positive_int(raw: str | None, default: int) -> int:
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def check_size(steps: Sequence[StepTemplate], rep: Reporter) -> bool:
+    """Refuse, before expanding anything, a matrix or a pipeline that expands too far.
+
+    A few hundred bytes (or YAML aliases) can describe 10^9 matrix legs: counting them
+    first answers in milliseconds instead of running out of memory.
+    """
+    max_legs, max_steps = size_limits()
+    total, ok = 0, True
+    for step in steps:
+        legs = math.prod(len(texts) for _, texts in step.matrix)
+        if legs > max_legs:
+            sizes = " x ".join(str(len(texts)) for _, texts in step.matrix)
+            rep.at(
+                step.anchor,
+                f"{step.path}.matrix",
+                f"matrix expands to {legs:,} legs ({sizes}); at most {max_legs:,} per step "
+                "(ANSFLOW_MAX_MATRIX_LEGS)",
+            )
+            ok = False
+            continue
+        total += legs
+        if ok and total > max_steps:
+            rep.at(
+                step.anchor,
+                step.path,
+                f"the pipeline expands to more than {max_steps:,} steps "
+                f"({total:,} up to this one; ANSFLOW_MAX_STEPS)",
+            )
+            ok = False
+    return ok
 
 
 def combinations(step: StepTemplate) -> list[dict[str, str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .checker import Checker
 from .errors import SpecError, SpecIssue
-from .expand import build_steps, expansions
+from .expand import build_steps, check_size, expansions
 from .graph import resolve_needs
 from .source import MAX_BYTES, Reporter, compose, decode
 from .spec import PipelineSpec
@@ -79,6 +79,8 @@ def _load(
     if root is None:
         return None, rep.issues()
     doc = Checker(rep).document(root)
+    if not check_size(doc.steps, rep):
+        return None, rep.issues()
     env = {k: t.value for k, t in doc.env.items()} | dict(overrides or {})
     needs = resolve_needs(doc.steps, expansions(doc.steps), rep)
     steps = build_steps(doc.steps, needs, env, doc.defaults, rep, doc.secrets)

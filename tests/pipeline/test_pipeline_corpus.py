@@ -238,6 +238,30 @@ CASES: list[tuple[str, str, int, int, str, int]] = [
         1,
     ),
     ("merge_key", "YAML merge keys (<<) are not supported", 5, 5, "steps.a.<<", 3),
+    (
+        "matrix_product_bomb",
+        "matrix expands to 1,000,000 legs (10 x 10 x 10 x 10 x 10 x 10); at most 1,000 per step",
+        3,
+        3,
+        "steps.a.matrix",
+        1,
+    ),
+    (
+        "matrix_alias_bomb",
+        "matrix expands to 1,000,000,000 legs (10 x 10 x 10 x 10 x 10 x 10 x 10 x 10 x 10)",
+        3,
+        3,
+        "steps.a.matrix",
+        1,
+    ),
+    (
+        "matrix_too_many_steps",
+        "the pipeline expands to more than 10,000 steps (11,000 up to this one",
+        33,
+        3,
+        "steps.s10",
+        1,
+    ),
 ]
 
 

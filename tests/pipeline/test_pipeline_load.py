@@ -414,3 +414,15 @@ def test_validate_reports_an_internal_error_instead_of_raising(
     (issue,) = validate("name: p\nsteps:\n  a: {run: x}\n", path="ci.yml")
     assert issue.message == "internal error while validating: RuntimeError('bug')"
     assert issue.file == "ci.yml"
+
+
+def test_expansion_limits_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "name: m\nsteps:\n  a:\n    run: echo\n    matrix: {x: [1, 2, 3], y: [1, 2]}\n"
+    monkeypatch.setenv("ANSFLOW_MAX_MATRIX_LEGS", "5")
+    (issue,) = validate(text)
+    assert "matrix expands to 6 legs (3 x 2); at most 5 per step" in issue.message
+    monkeypatch.setenv("ANSFLOW_MAX_MATRIX_LEGS", "6")
+    assert validate(text) == []
+    monkeypatch.setenv("ANSFLOW_MAX_STEPS", "5")
+    (issue,) = validate(text)
+    assert "more than 5 steps" in issue.message
