@@ -67,6 +67,8 @@ class EventType(enum.StrEnum):
     EXECUTION_UPDATE = "execution_update"
     STEP_UPDATE = "step_update"
     LOG_UPDATE = "log_update"
+    GROUP_UPDATE = "group_update"
+    ANNOTATION = "annotation"
     HEARTBEAT = "heartbeat"
 
 
@@ -108,6 +110,31 @@ def heartbeat(execution_id: str = "") -> Event:
     return Event(EventType.HEARTBEAT, execution_id, None, {})
 
 
+#: A snapshot carries, per step, its last groups and its first annotations, this many.
+SNAPSHOT_GROUPS = 1_000
+SNAPSHOT_ANNOTATIONS = 100
+
+
+def fold_mark(step: dict[str, Any], type_: EventType, data: Mapping[str, Any]) -> None:
+    """Apply a group_update or annotation to a snapshot step (`groups`, `annotations`)."""
+    if type_ is EventType.GROUP_UPDATE:
+        groups: list[dict[str, Any]] = step.setdefault("groups", [])
+        # Only the newest group changes after it opened: look from the end.
+        for i in range(len(groups) - 1, -1, -1):
+            if groups[i]["index"] == data["index"]:
+                groups[i] = dict(data)
+                return
+            if groups[i]["index"] < data["index"]:
+                break
+        groups.append(dict(data))
+        if len(groups) > SNAPSHOT_GROUPS:
+            del groups[0]
+    elif type_ is EventType.ANNOTATION:
+        notes: list[dict[str, Any]] = step.setdefault("annotations", [])
+        if len(notes) < SNAPSHOT_ANNOTATIONS:
+            notes.append(dict(data))
+
+
 class SnapshotBuilder:
     """Folds events into the `snapshot` payload (the Python twin of the JS reducer).
 
@@ -138,13 +165,18 @@ class SnapshotBuilder:
                 data["step_id"], {"step_id": data["step_id"], "log_lines": 0}
             )
             step["log_lines"] = max(step.get("log_lines", 0), data["offset"] + len(data["lines"]))
+        elif event.type in (EventType.GROUP_UPDATE, EventType.ANNOTATION):
+            step = self.steps.setdefault(
+                data["step_id"], {"step_id": data["step_id"], "log_lines": 0}
+            )
+            fold_mark(step, event.type, data)
         elif event.type is EventType.SNAPSHOT:
             self.execution = dict(data["execution"])
             self.steps = {s["step_id"]: dict(s) for s in data["steps"]}
 
     def payload(self) -> dict[str, Any]:
         """The `data` of a snapshot envelope."""
-        return {"execution": dict(self.execution), "steps": [dict(s) for s in self.steps.values()]}
+        return {"execution": dict(self.execution), "steps": [_copy(s) for s in self.steps.values()]}
 
     def event(self) -> Event:
         """A snapshot envelope reflecting everything applied so far."""
@@ -154,3 +186,12 @@ class SnapshotBuilder:
             self.seq,
             self.payload(),
         )
+
+
+def _copy(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step of a snapshot, with its own group and annotation lists."""
+    out = dict(step)
+    for key in ("groups", "annotations"):
+        if key in out:
+            out[key] = [dict(item) for item in out[key]]
+    return out

@@ -266,7 +266,13 @@ class Executor:
         spec = step.spec
         env = self._step_env(spec)
         secrets = {name: env.get(name, "") for name in self.spec.secrets}
-        log = LineProcessor(spec.id, self._emit_log, max_line_bytes=self._line_max, secrets=secrets)
+        log = LineProcessor(
+            spec.id,
+            self._emit_log,
+            max_line_bytes=self._line_max,
+            secrets=secrets,
+            on_event=self._writer.emit,
+        )
         writer = self._writer
 
         def on_output(stream: str, chunk: bytes) -> Awaitable[None] | None:
@@ -300,6 +306,7 @@ class Executor:
             self._emit_step(step, running=True)
             if self._stopped(step):
                 self._spawn(process.terminate(self._kill_grace))
+            code: int | None = None
             try:
                 code, timed_out = await self._wait(process, spec.timeout)
             except Exception:
@@ -308,7 +315,7 @@ class Executor:
                 raise
             finally:
                 step.process = None
-                log.finish()
+                log.finish(failed=code != 0)
             step.exit_code = code
             if self._stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, code)

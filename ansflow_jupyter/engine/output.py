@@ -2,7 +2,8 @@
 
 The hot path handles a whole run of complete lines at once (one decode, one split, one
 secret replace per chunk) because per-line Python work caps throughput far below the
-goal of a million lines per second.
+goal of a million lines per second. Only a run that contains `::` goes line by line,
+looking for workflow commands (groups, annotations, add-mask: engine/commands.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..pipeline.secrets import MASK, MIN_SECRET_LENGTH, mask, mask_patterns, short_secrets
+from ..events import EventType
+from ..pipeline.secrets import (
+    MASK,
+    MIN_SECRET_LENGTH,
+    mask,
+    mask_patterns,
+    secret_parts,
+    short_secrets,
+)
+from .commands import LEVELS, Command, Groups, annotation, parse
 
 STREAMS = ("stdout", "stderr")
 BATCH_MAX_BYTES = 64 * 1024
@@ -24,6 +34,8 @@ BATCH_MIN_INTERVAL = 0.005
 
 #: Receives the `data` of one log_update event.
 LogEmitter = Callable[[dict[str, Any]], None]
+#: Receives the other events of a step's output (group_update, annotation).
+EventEmitter = Callable[[EventType, dict[str, Any]], object]
 
 
 def _last_state(line: bytes) -> bytes:
@@ -74,10 +86,13 @@ class LineProcessor:
         secrets: Mapping[str, str] | Iterable[str] = (),
         batch_bytes: int = BATCH_MAX_BYTES,
         batch_delay: float = BATCH_MAX_DELAY,
+        on_event: EventEmitter | None = None,
     ) -> None:
         self.step_id = step_id
         self.offset = 0  # line number of the next line to be batched (both streams)
         self._emit = emit
+        self._on_event = on_event
+        self._groups = Groups(step_id)
         self._limit = max(1, max_line_bytes)
         named = dict(secrets) if isinstance(secrets, Mapping) else {}
         # Each line of each value, longest first (a secret containing another is masked whole).
@@ -130,7 +145,10 @@ class LineProcessor:
                 else bytes(partial.data) + chunk[start : end + 1]
             )
             partial.reset()
-            self._add(stream, self._split(run), now, len(run))
+            if b"::" in run:
+                self._add_with_commands(stream, run, now)
+            else:
+                self._add(stream, self._split(run), now, len(run))
         rest = chunk[end + 1 :]
         if rest:
             self._grow(partial, rest)
@@ -139,14 +157,70 @@ class LineProcessor:
         """Append one message line of our own (e.g. a spawn error), masked like the rest."""
         self._add(stream, [self._mask(text)], time.time(), len(text))
 
-    def finish(self) -> None:
-        """End of an attempt: emit unfinished last lines, then the pending batch."""
+    def finish(self, *, failed: bool = False) -> None:
+        """End of an attempt: emit unfinished last lines, then the pending batch, then
+        close a group left open (failed with the attempt, or not)."""
         for stream in STREAMS:
             partial = self._partials[stream]
-            if partial.data or partial.dropped:
+            if partial.data.startswith(b"::") and not partial.dropped:
+                data = bytes(partial.data) + b"\n"
+                partial.reset()
+                self._add_with_commands(stream, data, time.time())
+            elif partial.data or partial.dropped:
                 size = len(partial.data)
                 self._add(stream, [self._finish_partial(partial)], time.time(), size)
         self.flush()
+        status = "failed" if failed else "success"
+        self._send(EventType.GROUP_UPDATE, self._groups.end(self.offset, status, "step-ended"))
+
+    def add_mask(self, value: str) -> None:
+        """Mask `value` (each of its lines) in every line from now on."""
+        parts, short = secret_parts(value)
+        if short:
+            self.add_line(
+                "stderr",
+                f"ansflow: warning: a value given to ::add-mask:: is shorter than "
+                f"{MIN_SECRET_LENGTH} characters and is not masked",
+            )
+        if parts:
+            self._secrets = sorted({*self._secrets, *parts}, key=len, reverse=True)
+
+    # -- workflow commands --------------------------------------------------------------
+
+    def _add_with_commands(self, stream: str, run: bytes, now: float) -> None:
+        """The slow path for a run of complete lines that may hold commands."""
+        for raw in run[:-1].split(b"\n"):
+            command = parse(raw.decode("utf-8", "replace")) if raw.startswith(b"::") else None
+            if command is None:
+                self._add(stream, [self._one_line(raw)], now, len(raw) + 1)
+            else:
+                self._command(stream, command, now)
+
+    def _command(self, stream: str, command: Command, now: float) -> None:
+        name = command.name
+        if name == "add-mask":
+            self.add_mask(command.message)  # the marker line itself is never stored
+            return
+        self.flush()  # the lines before it are emitted before the event about them
+        if name == "group":
+            title = self._mask(command.message)
+            self._send(EventType.GROUP_UPDATE, self._groups.start(title, self.offset))
+        elif name == "endgroup":
+            self._send(EventType.GROUP_UPDATE, self._groups.end(self.offset))
+        elif name in LEVELS:
+            message = self._mask(command.message)
+            offset = self.offset
+            lines = [line.rstrip("\r") for line in message.split("\n")]
+            self._add(stream, lines, now, len(message))
+            self.flush()
+            properties = {k: self._mask(v) for k, v in command.properties.items()}
+            data = annotation(self.step_id, offset, name, message, properties)
+            self._send(EventType.ANNOTATION, [data])
+
+    def _send(self, type_: EventType, payloads: list[dict[str, Any]]) -> None:
+        if self._on_event is not None:
+            for data in payloads:
+                self._on_event(type_, data)
 
     # -- lines ------------------------------------------------------------------------
 

@@ -26,7 +26,16 @@ EVENTS = cast(Table, StoredEvent.__table__)
 #: execution_update fields the executions row keeps (execution_id is the row's `id`).
 _EXECUTION_COLUMNS = tuple(f for f in EXECUTION_FIELDS if f != "execution_id")
 _STEP_COLUMNS = tuple(f for f in STEP_FIELDS if f != "step_id")
-_STORED_TYPES = (EventType.EXECUTION_UPDATE, EventType.STEP_UPDATE, EventType.LOG_UPDATE)
+_STORED_TYPES = (
+    EventType.EXECUTION_UPDATE,
+    EventType.STEP_UPDATE,
+    EventType.LOG_UPDATE,
+    EventType.GROUP_UPDATE,
+    EventType.ANNOTATION,
+)
+#: Events that belong to one step but change no column of its row (snapshots read them
+#: from the events table: store.Store.snapshot).
+MARK_TYPES = (EventType.GROUP_UPDATE, EventType.ANNOTATION)
 
 # Statements are built once: constructing SQLAlchemy statements on every call cost more
 # than executing them; these all hit the compiled cache.
@@ -119,6 +128,8 @@ def _append_one(conn: Connection, execution_id: str, events: list[Event]) -> Non
             steps.log_update(data["step_id"], data["offset"] + count)
         else:
             row["payload"] = codec.encode(data, is_log=False)[0]
+            if ev.type in MARK_TYPES:
+                row["step_id"] = data["step_id"]
             if ev.type is EventType.STEP_UPDATE and isinstance(steps, _StepFold):
                 steps.step_update(data)  # (always a _StepFold: the batch is not logs-only)
         rows.append(row)
@@ -158,7 +169,11 @@ class _StepFold:
     def __init__(self, conn: Connection, execution_id: str, events: Sequence[Event]):
         self.conn = conn
         self.execution_id = execution_id
-        wanted = {ev.data["step_id"] for ev in events if ev.type is not EventType.EXECUTION_UPDATE}
+        wanted = {
+            ev.data["step_id"]
+            for ev in events
+            if ev.type in (EventType.STEP_UPDATE, EventType.LOG_UPDATE)
+        }
         self.rows: dict[str, dict[str, Any]] = {}
         if wanted:
             result = conn.execute(

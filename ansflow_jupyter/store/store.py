@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..events import Event, EventType, ExecutionStatus, StepStatus
+from ..events import Event, EventType, ExecutionStatus, StepStatus, fold_mark
 from . import codec, logs, queries
 from .db import (
     create_store_engine,
@@ -28,7 +28,7 @@ from .db import (
     translate_errors,
 )
 from .models import EXECUTION_FIELDS, STEP_FIELDS
-from .projection import EVENTS, EXECUTIONS, STEPS, append_events, new_step_row
+from .projection import EVENTS, EXECUTIONS, MARK_TYPES, STEPS, append_events, new_step_row
 from .recovery import Owner, closing_events, kill_leftover, kill_tagged, owner_gone
 
 _ACTIVE = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
@@ -39,6 +39,16 @@ _events_since = (
     .where(EVENTS.c.execution_id == bindparam("execution_id"), EVENTS.c.seq > bindparam("since"))
     .order_by(EVENTS.c.seq)
     .limit(bindparam("limit"))
+)
+
+# Groups and annotations of a snapshot: folded from their events (few, unlike log lines).
+_select_marks = (
+    select(EVENTS.c.type, EVENTS.c.payload)
+    .where(
+        EVENTS.c.execution_id == bindparam("execution_id"),
+        EVENTS.c.type.in_([t.value for t in MARK_TYPES]),
+    )
+    .order_by(EVENTS.c.seq)
 )
 
 
@@ -205,7 +215,15 @@ class Store:
         with self._read() as conn:
             row = _execution_row(conn, execution_id)
             steps = [s._mapping for s in _latest_steps(conn, execution_id)]
-        return _snapshot_event(execution_id, row.last_seq, dict(row._mapping), steps)
+            marks = conn.execute(_select_marks, {"execution_id": execution_id}).all()
+        snapshot = _snapshot_event(execution_id, row.last_seq, dict(row._mapping), steps)
+        by_id = {step["step_id"]: step for step in snapshot.data["steps"]}
+        for type_, payload in marks:
+            data = codec.decode(payload, None)
+            step = by_id.get(data.get("step_id"))
+            if step is not None:
+                fold_mark(step, _TYPES[type_], data)
+        return snapshot
 
     def events_since(self, execution_id: str, since: int, limit: int | None = None) -> list[Event]:
         """Stored events with seq > since, in order (at most `limit`)."""
