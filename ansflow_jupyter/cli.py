@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-parallel",
         type=int,
         metavar="N",
-        help="steps running at once ($ANSFLOW_MAX_PARALLEL; default: CPU count)",
+        help="steps running at once ($ANSFLOW_MAX_PARALLEL; default: CPU count + 2)",
     )
     run.add_argument(
         "--backend",

@@ -5,7 +5,8 @@ AnsFlowError
 ├── NotFound       unknown execution or file (404)
 ├── Conflict       e.g. deleting a running execution (409)
 ├── BadRequest     a malformed request (400)
-└── StoreError     the database cannot be used (clear one-line message naming it)
+├── StoreError     the database cannot be used (clear one-line message naming it)
+└── Unavailable    steps cannot run: the backend is unreachable (503, exit 2)
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class StoreError(AnsFlowError):
     """The store cannot be opened or written (not writable, locked, corrupt, other version)."""
 
 
+class Unavailable(AnsFlowError):
+    """Steps cannot run now: the backend (e.g. a Dask scheduler) cannot be reached."""
+
+
 __all__ = [
     "AnsFlowError",
     "BadRequest",
@@ -41,4 +46,5 @@ __all__ = [
     "SpecError",
     "SpecIssue",
     "StoreError",
+    "Unavailable",
 ]

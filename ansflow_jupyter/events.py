@@ -58,6 +58,7 @@ class StepReason(enum.StrEnum):
     SPAWN_ERROR = "spawn-error"
     INTERRUPTED = "interrupted"
     REUSED = "reused"
+    WORKER_LOST = "worker-lost"
 
 
 class EventType(enum.StrEnum):

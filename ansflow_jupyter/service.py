@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from .bus import Bus, Subscription
-from .engine.backend import Backend
+from .engine.backend import Backend, BackendUnavailable
 from .engine.executor import Executor
-from .errors import BadRequest, Conflict, NotFound
+from .errors import BadRequest, Conflict, NotFound, Unavailable
 from .events import Event, EventType, ExecutionStatus, StepStatus
 from .pipeline import load_pipeline, load_pipeline_file, validate
 from .pipeline.errors import SpecIssue
@@ -155,6 +155,10 @@ class ExecutionManager:
         reuse: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Record a new execution and run it in the background; returns its summary."""
+        try:
+            await self.backend.open()  # an unreachable cluster is an error now, not per step
+        except BackendUnavailable as exc:
+            raise Unavailable(str(exc)) from None
         execution_id = uuid.uuid4().hex
         steps = [
             {

@@ -5,10 +5,12 @@
 
 Behaviour worth knowing (the contract is in docs/internals.md):
 - Ready-set scheduling: a step starts as soon as its own needs are finished, up to
-  max_parallel (argument, else the pipeline's max-parallel, else the CPU count); among
+  max_parallel (argument, else the pipeline's max-parallel, else CPU count + 2); among
   ready steps, file order wins.
-- Step environment: os.environ + pipeline env + step env + ANSFLOW_EXECUTION_ID,
-  ANSFLOW_STEP_ID, ANSFLOW_ATTEMPT + the `env` overrides given to the Executor.
+- Step environment (engine/environment.py): the owner's environment minus a deny-list
+  and our own virtualenv (or a minimal set with `env-inherit: false`), + pipeline env +
+  step env + ANSFLOW_EXECUTION_ID, ANSFLOW_STEP_ID, ANSFLOW_ATTEMPT + the `env` overrides
+  given to the Executor. On Dask the inherited part is the worker's.
 - Retries: attempt k+1 starts delay * backoff**(k-1) s after attempt k failed (exit code
   or timeout); log offsets continue across attempts; each attempt emits step_update
   `running` with its `attempt` and pid/pgid/host/create_time.
@@ -27,8 +29,9 @@ Behaviour worth knowing (the contract is in docs/internals.md):
 """
 
 from .backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
-from .executor import Executor, shell_argv
+from .executor import Executor
 from .output import LineProcessor
+from .shell import shell_argv
 from .writer import EventSink, EventWriter
 
 __all__ = [

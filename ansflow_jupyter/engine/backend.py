@@ -10,6 +10,8 @@ import abc
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .environment import StepEnvironment
+
 #: Called with ("stdout" | "stderr", a raw chunk). It returns None, or an awaitable when
 #: the consumer is full: the backend then reads no more output until it is done, so a
 #: slow consumer slows the step through its pipes and memory stays bounded. (Synchronous
@@ -22,6 +24,14 @@ class SpawnError(Exception):
     """The process could not be started (missing shell, bad working directory, ...)."""
 
 
+class WorkerLost(Exception):
+    """The machine running the attempt went away; its message names the worker."""
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot run anything (e.g. the Dask scheduler is unreachable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StepLaunch:
     """Everything needed to start one attempt of one step."""
@@ -30,8 +40,11 @@ class StepLaunch:
     step_id: str
     attempt: int
     argv: Sequence[str]
-    env: Mapping[str, str]  # the complete environment of the process
+    env: Mapping[str, str]  # the complete environment of the process, built here
     cwd: str
+    #: How `env` was built, for a backend that starts the process elsewhere: a Dask
+    #: worker builds it again on top of its own environment. None: use `env` as it is.
+    environment: StepEnvironment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +78,9 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Start the attempt; raise SpawnError when it cannot start."""
+
+    async def open(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Check that steps can run (connect); raise BackendUnavailable, fast, when not."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources; running attempts have been terminated by then."""

@@ -22,12 +22,19 @@ from typing import Any
 
 from ..events import EventType, ExecutionStatus, StepReason, StepStatus
 from ..pipeline.spec import PipelineSpec, StepSpec
-from .backend import Backend, SpawnError, StepLaunch, StepProcess
+from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
+from .environment import StepEnvironment, denied, inherited
 from .output import LineProcessor
-from .state import ConditionValues, StepResult, StepState, runs_when_cancelled, shell_argv
+from .shell import shell_argv
+from .state import ConditionValues, StepResult, StepState, runs_when_cancelled
 from .writer import EventSink, EventWriter
 
-__all__ = ["EventSink", "Executor", "shell_argv"]
+__all__ = ["EventSink", "Executor", "default_max_parallel", "shell_argv"]
+
+
+def default_max_parallel() -> int:
+    """CPU count + 2, like ninja: steps often wait on I/O, so a few extra keep CPUs busy."""
+    return (os.cpu_count() or 1) + 2
 
 
 class Executor:
@@ -49,7 +56,7 @@ class Executor:
     ) -> None:
         self.spec = spec
         self.execution_id = execution_id
-        self.max_parallel = max(1, max_parallel or spec.max_parallel or os.cpu_count() or 1)
+        self.max_parallel = max(1, max_parallel or spec.max_parallel or default_max_parallel())
         self._backend = backend
         self._line_max = log_line_max_bytes
         self._reuse = dict(reuse or {})
@@ -57,7 +64,14 @@ class Executor:
         self._env_overrides = dict(env or {})
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
-        self._base_env = dict(os.environ)  # copying os.environ per step costs ~0.1 ms
+        # What steps inherit, computed once per execution (copying os.environ per step
+        # costs ~0.1 ms); a Dask worker computes its own from the worker's environment.
+        self._inherited = {True: inherited(os.environ, True), False: inherited(os.environ, False)}
+        self._secrets = {  # declared secrets travel with the step, also with env-inherit false
+            name: os.environ[name]
+            for name in spec.secrets
+            if name in os.environ and not denied(name, os.environ[name])
+        }
         # Incremental ready set: unfinished-needs counters and a heap of file positions, so
         # a finished step costs O(its dependents), not a scan of the whole pipeline.
         self._order = list(self._steps.values())
@@ -264,7 +278,9 @@ class Executor:
 
     async def _attempts(self, step: StepState) -> None:
         spec = step.spec
-        env = self._step_env(spec)
+        inherit = self._inherits(spec)
+        overrides = self._env_overrides_of(spec)
+        env = {**self._inherited[inherit], **overrides}
         secrets = {name: env.get(name, "") for name in self.spec.secrets}
         log = LineProcessor(
             spec.id,
@@ -292,16 +308,23 @@ class Executor:
             step.exit_code = None
             if step.started_at is None:
                 step.started_at = time.time()
-            env["ANSFLOW_ATTEMPT"] = str(attempt)
+            env["ANSFLOW_ATTEMPT"] = overrides["ANSFLOW_ATTEMPT"] = str(attempt)
+            step.extra.pop("message", None)  # a retry starts with a clean slate
             try:
                 argv = shell_argv(spec.shell, spec.run)
-                launch = StepLaunch(self.execution_id, spec.id, attempt, argv, dict(env), cwd)
+                environment = StepEnvironment(inherit, dict(overrides))
+                launch = StepLaunch(
+                    self.execution_id, spec.id, attempt, argv, dict(env), cwd, environment
+                )
                 process = await self._backend.start(launch, on_output)
             except SpawnError as exc:
                 log.add_line("stderr", f"ansflow: {exc}")
                 log.finish()
                 result = (StepStatus.FAILED, StepReason.SPAWN_ERROR, None)
                 break
+            except WorkerLost as exc:
+                result = self._lost(step, log, exc)
+                continue
             step.process = process
             self._emit_step(step, running=True)
             if self._stopped(step):
@@ -309,6 +332,12 @@ class Executor:
             code: int | None = None
             try:
                 code, timed_out = await self._wait(process, spec.timeout)
+            except WorkerLost as exc:
+                result = self._lost(step, log, exc)
+                if self._stopped(step):
+                    result = (StepStatus.CANCELLED, StepReason.CANCELLED, None)
+                    break
+                continue
             except Exception:
                 # Reading failed (a bug, or the consumer raised): never orphan the tree.
                 self._spawn(process.terminate(self._kill_grace))
@@ -326,6 +355,15 @@ class Executor:
             result = (StepStatus.FAILED, StepReason.TIMEOUT if timed_out else StepReason.EXIT, code)
         status, reason, step.exit_code = result
         self._finish(step, status, reason)
+
+    def _lost(self, step: StepState, log: LineProcessor, exc: WorkerLost) -> StepResult:
+        """A failed attempt whose machine went away (retried like any failure)."""
+        step.process = None
+        log.finish()  # the attempt's last partial line first, then why it ended
+        log.add_line("stderr", f"ansflow: {exc}")
+        log.finish()
+        step.extra["message"] = str(exc)
+        return (StepStatus.FAILED, StepReason.WORKER_LOST, None)
 
     async def _wait(self, process: StepProcess, timeout: float | None) -> tuple[int, bool]:
         """The exit code, and whether the attempt was killed for its timeout."""
@@ -348,12 +386,20 @@ class Executor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._cancel_event.wait(), delay)
 
-    def _step_env(self, spec: StepSpec) -> dict[str, str]:
-        env = {**self._base_env, **self.spec.env, **spec.env}
+    def _inherits(self, spec: StepSpec) -> bool:
+        return self.spec.env_inherit if spec.env_inherit is None else spec.env_inherit
+
+    def _env_overrides_of(self, spec: StepSpec) -> dict[str, str]:
+        """What a step adds to what it inherits (all that travels to a Dask worker)."""
+        env = {**self._secrets, **self.spec.env, **spec.env}
         env["ANSFLOW_EXECUTION_ID"] = self.execution_id
         env["ANSFLOW_STEP_ID"] = spec.id
         env.update(self._env_overrides)
         return env
+
+    def _step_env(self, spec: StepSpec) -> dict[str, str]:
+        """The step's environment as seen here (what `if: env.X` reads)."""
+        return {**self._inherited[self._inherits(spec)], **self._env_overrides_of(spec)}
 
     # -- events -----------------------------------------------------------------------
 

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import StepReason, StepStatus
 from ..pipeline.spec import StepSpec
-from .backend import SpawnError, StepProcess
+from .backend import StepProcess
+from .shell import shell_argv
+
+__all__ = ["ConditionValues", "StepResult", "StepState", "runs_when_cancelled", "shell_argv"]
 
 #: (final status, reason, exit code) of a step run.
 StepResult = tuple[StepStatus, StepReason, int | None]
-RUNS_WHEN_CANCELLED = re.compile(r"\b(?:always|cancelled)\s*\(")
-
-
-def shell_argv(shell: str, script: str) -> list[str]:
-    """The command line that runs `script` with one of the supported shells."""
-    if shell == "bash":
-        return ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
-    if shell == "sh":
-        return ["sh", "-e", "-c", script]
-    if shell == "python":
-        return [sys.executable, "-u", "-c", script]
-    raise SpawnError(f"unknown shell {shell!r} (expected bash, sh or python)")
+#: An `if:` that calls one of these makes a cleanup step: it still runs after cancel().
+CLEANUP_FUNCTIONS = frozenset({"always", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,4 +77,4 @@ class StepState:
 
 def runs_when_cancelled(spec: StepSpec) -> bool:
     """Cleanup steps: their `if:` explicitly calls always() or cancelled()."""
-    return spec.condition is not None and bool(RUNS_WHEN_CANCELLED.search(spec.condition.source))
+    return spec.condition is not None and not CLEANUP_FUNCTIONS.isdisjoint(spec.condition.calls)

@@ -51,6 +51,7 @@ class Checker:
             secrets=fields.get("secrets", ()),
             defaults=fields.get("defaults", {}),
             max_parallel=fields.get("max-parallel"),
+            env_inherit=fields.get("env-inherit", True),
             steps=fields.get("steps", []),
         )
 
@@ -347,4 +348,5 @@ class Checker:
             ),
             continue_on_error=f.get("continue-on-error", False),
             matrix=f.get("matrix", []),
+            env_inherit=f.get("env-inherit"),
         )

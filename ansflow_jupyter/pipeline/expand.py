@@ -186,6 +186,7 @@ def build_steps(
                 matrix=matrix,
                 template_id=step.id,
                 line=step.anchor.start_mark.line + 1,
+                env_inherit=step.env_inherit,
             )
     return out
 

@@ -42,6 +42,7 @@ STEP_KEYS: dict[str, Key] = {
     "needs": Key("needs", "Step id(s) that must end before this one starts."),
     "if": Key("condition", "success() | failure() | always() | cancelled(), env.X == 'y', ..."),
     "env": Key("env", "Environment variables of this step."),
+    "env-inherit": Key("bool", "false: start from a minimal environment (default: pipeline's)."),
     "working-directory": Key("string", "Working directory, relative to the file."),
     "timeout": Key("duration", "Kill the step's process tree after this long."),
     "retry": Key("mapping", "Retry a failing step.", table=RETRY_KEYS),
@@ -58,9 +59,10 @@ LIST_STEP_KEYS: dict[str, Key] = {
 TOP_KEYS: dict[str, Key] = {
     "name": Key("string", "Pipeline name.", required=True),
     "env": Key("env", "Environment merged into every step."),
+    "env-inherit": Key("bool", "false: steps start from a minimal environment, not ours."),
     "secrets": Key("names", "Env names whose values are masked as *** in logs."),
     "defaults": Key("mapping", "Defaults for every step.", table=DEFAULTS_KEYS),
-    "max-parallel": Key("positive-int", "Steps running at once (default: CPU count)."),
+    "max-parallel": Key("positive-int", "Steps running at once (default: CPU count + 2)."),
     "steps": Key("steps", "Mapping id -> step, or a list of steps with an `id`.", required=True),
 }
 

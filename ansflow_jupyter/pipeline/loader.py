@@ -95,5 +95,6 @@ def _load(
         source=text,
         path=path,
         base_dir=base_dir if base_dir is not None else Path.cwd(),
+        env_inherit=doc.env_inherit,
     )
     return spec, []

@@ -36,6 +36,10 @@ class Condition(Protocol):
     source: str
 
     @property
+    def calls(self) -> frozenset[str]:
+        """The functions the expression calls (`always`, `cancelled`, ...)."""
+
+    @property
     def uses_status_function(self) -> bool:
         """True when the expression calls success(), failure(), always() or cancelled();
         otherwise the executor treats it as `success() && (expr)`, like GitHub Actions."""
@@ -71,6 +75,7 @@ class StepSpec:
     matrix: Mapping[str, str] = field(default_factory=dict)
     template_id: str = ""  # the id as written in the file (before matrix expansion)
     line: int = 0  # 1-based line of the step's key in the file
+    env_inherit: bool | None = None  # `env-inherit`; None: the pipeline's
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +90,4 @@ class PipelineSpec:
     source: str  # the YAML text as loaded
     path: str | None  # the file it came from, if any
     base_dir: Path  # where relative working directories resolve
+    env_inherit: bool = True  # `env-inherit: false`: steps start from a minimal environment

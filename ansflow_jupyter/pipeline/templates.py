@@ -39,6 +39,7 @@ class StepTemplate:
     retry: RetrySpec = field(default_factory=RetrySpec)
     continue_on_error: bool = False
     matrix: list[tuple[str, list[Text]]] = field(default_factory=list)
+    env_inherit: bool | None = None
 
 
 @dataclass(slots=True)
@@ -50,6 +51,7 @@ class Document:
     secrets: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     max_parallel: int | None = None
+    env_inherit: bool = True
     steps: list[StepTemplate] = field(default_factory=list)
 
 

@@ -34,7 +34,7 @@ class AnsFlowApp(ExtensionApp):
         "Jupyter data dir, shared with the `ansflow` CLI)."
     ).tag(config=True)
     max_parallel = Int(
-        None, allow_none=True, help="Steps running at once per execution (default: CPU count)."
+        None, allow_none=True, help="Steps running at once per execution (default: CPU count + 2)."
     ).tag(config=True)
     backend = Enum(["local", "dask"], "local", help="Where steps run.").tag(config=True)
     dask_address = Unicode(

@@ -9,7 +9,15 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..errors import AnsFlowError, BadRequest, Conflict, NotFound, SpecError, StoreError
+from ..errors import (
+    AnsFlowError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    SpecError,
+    StoreError,
+    Unavailable,
+)
 from .discovery import KernelAuthMixin
 from .paths import OutsideRoot
 
@@ -20,6 +28,7 @@ _STATUS: tuple[tuple[type[AnsFlowError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (StoreError, 503),
+    (Unavailable, 503),
 )
 
 

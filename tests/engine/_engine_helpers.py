@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ class Cond:
     source: str
     fn: Callable[[ConditionContext], bool]
     uses_status_function: bool = True
+
+    @property
+    def calls(self) -> frozenset[str]:
+        return frozenset(re.findall(r"(\w+)\s*\(", self.source))
 
     def evaluate(self, ctx: ConditionContext) -> bool:
         return self.fn(ctx)

@@ -17,9 +17,9 @@ from _engine_helpers import (
     run,
     step,
 )
+from _fake_backend import FakeBackend, FakeStep
 
 from ansflow_jupyter.engine import Executor
-from ansflow_jupyter.engine.backends import FakeBackend, FakeStep
 from ansflow_jupyter.engine.writer import MAX_PENDING
 from ansflow_jupyter.events import EventType, ExecutionStatus
 from ansflow_jupyter.pipeline.spec import PipelineSpec, RetrySpec

@@ -1,6 +1,5 @@
-"""Where steps run: `LocalBackend` (processes here), `FakeBackend` (scripted, for tests)."""
+"""Where steps run: `LocalBackend` (processes here), `DaskBackend` (a Dask cluster)."""
 
-from .fake import FakeBackend, FakeStep
 from .local import LocalBackend
 
-__all__ = ["FakeBackend", "FakeStep", "LocalBackend"]
+__all__ = ["LocalBackend"]

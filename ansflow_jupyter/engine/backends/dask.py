@@ -1,13 +1,21 @@
 """Run steps on a Dask cluster: one task per attempt, output streamed back as worker events.
 
-Dask has no Pub/Sub any more, so the task streams its output with `worker.log_event` on a
-topic of its own and the client follows it with `subscribe_topic`. The task's result
-travels on another channel than the events, so the attempt ends on the task's own `exit`
-event (sent after the last output chunk), never on the future: no line is lost.
-Cancelling a future does not stop a running subprocess, so `terminate` signals the step's
-process group on the worker that runs it (`client.run(..., workers=[address])`).
-The scheduler must not retry a task whose worker died (a step never runs twice): set
-`distributed.scheduler.allowed-failures: 0` on the cluster; `DaskBackend.local()` does.
+Dask has no Pub/Sub any more, so tasks stream their output with `worker.log_event` on one
+topic per backend, each message naming its attempt, and the client follows that topic
+once (`subscribe_topic`). The task's result travels on another channel than the events,
+so an attempt ends on its own `exit` event (sent after the last output chunk), never on
+the future: no line is lost.
+
+Faults, in our own code rather than in scheduler settings an external cluster may lack:
+- An attempt runs at most once: before starting its process the task claims the
+  attempt's key as a scheduler Event; a task the scheduler re-runs after a lost worker
+  finds it claimed and refuses (with Dask's default `allowed-failures` too).
+- A lost worker ends the attempt as WorkerLost (reason `worker-lost`, retried under
+  `retry`), and a watcher process on the worker (engine/reaper.py) kills what the dead
+  worker's steps left running.
+- Cancel and timeout kill the step's whole tree on its worker with the local backend's
+  engine/process.kill_tree, through `client.run(..., workers=[address])`.
+- An unreachable scheduler is reported by `open()` at once (BackendUnavailable).
 """
 
 from __future__ import annotations
@@ -19,25 +27,58 @@ import signal
 import socket
 import subprocess
 import threading
-import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
+from ..backend import (
+    Backend,
+    BackendUnavailable,
+    OutputHandler,
+    ProcessInfo,
+    SpawnError,
+    StepLaunch,
+    StepProcess,
+    WorkerLost,
+)
+from ..environment import StepEnvironment
 
 READ_SIZE = 64 * 1024
 #: A step whose worker vanished never sends `exit`; after the future fails we wait this
 #: long for straggling events, then end the attempt.
 STRAGGLERS = 1.0
+#: How long `open()` tries to reach the scheduler before giving up.
+CONNECT_TIMEOUT = 5.0
+
+_reaper: Any = None
+_reaper_lock = threading.Lock()
 
 
-def run_step(
-    argv: Sequence[str], env: Mapping[str, str], cwd: str, topic: str
-) -> int | None:  # pragma: no cover - runs on a worker (covered through the cluster tests)
-    """The task: run one attempt in its own session and stream its output as events."""
+class AttemptAlreadyRan(RuntimeError):
+    """Raised by a task the scheduler re-ran: its attempt already started once."""
+
+
+def run_step(  # pragma: no cover - runs on a worker (covered through the cluster tests)
+    argv: Sequence[str],
+    inherit: bool,
+    overrides: Mapping[str, str],
+    cwd: str,
+    topic: str,
+    key: str,
+) -> int | None:
+    """The task: claim the attempt, run it in its own session, stream its output."""
     from distributed import get_worker
 
     worker = get_worker()
+    if not _claim(worker, key):
+        raise AttemptAlreadyRan(f"{key} already started on a worker that was lost")
+
+    def send(msg: dict[str, Any]) -> None:
+        msg["key"] = key
+        worker.log_event(topic, msg)
+
+    # The worker's environment, not the client's: only the overrides travel.
+    env = StepEnvironment(inherit, overrides).resolve()
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -45,32 +86,30 @@ def run_step(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env=dict(env),
+            env=env,
             start_new_session=True,
         )
     except OSError as exc:
-        worker.log_event(topic, {"kind": "spawn-error", "message": f"{argv[0]}: {exc}"})
+        send({"kind": "spawn-error", "message": f"{argv[0]}: {exc.strerror or exc}"})
         return None
-    import psutil
+    from .local import create_time
 
-    try:
-        create_time = psutil.Process(proc.pid).create_time()
-    except psutil.Error:
-        create_time = time.time()
-    worker.log_event(
-        topic,
+    started = create_time(proc.pid)
+    reaper = _worker_reaper()
+    reaper.watch(proc.pid, proc.pid, started)
+    send(
         {
             "kind": "started",
             "pid": proc.pid,
             "host": socket.gethostname(),
-            "create_time": create_time,
+            "create_time": started,
             "worker": worker.address,
-        },
+        }
     )
 
     def pump(stream: str, fd: int) -> None:
         while chunk := os.read(fd, READ_SIZE):
-            worker.log_event(topic, {"kind": "output", "stream": stream, "data": chunk})
+            send({"kind": "output", "stream": stream, "data": chunk})
 
     assert proc.stdout is not None and proc.stderr is not None
     readers = [
@@ -82,39 +121,69 @@ def run_step(
     code = proc.wait()
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # what the step left behind dies with it
+    reaper.forget(proc.pid)
     for reader in readers:
         reader.join(timeout=2.0)
-    worker.log_event(topic, {"kind": "exit", "code": code})
+    send({"kind": "exit", "code": code})
     return code
 
 
-def signal_step_group(pgid: int, sig: int) -> bool:  # pragma: no cover - runs on a worker
-    """Runs on the worker: signal a step's process group; False when it is gone."""
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+def _claim(worker: Any, key: str) -> bool:  # pragma: no cover - runs on a worker
+    """Set the attempt's scheduler Event; False when it was set already (a re-run).
+
+    Dask never runs one key twice at the same time, so check-then-set cannot race."""
+    from distributed.utils import sync
+
+    async def claim() -> bool:
+        if await worker.scheduler.event_is_set(name=key):
+            return False
+        await worker.scheduler.event_set(name=key)
+        return True
+
+    return bool(sync(worker.loop, claim))
+
+
+def _worker_reaper() -> Any:  # pragma: no cover - runs on a worker
+    """The watcher of this worker process (started by its first step)."""
+    global _reaper
+    with _reaper_lock:
+        if _reaper is None:
+            from ..reaper import Reaper
+
+            _reaper = Reaper()
+        return _reaper
+
+
+async def kill_step(pid: int, pgid: int, grace: float) -> None:  # pragma: no cover - worker
+    """Runs on the worker: the local backend's tree kill (escaped descendants too)."""
+    from ..process import kill_tree
+
+    await kill_tree(pid, pgid, grace)
+
+
+def _lost(exc: BaseException | None) -> bool:
+    """True for the failures that mean the worker running the attempt went away."""
+    return type(exc).__name__ in ("KilledWorker", "AttemptAlreadyRan")
 
 
 class DaskProcess(StepProcess):
     """One attempt running as a Dask task."""
 
-    def __init__(self, backend: DaskBackend, topic: str, on_output: OutputHandler):
+    def __init__(self, backend: DaskBackend, key: str, on_output: OutputHandler):
         self._backend = backend
-        self._topic = topic
+        self.key = key
         self._on_output = on_output
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._started = asyncio.get_running_loop().create_future()
         self._worker: str | None = None
+        self._worker_seen = False
         self.info: ProcessInfo | None = None
         self.future: Any = None
         self._code: int | None = None
         self._terminating: asyncio.Task[None] | None = None
 
-    def on_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        """Topic handler (on the client's loop): queue the message in arrival order."""
-        msg = event[1]
+    def on_event(self, msg: dict[str, Any]) -> None:
+        """Topic message of this attempt (on the client's loop), in arrival order."""
         if msg.get("kind") == "started":
             self._worker = msg["worker"]
             self.info = ProcessInfo(msg["pid"], msg["pid"], msg["host"], msg["create_time"])
@@ -123,25 +192,35 @@ class DaskProcess(StepProcess):
         self._events.put_nowait(msg)
 
     async def started(self) -> None:
-        """Wait until the process runs; SpawnError if it could not start or the task died."""
+        """Wait until the process runs; SpawnError if it could not start, WorkerLost if
+        its worker went away first."""
         finished = asyncio.ensure_future(self._settled())
         await asyncio.wait([self._started, finished], return_when=asyncio.FIRST_COMPLETED)
         if not self._started.done():
-            raise SpawnError(f"the Dask task ended before the step started: {finished.result()}")
+            exc = finished.result()
+            if _lost(exc):
+                raise WorkerLost(f"the Dask worker running this attempt was lost ({exc})")
+            raise SpawnError(f"the Dask task ended before the step started: {exc!r}")
         finished.cancel()
         msg = self._started.result()
         if msg["kind"] == "spawn-error":
             raise SpawnError(msg["message"])
 
-    async def _settled(self) -> str:
+    async def _settled(self) -> BaseException | None:
         try:
             await self.future
         except Exception as exc:  # any task failure ends the attempt; say which
-            return f"{type(exc).__name__}: {exc}"
-        return "no output"
+            return exc
+        return None
 
     async def wait(self) -> int:
         """Hand over output until the task's `exit` event; the exit code."""
+        try:
+            return await self._follow()
+        finally:
+            self._backend.finished(self)
+
+    async def _follow(self) -> int:
         loop = asyncio.get_running_loop()
         task_ended_at: float | None = None
         while self._code is None:
@@ -151,19 +230,34 @@ class DaskProcess(StepProcess):
                 if self.future.done():  # lost worker or failed task: no `exit` will come
                     task_ended_at = task_ended_at or loop.time()
                     if loop.time() - task_ended_at > STRAGGLERS:
-                        self._code = -signal.SIGKILL
+                        await self._ended_without_exit()
+                elif self._worker_gone():
+                    await self._backend.cancel(self.future)  # never re-run it elsewhere
+                    raise WorkerLost(f"the Dask worker {self._worker} left the cluster") from None
                 continue
             if msg["kind"] == "output":
                 if (wait := self._on_output(msg["stream"], msg["data"])) is not None:
                     await wait
             elif msg["kind"] == "exit":
                 self._code = int(msg["code"])
-        self._backend.unsubscribe(self._topic)
-        self.future.release()  # the result is not needed; don't keep it on the cluster
         return self._code
 
+    async def _ended_without_exit(self) -> None:
+        if _lost(await self._settled()) or self._worker_gone():
+            raise WorkerLost(f"the Dask worker {self._worker} running this step was lost")
+        self._code = -signal.SIGKILL
+
+    def _worker_gone(self) -> bool:
+        """The worker left the scheduler's list after we saw it there (the list the client
+        refreshes every few seconds may not know a worker that joined just now)."""
+        if self._worker is None:
+            return False
+        present = self._backend.has_worker(self._worker)
+        self._worker_seen = self._worker_seen or present
+        return self._worker_seen and not present
+
     async def terminate(self, grace: float) -> None:
-        """SIGTERM the step's group on its worker, SIGKILL after `grace` (idempotent)."""
+        """Kill the step's tree on its worker: SIGTERM, SIGKILL after `grace` (idempotent)."""
         if self._terminating is None:
             self._terminating = asyncio.ensure_future(self._kill(grace))
         await asyncio.shield(self._terminating)
@@ -171,14 +265,7 @@ class DaskProcess(StepProcess):
     async def _kill(self, grace: float) -> None:
         if self.info is None or self._worker is None:
             return
-        pgid, worker = self.info.pgid, self._worker
-        alive = await self._backend.signal(worker, pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while alive and self._code is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            alive = await self._backend.signal(worker, pgid, 0)
-        if alive:
-            await self._backend.signal(worker, pgid, signal.SIGKILL)
+        await self._backend.kill(self._worker, self.info.pid, self.info.pgid, grace)
 
 
 class DaskBackend(Backend):
@@ -189,6 +276,10 @@ class DaskBackend(Backend):
         self._client = client
         self._owned: list[Any] = []
         self._connecting = asyncio.Lock()  # parallel first starts must share one cluster
+        self._topic = f"ansflow-{uuid.uuid4().hex}"
+        self._subscribed = False
+        self._running: dict[str, DaskProcess] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @classmethod
     async def local(cls, n_workers: int = 2, processes: bool = False) -> DaskBackend:
@@ -197,19 +288,38 @@ class DaskBackend(Backend):
         await backend._connect(n_workers=n_workers, processes=processes)
         return backend
 
+    @property
+    def client(self) -> Any:
+        """The distributed Client once connected (None before)."""
+        return self._client
+
+    async def open(self) -> None:
+        """Connect now; BackendUnavailable within seconds when the scheduler is unreachable."""
+        await self._connect()
+
     async def _connect(self, n_workers: int = 2, processes: bool = False) -> Any:
         """The client; without an address, a LocalCluster that this backend owns."""
         async with self._connecting:
             if self._client is None:
                 self._client = await self._open(n_workers, processes)
+            if not self._subscribed:
+                self._client.subscribe_topic(self._topic, self._on_event)
+                self._subscribed = True
         return self._client
 
     async def _open(self, n_workers: int, processes: bool) -> Any:
+        if self._address:  # checked before importing distributed: that alone takes ~1 s
+            await _reachable(self._address)
         import dask
         from distributed import Client, LocalCluster
 
         if self._address:
-            client = await Client(self._address, asynchronous=True)  # type: ignore[no-untyped-call]
+            try:
+                client = await Client(  # type: ignore[no-untyped-call]
+                    self._address, asynchronous=True, timeout=CONNECT_TIMEOUT
+                )
+            except Exception as exc:  # also a port that answers but is no Dask scheduler
+                raise BackendUnavailable(_unreachable(self._address, exc)) from None
             self._owned = [client]
             return client
         dask.config.set({"distributed.scheduler.allowed-failures": 0})
@@ -220,39 +330,110 @@ class DaskBackend(Backend):
         self._owned = [client, cluster]
         return client
 
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        msg = event[1]
+        process = self._running.get(msg.get("key", ""))
+        if process is not None:
+            process.on_event(msg)
+
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Submit the attempt and wait until its process runs on a worker."""
         client = await self._connect()
-        topic = f"ansflow-{launch.execution_id}-{launch.step_id}-{launch.attempt}"
-        process = DaskProcess(self, topic, on_output)
-        client.subscribe_topic(topic, process.on_event)
+        key = f"ansflow-{launch.execution_id}-{launch.step_id}-{launch.attempt}"
+        environment = launch.environment or StepEnvironment(True, launch.env)
+        process = DaskProcess(self, key, on_output)
+        self._running[key] = process
         process.future = client.submit(
             run_step,
             list(launch.argv),
-            dict(launch.env),
+            environment.inherit,
+            dict(environment.overrides),
             launch.cwd,
-            topic,
-            key=topic,
+            self._topic,
+            key,
+            key=key,
             pure=False,
             retries=0,
         )
-        await process.started()
+        try:
+            await process.started()
+        except BaseException:
+            self.finished(process)
+            raise
         return process
 
-    async def signal(self, worker: str, pgid: int, sig: int) -> bool:
-        """Signal a step group on the worker that runs it."""
-        client = await self._connect()
-        result = await client.run(signal_step_group, pgid, sig, workers=[worker])
-        return bool(result.get(worker))
+    def finished(self, process: DaskProcess) -> None:
+        """The attempt is over: stop routing its messages; forget its claim once the task
+        is done (before that, the claim is what keeps a re-run from starting)."""
+        self._running.pop(process.key, None)
+        if process.future is not None:
+            self._track(self._forget(process.key, process.future))
 
-    def unsubscribe(self, topic: str) -> None:
-        """Stop following a finished attempt's topic."""
-        if self._client is not None:
-            with contextlib.suppress(ValueError):
-                self._client.unsubscribe_topic(topic)
+    async def _forget(self, key: str, future: Any) -> None:
+        with contextlib.suppress(BaseException):
+            await future  # done (or failed): the scheduler will not run it again
+        future.release()
+        with contextlib.suppress(Exception):
+            await self._client.scheduler.event_clear(name=key)
+
+    def _track(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def has_worker(self, address: str) -> bool:
+        """Whether the scheduler (as last reported to the client) lists this worker."""
+        if self._client is None:
+            return False
+        return address in self._client.scheduler_info().get("workers", {})
+
+    async def cancel(self, future: Any) -> None:
+        """Cancel a task that must not run (again)."""
+        with contextlib.suppress(Exception):
+            await self._client.cancel([future])
+
+    async def kill(self, worker: str, pid: int, pgid: int, grace: float) -> None:
+        """Kill a step's tree on the worker that runs it (nothing to do if it is gone)."""
+        client = await self._connect()
+        with contextlib.suppress(Exception):  # a lost worker took its steps along
+            await client.run(kill_step, pid, pgid, grace, workers=[worker])
 
     async def close(self) -> None:
         """Close the client (and the cluster) this backend created."""
+        for task in list(self._tasks):
+            task.cancel()  # forgetting claims is best effort; the cluster may be gone
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._client is not None and self._subscribed:
+            with contextlib.suppress(Exception):
+                self._client.unsubscribe_topic(self._topic)
+            self._subscribed = False
         for owned in self._owned:
             await owned.close()
         self._owned = []
+
+
+async def _reachable(address: str) -> None:
+    """Fail at once for a TCP scheduler address nobody listens on (Dask's own connect
+    retries for 30 s by default, and each step would wait for it)."""
+    scheme, sep, location = address.rpartition("://")
+    if sep and scheme != "tcp":
+        return  # tls://, ucx://, ...: Dask's own connect (with its timeout) decides
+    host, _, port_text = location.rpartition(":")
+    host = host.strip("[]")  # [::1]:8786
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise BackendUnavailable(f"invalid Dask scheduler address {address!r}") from None
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise BackendUnavailable(_unreachable(address, exc)) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+def _unreachable(address: str, exc: BaseException) -> str:
+    errno = getattr(exc, "errno", None)
+    reason = os.strerror(errno) if errno else str(exc) or type(exc).__name__
+    return f"cannot reach the Dask scheduler at {address}: {reason}"

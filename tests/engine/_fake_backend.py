@@ -7,7 +7,14 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
+from ansflow_jupyter.engine.backend import (
+    Backend,
+    OutputHandler,
+    ProcessInfo,
+    SpawnError,
+    StepLaunch,
+    StepProcess,
+)
 
 
 @dataclass(frozen=True, slots=True)
