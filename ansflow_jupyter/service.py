@@ -27,6 +27,7 @@ from .pipeline import load_pipeline, load_pipeline_file, validate
 from .pipeline.errors import SpecIssue
 from .pipeline.spec import PipelineSpec
 from .store import Owner, Store
+from .watcher import StoreWatcher
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -41,6 +42,8 @@ class _Run:
     executor: Executor
     task: asyncio.Task[ExecutionStatus] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel_requested: bool = False  # another process asked (through the store)
+    abandoned: bool = False  # another process recorded its end: record nothing more
 
 
 class ExecutionManager:
@@ -56,6 +59,9 @@ class ExecutionManager:
         retention_days: float | None = None,
         max_executions: int | None = None,
         kill_grace: float = 5.0,
+        owner_heartbeat: float = 3.0,
+        owner_timeout: float = 10.0,
+        watch_interval: float = 0.05,
     ):
         if backend is None:
             from .engine.backends.local import LocalBackend
@@ -73,6 +79,12 @@ class ExecutionManager:
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="ansflow-store-read")
         self._runs: dict[str, _Run] = {}
         self._persisting = True  # False while abandoning executions at shutdown
+        self.watcher = StoreWatcher(
+            self,
+            heartbeat=owner_heartbeat,
+            owner_timeout=owner_timeout,
+            poll_interval=watch_interval,
+        )
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -80,6 +92,7 @@ class ExecutionManager:
         """Recover the store (interrupted executions, leftover processes) and apply retention."""
         recovered = await self._write(self.store.recover)
         await self.apply_retention()
+        self.watcher.start()
         return recovered
 
     async def apply_retention(self) -> int:
@@ -96,6 +109,7 @@ class ExecutionManager:
         `cancel_running` ends them `cancelled` (like a user's cancel); otherwise their
         trees are killed without recording the executor's reaction, and they end
         `interrupted` -- what the next start would decide had the process died."""
+        await self.watcher.stop()
         runs = dict(self._runs)
         if not cancel_running:
             self._persisting = False
@@ -191,6 +205,7 @@ class ExecutionManager:
         )
         run = _Run(executor)
         self._runs[execution_id] = run
+        self.watcher.start()
         run.task = asyncio.create_task(self._drive(execution_id, run))
         return {
             "execution_id": execution_id,
@@ -207,6 +222,8 @@ class ExecutionManager:
         finally:
             run.done.set()
             self._runs.pop(execution_id, None)
+            if run.abandoned:
+                self.watcher.poke()  # relay the end another process recorded
 
     def cancel_local(self, execution_id: str) -> bool:
         """Cancel an execution of this process now (safe in a signal handler); False if none."""
@@ -216,12 +233,13 @@ class ExecutionManager:
         return run is not None
 
     async def cancel(self, execution_id: str) -> None:
-        """Cancel a running execution; finished ones are left as they are (no error)."""
+        """Cancel a running execution; finished ones are left as they are (no error).
+
+        An execution of another process is cancelled by recording the request in the
+        store: its owner sees it within a second and cancels it there."""
         if self.cancel_local(execution_id):
             return
-        execution = await self._read(self.store.get_execution, execution_id)
-        if not ExecutionStatus(execution["status"]).finished:
-            raise Conflict(f"execution {execution_id} is running in another process")
+        await self._write(self.store.request_cancel, execution_id)
 
     async def rerun(
         self, execution_id: str, *, failed_only: bool = False, base_dir: Path | None = None
@@ -318,13 +336,17 @@ class ExecutionManager:
         except BaseException:
             sub.close()
             raise
-        stream = EventStream(self, execution_id, sub, since, local=execution_id in self._runs)
+        if execution_id not in self._runs:
+            self.watcher.start()
+            self.watcher.follow(execution_id, execution["last_seq"])
+        stream = EventStream(self, execution_id, sub, since)
         stream.finished = ExecutionStatus(execution["status"]).finished
         return stream
 
     async def subscribe_all(self, limit: int = 50) -> tuple[Event, Subscription]:
         """The global monitor: a snapshot of recent executions, then every execution_update."""
         sub = self.bus.subscribe(None)
+        self.watcher.start()
         try:
             recent = await self.list(limit=limit)
         except BaseException:
@@ -350,19 +372,30 @@ class _StoreSink:
         self._manager = manager
 
     async def write(self, events: list[Event]) -> None:
-        if not self._manager._persisting:
-            return  # shutting down without finishing: the store records `interrupted`
-        await self._manager._write(self._manager.store.append, events)
-        self._manager.bus.publish(events)
+        manager = self._manager
+        execution_id = events[0].execution_id
+        run = manager._runs.get(execution_id)
+        if not manager._persisting or (run is not None and run.abandoned):
+            return  # the store records `interrupted` (we are stopping, or were declared gone)
+        try:
+            await manager._write(manager.store.append, events)
+        except Conflict:
+            execution = await manager._read(manager.store.get_execution, execution_id)
+            if run is None or not ExecutionStatus(execution["status"]).finished:
+                raise
+            # Another process recorded the end while we stalled: its record stands.
+            run.abandoned = True
+            run.executor.cancel(force=True)
+            return
+        manager.watcher.published(execution_id, events[-1].seq)
+        manager.bus.publish(events)
 
 
 class EventStream:
     """Replay-then-live events of one execution, handed out in batches (one per frame).
 
-    An execution run by another process (the CLI following a server run, or the other
-    way round) never reaches this process's bus; its live phase polls the store."""
-
-    poll_interval = 0.2
+    Live events of an execution run by another process reach the bus through the store
+    watcher, so both cases read the same subscription."""
 
     def __init__(
         self,
@@ -370,14 +403,11 @@ class EventStream:
         execution_id: str,
         sub: Subscription,
         since: int | None,
-        *,
-        local: bool,
     ):
         self._manager = manager
         self.execution_id = execution_id
         self._sub = sub
         self._since = since
-        self._local = local
         self.last_seq = since if since is not None else -1
         self.finished = False
         self.replaying = True
@@ -392,13 +422,10 @@ class EventStream:
                 return batch
             self.replaying = False
         while not self._done():
-            if not self._local:
-                page = await self._replay_page()
-                if page:
-                    return page
-                await asyncio.sleep(self.poll_interval)
-                continue
-            first = await self._sub.__anext__()
+            try:
+                first = await self._sub.__anext__()
+            except StopAsyncIteration:  # unsubscribed (shutdown)
+                return []
             batch = [e for e in [first, *self._sub.pending()] if (e.seq or 0) > self.last_seq]
             if batch:
                 self._note(batch)

@@ -1,6 +1,6 @@
-"""Settings of the CLI and the embedded kernel mode: flags over `ANSFLOW_*` variables.
-
-The server extension has the same settings as traitlets (`c.AnsFlowApp.*`, SPEC §8).
+"""One Settings object for every front door: the CLI (flags over `ANSFLOW_*` variables),
+embedded kernel mode (`ANSFLOW_*` variables) and the server extension (whose traitlets
+`c.AnsFlowApp.*` fill it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .errors import BadRequest
 if TYPE_CHECKING:
     from .engine.backend import Backend
     from .service import ExecutionManager
+    from .store import Store
 
 BACKENDS = ("local", "dask")
 
@@ -23,6 +24,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
         raise ValueError("must be at least 1")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be more than 0")
     return value
 
 
@@ -41,6 +49,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_executions": _positive_int,
     "log_line_max_bytes": _positive_int,
     "kill_grace": float,
+    "owner_heartbeat": _positive_float,
+    "owner_timeout": _positive_float,
 }
 
 
@@ -56,6 +66,11 @@ class Settings:
     max_executions: int | None = None
     log_line_max_bytes: int = 65_536
     kill_grace: float = 5.0
+    # Owners move their runs' heartbeat this often; a run whose owner has not beaten for
+    # owner_timeout seconds is marked interrupted by any process on the store. Every
+    # process on one store needs owner_timeout well above the others' heartbeat.
+    owner_heartbeat: float = 3.0
+    owner_timeout: float = 10.0
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -82,20 +97,35 @@ class Settings:
 
         return LocalBackend()
 
-    def make_manager(self) -> ExecutionManager:
-        """A manager on the configured store and backend (call `start_up()` next)."""
+    def make_manager(
+        self,
+        *,
+        store: Store | None = None,
+        backend: Backend | None = None,
+        manager_class: type[ExecutionManager] | None = None,
+    ) -> ExecutionManager:
+        """A manager on the configured store and backend (call `start_up()` next); the
+        server hands in its own store, backend and manager classes."""
         from .service import ExecutionManager
         from .store import Store, resolve_db_url
 
-        return ExecutionManager(
-            Store(resolve_db_url(self.db_url)),
-            self.make_backend(),
-            max_parallel=self.max_parallel,
-            log_line_max_bytes=self.log_line_max_bytes,
-            retention_days=self.retention_days,
-            max_executions=self.max_executions,
-            kill_grace=self.kill_grace,
+        return (manager_class or ExecutionManager)(
+            store if store is not None else Store(resolve_db_url(self.db_url)),
+            backend if backend is not None else self.make_backend(),
+            **self.manager_options(),
         )
+
+    def manager_options(self) -> dict[str, Any]:
+        """The ExecutionManager keyword arguments these settings give."""
+        return {
+            "max_parallel": self.max_parallel,
+            "log_line_max_bytes": self.log_line_max_bytes,
+            "retention_days": self.retention_days,
+            "max_executions": self.max_executions,
+            "kill_grace": self.kill_grace,
+            "owner_heartbeat": self.owner_heartbeat,
+            "owner_timeout": self.owner_timeout,
+        }
 
 
 def env_pairs(pairs: Sequence[str]) -> dict[str, str]:

@@ -42,8 +42,7 @@ class EmbeddedRuntime:
     mode = "embedded"
 
     def __init__(self, db_url: str):
-        from ..service import ExecutionManager
-        from ..store import Store
+        from ..settings import Settings
 
         self.db_url = db_url
         self._loop = asyncio.new_event_loop()
@@ -53,8 +52,9 @@ class EmbeddedRuntime:
         self._thread.start()
         self._follows: set[concurrent.futures.Future[None]] = set()
         try:
-            store = self.call(_in_thread(Store, db_url))
-            self.manager = ExecutionManager(store)
+            # The same ANSFLOW_* settings as the CLI (parallelism, backend, retention...).
+            settings = Settings.load(db_url=db_url)
+            self.manager = self.call(_in_thread(settings.make_manager))
             self.call(self.manager.start_up())
         except BaseException:
             self._stop_loop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from traitlets import Enum, Float, Int, Type, Unicode, default
 from .. import __version__
 from ..bus import SubscriberLagged
 from ..events import EventType, ExecutionStatus
+from ..settings import Settings
 from . import discovery, handlers, ws
 
 EVENT_SCHEMA = Path(__file__).with_name("execution_event.yaml")
@@ -48,6 +50,14 @@ class AnsFlowApp(ExtensionApp):
     ).tag(config=True)
     log_line_max_bytes = Int(65_536, help="Longer log lines are cut and marked.").tag(config=True)
     kill_grace = Float(5.0, help="Seconds between SIGTERM and SIGKILL of a step.").tag(config=True)
+    owner_heartbeat = Float(
+        3.0, help="Seconds between the heartbeats this server writes for the runs it owns."
+    ).tag(config=True)
+    owner_timeout = Float(
+        10.0,
+        help="A run whose owning process (this server, a CLI, a kernel) has not written a "
+        "heartbeat for this long is marked interrupted.",
+    ).tag(config=True)
     on_shutdown = Enum(
         ["cancel", "interrupt"],
         "cancel",
@@ -86,16 +96,11 @@ class AnsFlowApp(ExtensionApp):
         self._stopped = False
         self._secret = discovery.new_secret()
         self._previous_env = discovery.publish(self.serverapp, self._secret)
-        manager_class: Any = self.manager_class
         store_class: Any = self.store_class
-        self.manager = manager_class(
-            store_class(self.db_url),
-            self._make_backend(),
-            max_parallel=self.max_parallel,
-            log_line_max_bytes=self.log_line_max_bytes,
-            retention_days=self.retention_days,
-            max_executions=self.max_executions,
-            kill_grace=self.kill_grace,
+        self.manager = self.ansflow_settings().make_manager(
+            store=store_class(self.db_url),
+            backend=self._make_backend(),
+            manager_class=self.manager_class,  # type: ignore[arg-type]
         )
         self.settings.update(
             ansflow_manager=self.manager,
@@ -107,6 +112,11 @@ class AnsFlowApp(ExtensionApp):
         )
         self._event_logger().register_event_schema(EVENT_SCHEMA)
         self.log.info("ansflow: store %s, backend %s", self.db_url.split("@")[-1], self.backend)
+
+    def ansflow_settings(self) -> Settings:
+        """The traitlets as the Settings object the CLI and embedded mode use too."""
+        names = [f.name for f in fields(Settings)]
+        return Settings(**{name: getattr(self, name) for name in names})
 
     def initialize_handlers(self) -> None:
         """REST and WebSocket routes (under base_url)."""

@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 #: Bumped on any change of the tables below. Changes are additive only (new tables, new
 #: nullable columns): an older store is upgraded when opened (migrate.py), a newer one is
 #: refused with a clear error.
-SCHEMA_VERSION = 2  # 2: steps.needs and steps.continue_on_error
+SCHEMA_VERSION = 3  # 2: steps.needs and steps.continue_on_error; 3: owner liveness, cancel
 
 
 class Base(DeclarativeBase):
@@ -67,6 +67,11 @@ class Execution(Base):
     owner_pid: Mapped[int | None] = mapped_column(Integer)
     owner_host: Mapped[str | None] = mapped_column(Text)
     owner_create_time: Mapped[float | None] = mapped_column(Float)
+    # The owner proves it is alive by moving heartbeat_at every few seconds; any process
+    # on the store marks a run whose owner stopped beating `interrupted`.
+    heartbeat_at: Mapped[float | None] = mapped_column(Float)
+    # A cancel asked for by another process; the owner sees it and cancels the run.
+    cancel_requested_at: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         Index("ix_executions_created_at", "created_at"),

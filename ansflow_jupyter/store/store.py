@@ -10,7 +10,7 @@ import hashlib
 import json
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import Event, EventType, ExecutionStatus, StepStatus, fold_mark
-from . import codec, logs, queries
+from . import codec, liveness, logs, queries
 from .db import (
     create_store_engine,
     display_name,
@@ -39,6 +39,15 @@ _events_since = (
     .where(EVENTS.c.execution_id == bindparam("execution_id"), EVENTS.c.seq > bindparam("since"))
     .order_by(EVENTS.c.seq)
     .limit(bindparam("limit"))
+)
+_updates_since = (
+    select(EVENTS.c.seq, EVENTS.c.type, EVENTS.c.ts, EVENTS.c.payload, EVENTS.c.ts_blob)
+    .where(
+        EVENTS.c.execution_id == bindparam("execution_id"),
+        EVENTS.c.seq > bindparam("since"),
+        EVENTS.c.type == EventType.EXECUTION_UPDATE.value,
+    )
+    .order_by(EVENTS.c.seq)
 )
 
 # Groups and annotations of a snapshot: folded from their events (few, unlike log lines).
@@ -126,12 +135,15 @@ class Store:
             "owner_pid": owner.pid,
             "owner_host": owner.host,
             "owner_create_time": owner.create_time,
+            "heartbeat_at": time.time(),
+            "cancel_requested_at": None,
         }
         rows = [new_step_row(execution_id, dict(s), i) for i, s in enumerate(steps, 1)]
         with self._write() as conn:
             conn.execute(insert(EXECUTIONS), execution)
             if rows:
                 conn.execute(insert(STEPS), rows)
+            liveness.notify(conn, execution_id)
         return _snapshot_event(execution_id, 0, execution, rows)
 
     def append(self, events: Iterable[Event]) -> None:
@@ -145,6 +157,8 @@ class Store:
             return
         with self._write() as conn:
             append_events(conn, events)
+            for execution_id in {event.execution_id for event in events}:
+                liveness.notify(conn, execution_id)
 
     def delete_execution(self, execution_id: str) -> None:
         """Delete an execution with its steps and events; Conflict while it is active."""
@@ -164,20 +178,27 @@ class Store:
             queries.delete_executions(conn, doomed)
         return len(doomed)
 
-    def recover(self) -> list[str]:
-        """Mark executions whose owner on this host is gone `interrupted` and kill the
-        process groups their running steps left behind; returns their ids.
+    def recover(self, owner_timeout: float | None = None) -> list[str]:
+        """Mark executions whose owner is gone `interrupted` and kill the process groups
+        their running steps left behind on this host; returns their ids.
 
-        Executions whose owner still runs, or runs on another host, are left alone.
+        An owner is gone when it is a dead process of this host, or (with `owner_timeout`)
+        when its heartbeat is older than that many seconds, wherever it runs.
         """
         host = socket.gethostname()
         with self._read() as conn:
             candidates = list(
                 conn.execute(select(EXECUTIONS).where(EXECUTIONS.c.status.in_(_ACTIVE)))
             )
+        stale_before = None if owner_timeout is None else time.time() - owner_timeout
         recovered: list[str] = []
         for execution in candidates:
-            if not owner_gone(execution, host):
+            stale = (
+                stale_before is not None
+                and execution.heartbeat_at is not None
+                and execution.heartbeat_at < stale_before
+            )
+            if not stale and not owner_gone(execution, host):
                 continue
             try:
                 if self._interrupt(execution.id, host):
@@ -206,7 +227,38 @@ class Store:
             append_events(
                 conn, closing_events(execution, steps, lambda: next(seq), message=message)
             )
+            liveness.notify(conn, execution_id)
         return True
+
+    def heartbeat(self, execution_ids: Collection[str]) -> None:
+        """Owners prove they are alive: move the heartbeat of their active runs."""
+        with self._write() as conn:
+            liveness.beat(conn, execution_ids, time.time())
+
+    def request_cancel(self, execution_id: str) -> bool:
+        """Ask the process running an execution to cancel it; False if it has ended."""
+        with self._write() as conn:
+            status = _execution_row(conn, execution_id, EXECUTIONS.c.status).status
+            if status not in _ACTIVE:
+                return False
+            liveness.request_cancel(conn, execution_id, time.time())
+            liveness.notify(conn, execution_id)
+        return True
+
+    def watch_rows(self, tracked: Collection[str] = ()) -> list[Any]:
+        """(id, status, last_seq, cancel_requested_at) of active executions and `tracked`."""
+        with self._read() as conn:
+            return liveness.watch_rows(conn, tracked)
+
+    def updates_since(self, execution_id: str, since: int) -> list[Event]:
+        """Stored execution_update events with seq > since (what the global monitor needs)."""
+        with self._read() as conn:
+            rows = conn.execute(_updates_since, {"execution_id": execution_id, "since": since})
+            decode = codec.decode
+            return [
+                Event(_TYPES[t], execution_id, seq, decode(p, blob), ts)
+                for seq, t, ts, p, blob in rows
+            ]
 
     # -- reads --------------------------------------------------------------------------
 

@@ -177,3 +177,16 @@ def test_server_mode_bundle_names_the_execution(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(view, "make_widget", lambda *args: None)
     bare = ExecutionHandle(runner, {"execution_id": "ex-8"})
     assert bare._repr_mimebundle_()[EXECUTION_MIME_TYPE]["execution_id"] == "ex-8"
+
+
+def test_embedded_mode_honours_ansflow_max_parallel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two independent steps that each hold a lock directory for a while: they fail when
+    # they overlap, so the run succeeds only if at most one step runs at a time.
+    monkeypatch.setenv("ANSFLOW_MAX_PARALLEL", "1")
+    lock = tmp_path / "lock"
+    hold = f"mkdir {lock} || exit 9; sleep 0.3; rmdir {lock}"
+    pipeline = f"name: serial\nsteps:\n  a:\n    run: {hold}\n  b:\n    run: {hold}\n"
+    handle = run_pipeline(pipeline, wait=True, display=False, raise_on_failure=False)
+    assert handle.status == "success", handle.steps()
