@@ -13,8 +13,10 @@ from traitlets import Enum, Float, Int, Type, Unicode, default
 
 from .. import __version__
 from ..bus import SubscriberLagged
+from ..errors import AnsFlowError
 from ..events import EventType, ExecutionStatus
 from . import discovery, handlers, ws
+from .base import UNAVAILABLE
 
 EVENT_SCHEMA = Path(__file__).with_name("execution_event.yaml")
 EVENT_SCHEMA_ID = "https://events.ansflow.dev/execution/v1"
@@ -81,22 +83,33 @@ class AnsFlowApp(ExtensionApp):
         return str(resolve_db_url(None))
 
     def initialize_settings(self) -> None:
-        """Create the manager (not started yet) and publish kernel discovery."""
+        """Create the manager (not started yet) and publish kernel discovery.
+
+        A store that cannot be opened (read-only, newer schema, unreachable server) does
+        not take the Jupyter server down: every ansflow route then answers 503 with the
+        reason, and nothing is published for kernels."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
         self._secret = discovery.new_secret()
-        self._previous_env = discovery.publish(self.serverapp, self._secret)
+        self._previous_env: dict[str, str] | None = None
+        self.manager: Any = None
         manager_class: Any = self.manager_class
         store_class: Any = self.store_class
-        self.manager = manager_class(
-            store_class(self.db_url),
-            self._make_backend(),
-            max_parallel=self.max_parallel,
-            log_line_max_bytes=self.log_line_max_bytes,
-            retention_days=self.retention_days,
-            max_executions=self.max_executions,
-            kill_grace=self.kill_grace,
-        )
+        try:
+            self.manager = manager_class(
+                store_class(self.db_url),
+                self._make_backend(),
+                max_parallel=self.max_parallel,
+                log_line_max_bytes=self.log_line_max_bytes,
+                retention_days=self.retention_days,
+                max_executions=self.max_executions,
+                kill_grace=self.kill_grace,
+            )
+        except (AnsFlowError, RuntimeError) as exc:
+            self.log.error("ansflow: unavailable: %s", exc)
+            self.settings[UNAVAILABLE] = str(exc)
+            return
+        self._previous_env = discovery.publish(self.serverapp, self._secret)
         self.settings.update(
             ansflow_manager=self.manager,
             ansflow_kernel_secret=self._secret,
@@ -130,6 +143,8 @@ class AnsFlowApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Recover the store, then start the tracked background tasks."""
+        if self.manager is None:
+            return  # unavailable: the routes answer 503
         # The port is final only now (port retries happen after extensions load).
         discovery.publish(serverapp, self._secret)
         recovered = await self.manager.start_up()
@@ -148,8 +163,11 @@ class AnsFlowApp(ExtensionApp):
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+        if self.manager is None:
+            return
         await self.manager.shutdown(cancel_running=self.on_shutdown == "cancel")
-        discovery.withdraw(self._secret, self._previous_env)
+        if self._previous_env is not None:
+            discovery.withdraw(self._secret, self._previous_env)
 
     def _track(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

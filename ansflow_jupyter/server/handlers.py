@@ -14,7 +14,7 @@ from tornado import web
 
 from ..errors import BadRequest
 from ..events import ExecutionStatus
-from .errors import AnsFlowAPIHandler
+from .base import AnsFlowAPIHandler, NotFoundHandler
 from .paths import find_pipelines, resolve_in_root
 
 AUTH_RESOURCE = "ansflow"
@@ -22,24 +22,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 ID = r"(?P<execution_id>[A-Za-z0-9_.\-]+)"
 TEXT_PAGE_LINES = 5_000
 MAX_LIMIT = 100_000
-
-_Check = tuple[Callable[[Any], bool], str]
-_FIELDS: dict[str, _Check] = {
-    "path": (lambda v: isinstance(v, str), "a string"),
-    "yaml": (lambda v: isinstance(v, str), "a string"),
-    "env": (
-        lambda v: (
-            isinstance(v, dict)
-            and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
-        ),
-        "an object of strings",
-    ),
-    "max_parallel": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-        "an integer >= 1",
-    ),
-    "failed_only": (lambda v: isinstance(v, bool), "a boolean"),
-}
 
 
 def _authorized_to(action: str) -> Callable[[F], F]:
@@ -51,26 +33,6 @@ class _Handler(AnsFlowAPIHandler):
     """Request parsing shared by the REST handlers."""
 
     auth_resource = AUTH_RESOURCE
-
-    def json_body(self, *allowed: str) -> dict[str, Any]:
-        """The JSON object body with only `allowed` fields, each of the right type."""
-        raw = self.request.body.strip()
-        if not raw:
-            return {}
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadRequest("request body must be a JSON object")
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise BadRequest(f"unknown field(s) {unknown}; expected some of {list(allowed)}")
-        for name, value in data.items():
-            ok, expected = _FIELDS[name]
-            if not ok(value):
-                raise BadRequest(f"'{name}' must be {expected}")
-        return data
 
     def int_arg(self, name: str, minimum: int, maximum: int = MAX_LIMIT) -> int | None:
         """An optional integer query argument within [minimum, maximum]."""
@@ -126,7 +88,7 @@ class ValidateHandler(_Handler):
     @_authorized_to("read")
     async def post(self) -> None:
         """Answer `{ok, errors: [{message, line, column, path}]}`."""
-        source = self.source(self.json_body("path", "yaml"))
+        source = self.source(await self.json_body("path", "yaml"))
         issues = await asyncio.to_thread(lambda: self.manager.validate(**source))
         errors = [issue.to_dict() for issue in issues]
         self.finish(json.dumps({"ok": not errors, "errors": errors}))
@@ -155,7 +117,7 @@ class ExecutionsHandler(_Handler):
     @_authorized_to("execute")
     async def post(self) -> None:
         """Start a pipeline from `{path}` or `{yaml}` (+ env, max_parallel); 201."""
-        body = self.json_body("path", "yaml", "env", "max_parallel")
+        body = await self.json_body("path", "yaml", "env", "max_parallel")
         source = self.source(body)
         env = body.get("env")
         # YAML text has no folder of its own: its working directories resolve in root_dir.
@@ -204,7 +166,7 @@ class RerunHandler(_Handler):
     @_authorized_to("execute")
     async def post(self, execution_id: str) -> None:
         """A new execution of the same pipeline; `failed_only` reuses what succeeded; 201."""
-        body = self.json_body("failed_only")
+        body = await self.json_body("failed_only")
         execution = await self.manager.rerun(
             execution_id, failed_only=body.get("failed_only", False), base_dir=Path(self.root_dir)
         )
@@ -292,7 +254,7 @@ class StatsHandler(_Handler):
         self.finish(json.dumps(stats))
 
 
-default_handlers: list[tuple[str, type[_Handler]]] = [
+default_handlers: list[tuple[str, type[AnsFlowAPIHandler]]] = [
     (r"/ansflow/api/pipelines", PipelinesHandler),
     (r"/ansflow/api/pipelines/validate", ValidateHandler),
     (r"/ansflow/api/executions", ExecutionsHandler),
@@ -301,4 +263,5 @@ default_handlers: list[tuple[str, type[_Handler]]] = [
     (rf"/ansflow/api/executions/{ID}/rerun", RerunHandler),
     (rf"/ansflow/api/executions/{ID}/logs", LogsHandler),
     (r"/ansflow/api/stats", StatsHandler),
+    (r"/ansflow/api/.*", NotFoundHandler),  # last: JSON 404 for every other path
 ]

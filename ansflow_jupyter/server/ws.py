@@ -29,6 +29,7 @@ from ..errors import AnsFlowError, BadRequest, NotFound
 from ..events import Event, EventType, ExecutionStatus, heartbeat
 from ..service import REPLAY_PAGE
 from . import fanout
+from .base import unavailable_error
 from .discovery import KernelAuthMixin
 from .errors import http_error
 from .handlers import ID
@@ -38,6 +39,7 @@ CLOSE_NOT_FOUND = 4004
 CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
+MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
 REPLAY_BUFFER_MAX = 100_000  # live events held for one socket while its replay runs
 
 
@@ -73,7 +75,11 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         return float(self.settings.get("ansflow_ws", {}).get(name, fallback))
 
     async def authorize(self, action: str) -> None:
-        """403 unless the server's authorizer lets the user do `action` on ansflow."""
+        """403 unless the server's authorizer lets the user do `action` on ansflow (503
+        when the extension could not start)."""
+        error = unavailable_error(self.settings)
+        if error is not None:
+            raise error
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)
         )
@@ -220,6 +226,8 @@ def _parse_request(message: str | bytes) -> dict[str, Any]:
         raise _ClientError(f"message too large ({len(message)} bytes)")
     try:
         request = json.loads(message)
+    except RecursionError:
+        raise _ClientError("message is nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise _ClientError("message is not valid JSON") from None
     if not isinstance(request, dict) or not isinstance(request.get("type"), str):
@@ -250,8 +258,8 @@ class ExecutionSocket(_EventSocket):
                 self.since = int(raw)
             except ValueError:
                 raise web.HTTPError(400, f"'since' must be an integer, got {raw!r}") from None
-            if self.since < 0:
-                raise web.HTTPError(400, "'since' must be >= 0")
+            if not 0 <= self.since <= MAX_SINCE:
+                raise web.HTTPError(400, f"'since' must be between 0 and {MAX_SINCE}")
         await super().get(execution_id)
 
     async def pump(self) -> None:
