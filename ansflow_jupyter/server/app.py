@@ -59,6 +59,12 @@ class AnsFlowApp(ExtensionApp):
     ws_queue_events = Int(
         1_000, help="Unsent events buffered per WebSocket before the client is closed (4008)."
     ).tag(config=True)
+    ws_send_buffer = Int(
+        0,
+        help="Kernel send buffer (SO_SNDBUF) of each ansflow WebSocket in bytes; 0 keeps the "
+        "kernel's auto-tuning (up to net.ipv4.tcp_wmem). Smaller: a client that stops reading "
+        "is noticed (and closed with 4008) sooner and holds less kernel memory.",
+    ).tag(config=True)
     heartbeat_interval = Float(
         15.0, help="Seconds of silence before a WebSocket heartbeat (0 disables)."
     ).tag(config=True)
@@ -116,6 +122,7 @@ class AnsFlowApp(ExtensionApp):
             ansflow_ws={
                 "queue_events": self.ws_queue_events,
                 "heartbeat_interval": self.heartbeat_interval,
+                "send_buffer": self.ws_send_buffer,
             },
         )
         self._event_logger().register_event_schema(EVENT_SCHEMA)
