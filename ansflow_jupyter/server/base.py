@@ -86,7 +86,16 @@ class AnsFlowAPIHandler(KernelAuthMixin, APIHandler):
             body = {"message": responses.get(status_code, "error"), "errors": []}
         self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.finish(json.dumps(body))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP verbs this handler implements."""
+        verbs = ("GET", "POST", "PUT", "PATCH", "DELETE")
+        base = web.RequestHandler
+        return [v for v in verbs if getattr(cls, v.lower()) is not getattr(base, v.lower())]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Client errors are one log line; only real bugs get a traceback."""

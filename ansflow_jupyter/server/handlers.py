@@ -37,7 +37,7 @@ class _Handler(AnsFlowAPIHandler):
     def int_arg(self, name: str, minimum: int, maximum: int = MAX_LIMIT) -> int | None:
         """An optional integer query argument within [minimum, maximum]."""
         raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
+        if raw is None:
             return None
         try:
             value = int(raw)
@@ -101,7 +101,7 @@ class ExecutionsHandler(_Handler):
     @authorized
     async def get(self) -> None:
         """List executions; `before` is the id of the last one of the previous page."""
-        status = self.str_arg("status")
+        status = self.get_query_argument("status", None)
         if status is not None and status not in {s.value for s in ExecutionStatus}:
             raise BadRequest(f"unknown status {status!r}")
         limit = self.int_arg("limit", 1, 1_000) or 50
@@ -180,7 +180,7 @@ class LogsHandler(_Handler):
     @authorized
     async def get(self, execution_id: str) -> None:
         """Stored log lines filtered by step, offset/limit or tail, and a substring q."""
-        fmt = self.str_arg("format") or "json"
+        fmt = self.get_query_argument("format", "json")
         if fmt not in ("json", "text"):
             raise BadRequest("'format' must be 'json' or 'text'")
         query: dict[str, Any] = {

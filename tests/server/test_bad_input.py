@@ -142,3 +142,34 @@ async def test_pipelines_lists_only_what_may_run(api: Api, jp_root_dir: Path) ->
     for entry in listed:
         code, answer = await api("POST", "pipelines", "validate", body={"path": entry["path"]})
         assert (code, answer["ok"]) == (200, True)
+
+
+async def test_ids_outside_the_pattern_and_unknown_paths_are_json_404(jp_fetch: Any) -> None:
+    for parts in [
+        ("executions", "a b"),
+        ("executions", "a%2Fb", "logs"),
+        ("executions", "x", "nope"),
+        ("nothing-here",),
+    ]:
+        response = await jp_fetch("ansflow", "api", *parts, raise_error=False)
+        assert response.code == 404, parts
+        assert "json" in response.headers["Content-Type"]
+        assert json.loads(response.body)["message"]
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "message"),
+    [
+        (("executions",), {"status": ""}, "unknown status"),
+        (("executions",), {"limit": ""}, "'limit' must be an integer"),
+        (("executions", "x", "logs"), {"limit": "100001"}, "between 1 and 100000"),
+        (("executions", "x", "logs"), {"tail": "100001"}, "between 0 and 100000"),
+        (("executions", "x", "logs"), {"format": ""}, "'format'"),
+    ],
+)
+async def test_empty_and_out_of_range_query_values_are_400(
+    api: Api, route: tuple[str, ...], params: dict[str, str], message: str
+) -> None:
+    code, answer = await api("GET", *route, params=params)
+    assert code == 400, answer
+    assert message in answer["message"]
