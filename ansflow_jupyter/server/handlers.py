@@ -20,7 +20,6 @@ from .paths import find_pipelines, resolve_in_root
 AUTH_RESOURCE = "ansflow"
 F = TypeVar("F", bound=Callable[..., Any])
 ID = r"(?P<execution_id>[A-Za-z0-9_.\-]+)"
-TEXT_PAGE_LINES = 5_000
 MAX_LIMIT = 100_000
 
 
@@ -198,28 +197,28 @@ class LogsHandler(_Handler):
         self.finish(json.dumps(body))
 
     async def write_text(self, execution_id: str, query: dict[str, Any]) -> None:
-        """Page through the lines and flush each page: big logs never sit in memory."""
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.set_header("Content-Disposition", f'attachment; filename="ansflow-{execution_id}.log"')
-        # A tail, or a search over the merged stream, has no resumable position: one read.
-        single = query["tail"] is not None or (query["q"] and query["step"] is None)
-        sent, offset = 0, query["offset"]
-        while True:
-            want = query["limit"] if single else _page(query["limit"], sent)
-            if want == 0:
-                break
-            page = await self.manager.logs(
-                execution_id, **{**query, "offset": offset, "limit": want}
+        """Stream the lines in one pass, a chunk per flush: big logs never sit in memory.
+
+        Without `step` each line is prefixed by its step; ANSI escapes are stripped
+        unless `raw=1`."""
+        raw = self.int_arg("raw", 0, 1) == 1
+        chunks = self.manager.log_text(
+            execution_id, prefix=query["step"] is None, strip=not raw, **query
+        )
+        try:
+            first = await anext(chunks, "")  # a NotFound is still a JSON 404 here
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.set_header(
+                "Content-Disposition", f'attachment; filename="ansflow-{execution_id}.log"'
             )
-            if page:
-                self.write("".join(f"{line_text(line)}\n" for line in page))
+            chunk: str | None = first
+            while chunk:
+                self.write(chunk)
                 await self.flush()
-            sent += len(page)
-            next_offset = _next({**query, "offset": offset}, page)
-            if single or want is None or len(page) < want or next_offset is None:
-                break
-            offset = next_offset
-        self.finish(set_content_type="text/plain; charset=utf-8")
+                chunk = await anext(chunks, None)
+        finally:
+            await chunks.aclose()
+        self.finish()
 
 
 def _next(query: dict[str, Any], lines: list[dict[str, Any]]) -> int | None:
@@ -229,18 +228,6 @@ def _next(query: dict[str, Any], lines: list[dict[str, Any]]) -> int | None:
     if query["q"] or query["tail"] is not None:
         return None
     return int(query["offset"]) + len(lines)
-
-
-def _page(limit: int | None, sent: int) -> int:
-    """Lines to ask for next: a page, never beyond the requested limit."""
-    if limit is None:
-        return TEXT_PAGE_LINES
-    return max(0, min(TEXT_PAGE_LINES, limit - sent))
-
-
-def line_text(line: dict[str, Any]) -> str:
-    """The text of one stored log line."""
-    return str(line.get("line", ""))
 
 
 class StatsHandler(_Handler):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import count
+from itertools import count, islice
 from typing import Any
 
 import re2
@@ -24,6 +24,11 @@ from .projection import EVENTS
 
 Matcher = Callable[[str], bool]
 MAX_PATTERN = 1_000
+TEXT_CHUNK_CHARS = 256 * 1024
+# CSI (colours, cursor), OSC (hyperlinks, titles) and the two-character escapes.
+ANSI = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-~]|[@-Z\\-_])"
+)
 # Patterns anchored to the whole text cannot be searched over several lines at once.
 _ANCHORS = re.compile(r"\\[AzZ]")
 LogLine = dict[str, Any]
@@ -106,6 +111,72 @@ def read_lines(conn: Connection, query: LogQuery) -> list[LogLine]:
     if query.limit is not None:
         return [line for line, _ in zip(lines, range(query.limit), strict=False)]
     return list(lines)
+
+
+def text_chunks(conn: Connection, query: LogQuery, *, prefix: bool, strip: bool) -> Iterator[str]:
+    """The lines as text (`step | ` before each line when `prefix`, ANSI escapes removed
+    when `strip`), ~256 KiB per chunk, in one pass over the rows: each row is decoded once
+    and its lines joined in C, never paged by offset (which re-skips from the start)."""
+    if query.q or query.tail is not None:
+        # Bounded (tail <= 100,000) or filtered line by line anyway.
+        lines: Iterable[LogLine] = (
+            read_lines(conn, query)
+            if query.tail is not None
+            else _lines(conn, query, compile_query(query.q), descending=False)
+        )
+        if query.limit is not None:
+            lines = islice(lines, query.limit)
+        groups: Iterable[tuple[str, list[str]]] = (
+            (line["step_id"], [line["line"]]) for line in lines
+        )
+    else:
+        groups = _row_texts(conn, query)
+    pending: list[str] = []
+    size = 0
+    for step_id, texts in groups:
+        if prefix:
+            head = f"{step_id} | "
+            pending.append(head + ("\n" + head).join(texts) + "\n")
+        else:
+            pending.append("\n".join(texts) + "\n")
+        size += len(pending[-1])
+        if size >= TEXT_CHUNK_CHARS:
+            yield _finish_chunk(pending, strip)
+            pending, size = [], 0
+    if pending:
+        yield _finish_chunk(pending, strip)
+
+
+def _finish_chunk(pieces: list[str], strip: bool) -> str:
+    text = "".join(pieces)
+    return ANSI.sub("", text) if strip and "\x1b" in text else text
+
+
+def _row_texts(conn: Connection, query: LogQuery) -> Iterator[tuple[str, list[str]]]:
+    """(step id, lines) of each row in the range, without building a dict per line."""
+    if query.limit == 0:
+        return
+    skip = query.offset if query.step is None else 0
+    left = query.limit
+    result = conn.execution_options(stream_results=True, max_row_buffer=256).execute(
+        _rows_statement(query, descending=False)
+    )
+    for step_id, first, payload, _ in result:
+        lines: list[str] = codec.decode(payload, None)["lines"]
+        if query.step is not None and query.offset > first:
+            lines = lines[query.offset - first :]
+        elif skip:
+            if skip >= len(lines):
+                skip -= len(lines)
+                continue
+            lines, skip = lines[skip:], 0
+        if left is not None:
+            lines = lines[:left]
+            left -= len(lines)
+        if lines:
+            yield step_id, lines
+        if left == 0:
+            return
 
 
 def _tail(conn: Connection, query: LogQuery, count: int) -> list[LogLine]:
