@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,6 +321,16 @@ class ExecutionManager:
             q=q,
         )
 
+    async def log_text(
+        self, execution_id: str, *, prefix: bool, strip: bool, **query: Any
+    ) -> AsyncIterator[str]:
+        """Stored log lines as text chunks (see Store.log_text), read in one pass on a
+        thread of their own: a long download never holds one of the reader threads that
+        REST and sockets share, and at most a few chunks wait in memory for the client."""
+        chunks = self.store.log_text(execution_id, prefix=prefix, strip=strip, **query)
+        async for chunk in iterate_in_thread(chunks):
+            yield chunk
+
     async def stats(self, pipeline: str | None = None) -> dict[str, Any]:
         """Runs, success rate and duration percentiles."""
         return await self._read(self.store.stats, pipeline)
@@ -363,6 +374,47 @@ class ExecutionManager:
     async def _read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, lambda: fn(*args, **kwargs))
+
+
+async def iterate_in_thread(items: Iterator[T], depth: int = 4) -> AsyncIterator[T]:
+    """`items` consumed on a worker thread, at most `depth` ahead of the caller."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> None:
+        asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                put((False, item))
+            put((True, None))
+        except BaseException as exc:  # handed to the caller, raised there
+            if not stop.is_set():
+                put((True, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    done = loop.run_in_executor(None, produce)
+    try:
+        while True:
+            last, item = await queue.get()
+            if last:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while not done.done():  # unblock a producer waiting on the full queue
+            while not queue.empty():
+                queue.get_nowait()
+            await asyncio.sleep(0.01)
 
 
 class _StoreSink:

@@ -8,6 +8,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import SpecIssue
 
 MAX_BYTES = 1024 * 1024
+# Deeper YAML is refused before anything walks it: no pipeline nests like that, and the
+# composers and checkers recurse (a 5,000-deep `[[[…]]]` ended in a RecursionError).
+MAX_NESTING = 100
 
 TAG_STR = "tag:yaml.org,2002:str"
 TAG_INT = "tag:yaml.org,2002:int"
@@ -98,7 +101,60 @@ def decode(data: str | bytes, rep: Reporter) -> str | None:
 def compose(text: str, rep: Reporter) -> MappingNode | None:
     """The top-level mapping node, or None after reporting a syntax error or a wrong shape."""
     try:
+        root = _compose(text, rep)
+    except RecursionError:
+        _report_nesting(text, rep)
+        return None
+    if root is not None and _too_deep(root, rep):
+        return None
+    return root
+
+
+def _too_deep(root: Node, rep: Reporter) -> bool:
+    """Report the first node nested deeper than MAX_NESTING (an iterative walk)."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            rep.at(node, "", f"YAML is nested too deeply (more than {MAX_NESTING} levels)")
+            return True
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            stack.extend((child, depth + 1) for pair in node.value for child in pair)
+    return False
+
+
+def _report_nesting(text: str, rep: Reporter) -> None:
+    """Locate nesting too deep to compose, from the (flat) event stream."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_NESTING and event.start_mark is not None:
+                    line, column = event.start_mark.line + 1, event.start_mark.column + 1
+                    rep.add(
+                        f"YAML is nested too deeply (more than {MAX_NESTING} levels)", line, column
+                    )
+                    return
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    rep.add(f"YAML is nested too deeply (more than {MAX_NESTING} levels)", 1, 1)
+
+
+def _compose(text: str, rep: Reporter) -> MappingNode | None:
+    try:
         root = yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem) and exc.problem_mark is not None:
+            # libyaml stops at 1,000 levels; the pure-Python loader would recurse instead.
+            line, column = exc.problem_mark.line + 1, exc.problem_mark.column + 1
+            rep.add(f"YAML is nested too deeply (more than {MAX_NESTING} levels)", line, column)
+            return None
+        root = None
     except yaml.YAMLError:
         root = None
     else:

@@ -14,9 +14,11 @@ from traitlets import Enum, Float, Int, Type, Unicode, default
 
 from .. import __version__
 from ..bus import SubscriberLagged
+from ..errors import AnsFlowError
 from ..events import EventType, ExecutionStatus
 from ..settings import Settings
 from . import discovery, handlers, ws
+from .base import UNAVAILABLE
 
 EVENT_SCHEMA = Path(__file__).with_name("execution_event.yaml")
 EVENT_SCHEMA_ID = "https://events.ansflow.dev/execution/v1"
@@ -67,6 +69,12 @@ class AnsFlowApp(ExtensionApp):
     ws_queue_events = Int(
         1_000, help="Unsent events buffered per WebSocket before the client is closed (4008)."
     ).tag(config=True)
+    ws_send_buffer = Int(
+        0,
+        help="Kernel send buffer (SO_SNDBUF) of each ansflow WebSocket in bytes; 0 keeps the "
+        "kernel's auto-tuning (up to net.ipv4.tcp_wmem). Smaller: a client that stops reading "
+        "is noticed (and closed with 4008) sooner and holds less kernel memory.",
+    ).tag(config=True)
     heartbeat_interval = Float(
         15.0, help="Seconds of silence before a WebSocket heartbeat (0 disables)."
     ).tag(config=True)
@@ -91,23 +99,35 @@ class AnsFlowApp(ExtensionApp):
         return str(resolve_db_url(None))
 
     def initialize_settings(self) -> None:
-        """Create the manager (not started yet) and publish kernel discovery."""
+        """Create the manager (not started yet) and publish kernel discovery.
+
+        A store that cannot be opened (read-only, newer schema, unreachable server) does
+        not take the Jupyter server down: every ansflow route then answers 503 with the
+        reason, and nothing is published for kernels."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
         self._secret = discovery.new_secret()
-        self._previous_env = discovery.publish(self.serverapp, self._secret)
+        self._previous_env: dict[str, str] | None = None
+        self.manager: Any = None
         store_class: Any = self.store_class
-        self.manager = self.ansflow_settings().make_manager(
-            store=store_class(self.db_url),
-            backend=self._make_backend(),
-            manager_class=self.manager_class,  # type: ignore[arg-type]
-        )
+        try:
+            self.manager = self.ansflow_settings().make_manager(
+                store=store_class(self.db_url),
+                backend=self._make_backend(),
+                manager_class=self.manager_class,  # type: ignore[arg-type]
+            )
+        except (AnsFlowError, RuntimeError) as exc:
+            self.log.error("ansflow: unavailable: %s", exc)
+            self.settings[UNAVAILABLE] = str(exc)
+            return
+        self._previous_env = discovery.publish(self.serverapp, self._secret)
         self.settings.update(
             ansflow_manager=self.manager,
             ansflow_kernel_secret=self._secret,
             ansflow_ws={
                 "queue_events": self.ws_queue_events,
                 "heartbeat_interval": self.heartbeat_interval,
+                "send_buffer": self.ws_send_buffer,
             },
         )
         self._event_logger().register_event_schema(EVENT_SCHEMA)
@@ -140,6 +160,8 @@ class AnsFlowApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Recover the store, then start the tracked background tasks."""
+        if self.manager is None:
+            return  # unavailable: the routes answer 503
         # The port is final only now (port retries happen after extensions load).
         discovery.publish(serverapp, self._secret)
         recovered = await self.manager.start_up()
@@ -158,8 +180,11 @@ class AnsFlowApp(ExtensionApp):
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+        if self.manager is None:
+            return
         await self.manager.shutdown(cancel_running=self.on_shutdown == "cancel")
-        discovery.withdraw(self._secret, self._previous_env)
+        if self._previous_env is not None:
+            discovery.withdraw(self._secret, self._previous_env)
 
     def _track(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

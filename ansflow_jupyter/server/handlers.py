@@ -14,32 +14,13 @@ from tornado import web
 
 from ..errors import BadRequest
 from ..events import ExecutionStatus
-from .errors import AnsFlowAPIHandler
+from .base import AnsFlowAPIHandler, NotFoundHandler
 from .paths import find_pipelines, resolve_in_root
 
 AUTH_RESOURCE = "ansflow"
 F = TypeVar("F", bound=Callable[..., Any])
 ID = r"(?P<execution_id>[A-Za-z0-9_.\-]+)"
-TEXT_PAGE_LINES = 5_000
 MAX_LIMIT = 100_000
-
-_Check = tuple[Callable[[Any], bool], str]
-_FIELDS: dict[str, _Check] = {
-    "path": (lambda v: isinstance(v, str), "a string"),
-    "yaml": (lambda v: isinstance(v, str), "a string"),
-    "env": (
-        lambda v: (
-            isinstance(v, dict)
-            and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
-        ),
-        "an object of strings",
-    ),
-    "max_parallel": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-        "an integer >= 1",
-    ),
-    "failed_only": (lambda v: isinstance(v, bool), "a boolean"),
-}
 
 
 def _authorized_to(action: str) -> Callable[[F], F]:
@@ -52,30 +33,10 @@ class _Handler(AnsFlowAPIHandler):
 
     auth_resource = AUTH_RESOURCE
 
-    def json_body(self, *allowed: str) -> dict[str, Any]:
-        """The JSON object body with only `allowed` fields, each of the right type."""
-        raw = self.request.body.strip()
-        if not raw:
-            return {}
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadRequest("request body must be a JSON object")
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise BadRequest(f"unknown field(s) {unknown}; expected some of {list(allowed)}")
-        for name, value in data.items():
-            ok, expected = _FIELDS[name]
-            if not ok(value):
-                raise BadRequest(f"'{name}' must be {expected}")
-        return data
-
     def int_arg(self, name: str, minimum: int, maximum: int = MAX_LIMIT) -> int | None:
         """An optional integer query argument within [minimum, maximum]."""
         raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
+        if raw is None:
             return None
         try:
             value = int(raw)
@@ -126,7 +87,7 @@ class ValidateHandler(_Handler):
     @_authorized_to("read")
     async def post(self) -> None:
         """Answer `{ok, errors: [{message, line, column, path}]}`."""
-        source = self.source(self.json_body("path", "yaml"))
+        source = self.source(await self.json_body("path", "yaml"))
         issues = await asyncio.to_thread(lambda: self.manager.validate(**source))
         errors = [issue.to_dict() for issue in issues]
         self.finish(json.dumps({"ok": not errors, "errors": errors}))
@@ -139,7 +100,7 @@ class ExecutionsHandler(_Handler):
     @authorized
     async def get(self) -> None:
         """List executions; `before` is the id of the last one of the previous page."""
-        status = self.str_arg("status")
+        status = self.get_query_argument("status", None)
         if status is not None and status not in {s.value for s in ExecutionStatus}:
             raise BadRequest(f"unknown status {status!r}")
         limit = self.int_arg("limit", 1, 1_000) or 50
@@ -155,7 +116,7 @@ class ExecutionsHandler(_Handler):
     @_authorized_to("execute")
     async def post(self) -> None:
         """Start a pipeline from `{path}` or `{yaml}` (+ env, max_parallel); 201."""
-        body = self.json_body("path", "yaml", "env", "max_parallel")
+        body = await self.json_body("path", "yaml", "env", "max_parallel")
         source = self.source(body)
         env = body.get("env")
         # YAML text has no folder of its own: its working directories resolve in root_dir.
@@ -204,7 +165,7 @@ class RerunHandler(_Handler):
     @_authorized_to("execute")
     async def post(self, execution_id: str) -> None:
         """A new execution of the same pipeline; `failed_only` reuses what succeeded; 201."""
-        body = self.json_body("failed_only")
+        body = await self.json_body("failed_only")
         execution = await self.manager.rerun(
             execution_id, failed_only=body.get("failed_only", False), base_dir=Path(self.root_dir)
         )
@@ -218,7 +179,7 @@ class LogsHandler(_Handler):
     @authorized
     async def get(self, execution_id: str) -> None:
         """Stored log lines filtered by step, offset/limit or tail, and a substring q."""
-        fmt = self.str_arg("format") or "json"
+        fmt = self.get_query_argument("format", "json")
         if fmt not in ("json", "text"):
             raise BadRequest("'format' must be 'json' or 'text'")
         query: dict[str, Any] = {
@@ -236,28 +197,28 @@ class LogsHandler(_Handler):
         self.finish(json.dumps(body))
 
     async def write_text(self, execution_id: str, query: dict[str, Any]) -> None:
-        """Page through the lines and flush each page: big logs never sit in memory."""
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.set_header("Content-Disposition", f'attachment; filename="ansflow-{execution_id}.log"')
-        # A tail, or a search over the merged stream, has no resumable position: one read.
-        single = query["tail"] is not None or (query["q"] and query["step"] is None)
-        sent, offset = 0, query["offset"]
-        while True:
-            want = query["limit"] if single else _page(query["limit"], sent)
-            if want == 0:
-                break
-            page = await self.manager.logs(
-                execution_id, **{**query, "offset": offset, "limit": want}
+        """Stream the lines in one pass, a chunk per flush: big logs never sit in memory.
+
+        Without `step` each line is prefixed by its step; ANSI escapes are stripped
+        unless `raw=1`."""
+        raw = self.int_arg("raw", 0, 1) == 1
+        chunks = self.manager.log_text(
+            execution_id, prefix=query["step"] is None, strip=not raw, **query
+        )
+        try:
+            first = await anext(chunks, "")  # a NotFound is still a JSON 404 here
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.set_header(
+                "Content-Disposition", f'attachment; filename="ansflow-{execution_id}.log"'
             )
-            if page:
-                self.write("".join(f"{line_text(line)}\n" for line in page))
+            chunk: str | None = first
+            while chunk:
+                self.write(chunk)
                 await self.flush()
-            sent += len(page)
-            next_offset = _next({**query, "offset": offset}, page)
-            if single or want is None or len(page) < want or next_offset is None:
-                break
-            offset = next_offset
-        self.finish(set_content_type="text/plain; charset=utf-8")
+                chunk = await anext(chunks, None)
+        finally:
+            await chunks.aclose()
+        self.finish()
 
 
 def _next(query: dict[str, Any], lines: list[dict[str, Any]]) -> int | None:
@@ -267,18 +228,6 @@ def _next(query: dict[str, Any], lines: list[dict[str, Any]]) -> int | None:
     if query["q"] or query["tail"] is not None:
         return None
     return int(query["offset"]) + len(lines)
-
-
-def _page(limit: int | None, sent: int) -> int:
-    """Lines to ask for next: a page, never beyond the requested limit."""
-    if limit is None:
-        return TEXT_PAGE_LINES
-    return max(0, min(TEXT_PAGE_LINES, limit - sent))
-
-
-def line_text(line: dict[str, Any]) -> str:
-    """The text of one stored log line."""
-    return str(line.get("line", ""))
 
 
 class StatsHandler(_Handler):
@@ -292,7 +241,7 @@ class StatsHandler(_Handler):
         self.finish(json.dumps(stats))
 
 
-default_handlers: list[tuple[str, type[_Handler]]] = [
+default_handlers: list[tuple[str, type[AnsFlowAPIHandler]]] = [
     (r"/ansflow/api/pipelines", PipelinesHandler),
     (r"/ansflow/api/pipelines/validate", ValidateHandler),
     (r"/ansflow/api/executions", ExecutionsHandler),
@@ -301,4 +250,5 @@ default_handlers: list[tuple[str, type[_Handler]]] = [
     (rf"/ansflow/api/executions/{ID}/rerun", RerunHandler),
     (rf"/ansflow/api/executions/{ID}/logs", LogsHandler),
     (r"/ansflow/api/stats", StatsHandler),
+    (r"/ansflow/api/.*", NotFoundHandler),  # last: JSON 404 for every other path
 ]

@@ -66,7 +66,19 @@ def _candidate_files(root: Path) -> Iterator[Path]:
             if scanned > MAX_FILES:
                 return
             if name.endswith(SUFFIXES) and not name.startswith("."):
-                yield Path(dirpath) / name
+                file = Path(dirpath) / name
+                if _runnable(root, file):
+                    yield file
+
+
+def _runnable(root: Path, file: Path) -> bool:
+    """What a POST can run: a path JSON can carry (valid UTF-8) that stays inside root
+    once symlinks are resolved (`resolve_in_root` refuses the others)."""
+    try:
+        str(file.relative_to(root)).encode("utf-8")
+        return file.resolve().is_relative_to(root)
+    except (UnicodeEncodeError, OSError, RuntimeError):
+        return False
 
 
 def _pipeline_summary(file: Path) -> dict[str, Any] | None:

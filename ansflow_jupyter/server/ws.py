@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +30,7 @@ from ..errors import AnsFlowError, BadRequest, NotFound
 from ..events import Event, EventType, ExecutionStatus, heartbeat
 from ..service import REPLAY_PAGE
 from . import fanout
+from .base import unavailable_error
 from .discovery import KernelAuthMixin
 from .errors import http_error
 from .handlers import ID
@@ -38,6 +40,7 @@ CLOSE_NOT_FOUND = 4004
 CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
+MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
 REPLAY_BUFFER_MAX = 100_000  # live events held for one socket while its replay runs
 
 
@@ -57,6 +60,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self._pump: asyncio.Task[None] | None = None
         self.since: int | None = None
         self._outbox: list[Event] = []
+        self._replies: list[bytes] = []  # answers to client messages, one frame each
         self._in_flight: asyncio.Future[None] | None = None
         self._drained = asyncio.Event()  # the outbox is empty and the last frame was flushed
         self._drained.set()
@@ -73,7 +77,11 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         return float(self.settings.get("ansflow_ws", {}).get(name, fallback))
 
     async def authorize(self, action: str) -> None:
-        """403 unless the server's authorizer lets the user do `action` on ansflow."""
+        """403 unless the server's authorizer lets the user do `action` on ansflow (503
+        when the extension could not start)."""
+        error = unavailable_error(self.settings)
+        if error is not None:
+            raise error
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)
         )
@@ -85,6 +93,10 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         super().open(*args, **kwargs)
         # Live logs are latency-bound and already batched into frames: no Nagle delay.
         self.set_nodelay(True)
+        send_buffer = int(self.option("send_buffer", 0))
+        conn: Any = self.ws_connection
+        if send_buffer > 0 and conn is not None:
+            conn.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         self._last_frame = time.monotonic()
         self._schedule_heartbeat()
         self._pump = asyncio.create_task(self._run())
@@ -127,7 +139,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
             if replaying():
                 # Replay comes from the store, which is the buffer: wait for the client.
                 await self._drained.wait()
-            elif len(self._outbox) > bound:
+            elif self.queued() > bound:
                 raise SubscriberLagged
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT)
@@ -138,22 +150,50 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self._drained.clear()
         self._flush()
 
+    def queued(self) -> int:
+        """Events and replies waiting behind the frame in flight."""
+        return len(self._outbox) + len(self._replies)
+
     def _flush(self) -> None:
-        if self._in_flight is not None or not self._outbox or self.ws_connection is None:
+        conn = self.ws_connection
+        if self._in_flight is not None or conn is None or conn.is_closing():
             return
-        batch, self._outbox = self._outbox, []
+        if self._replies:
+            frame = self._replies.pop(0)
+        elif self._outbox:
+            batch, self._outbox = self._outbox, []
+            frame = encode_frame(batch)
+        else:
+            return
         self._last_frame = time.monotonic()
-        self._in_flight = self.write_message(encode_frame(batch))
+        self._in_flight = self.write_message(frame)
+        # The callback also retrieves a failed write's exception: none goes unretrieved.
         self._in_flight.add_done_callback(self._sent)
 
     def _sent(self, future: asyncio.Future[None]) -> None:
         self._in_flight = None
         if future.cancelled() or future.exception() is not None:
             return  # the connection is gone; on_close stops the relay
-        if self._outbox:
+        if self.queued():
             self._flush()
         else:
             self._drained.set()
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close; a client that is slow to read still gets the close frame for a while.
+
+        Tornado drops the connection 5 s after sending the close frame if the client has
+        not answered it; a client that stopped reading has not even received it (it sits
+        behind the frame in flight), so it would see EOF without a code. We wait up to
+        DRAIN_TIMEOUT instead: the frame in flight and the close frame are all the memory
+        that costs. A client that never reads at all cannot be told anything."""
+        conn: Any = self.ws_connection
+        super().close(code, reason)
+        waiting = getattr(conn, "_waiting", None)
+        if waiting is not None and hasattr(conn, "_abort"):
+            loop = conn.stream.io_loop
+            loop.remove_timeout(waiting)
+            conn._waiting = loop.call_later(DRAIN_TIMEOUT, conn._abort)
 
     def _schedule_heartbeat(self) -> None:
         interval = self.option("heartbeat_interval", 15.0)
@@ -169,20 +209,31 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self._schedule_heartbeat()
 
     async def on_message(self, message: str | bytes) -> None:
-        """Client requests: ping, cancel (one execution); anything else gets an error frame."""
+        """Client requests: ping, cancel (one execution); anything else gets an error frame.
+
+        Replies queue behind the frame in flight like events and count against the same
+        bound: a client that sends without reading is closed with 4008."""
         try:
             request = _parse_request(message)
             reply = await self.handle_request(request)
         except (web.HTTPError, AnsFlowError) as exc:
             reply = {"type": "error", "message": http_error(exc)[1]["message"]}
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        self._replies.append(json.dumps(reply).encode())
+        self._drained.clear()
+        if self.queued() > self.option("queue_events", 1_000):
+            self._replies.clear()
+            self.close(CLOSE_LAGGED, "client too slow; resume with ?since=<last seq>")
+            return
         with contextlib.suppress(WebSocketClosedError):
-            self.write_message(json.dumps(reply))
+            self._flush()
 
     async def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer one parsed client message."""
         if request.get("type") == "ping":
             return {"type": "pong"}
-        raise _ClientError(f"unknown message type {request.get('type')!r}")
+        raise _ClientError(f"unknown message type {str(request.get('type'))[:100]!r}")
 
 
 _FRAMES: OrderedDict[tuple[tuple[str, int, str], ...], bytes] = OrderedDict()
@@ -220,6 +271,8 @@ def _parse_request(message: str | bytes) -> dict[str, Any]:
         raise _ClientError(f"message too large ({len(message)} bytes)")
     try:
         request = json.loads(message)
+    except RecursionError:
+        raise _ClientError("message is nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise _ClientError("message is not valid JSON") from None
     if not isinstance(request, dict) or not isinstance(request.get("type"), str):
@@ -250,8 +303,8 @@ class ExecutionSocket(_EventSocket):
                 self.since = int(raw)
             except ValueError:
                 raise web.HTTPError(400, f"'since' must be an integer, got {raw!r}") from None
-            if self.since < 0:
-                raise web.HTTPError(400, "'since' must be >= 0")
+            if not 0 <= self.since <= MAX_SINCE:
+                raise web.HTTPError(400, f"'since' must be between 0 and {MAX_SINCE}")
         await super().get(execution_id)
 
     async def pump(self) -> None:
@@ -332,7 +385,7 @@ class ExecutionSocket(_EventSocket):
             self.push(fresh)
         if any(_final(event) for event in fresh):
             self._end("finished")
-        elif len(self._outbox) > self.option("queue_events", 1_000):
+        elif self.queued() > self.option("queue_events", 1_000):
             self._end("lagged")
 
     def _end(self, reason: str) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import count
+from itertools import count, islice
 from typing import Any
 
+import re2
 from sqlalchemy import Connection, Select, func, select
 
 from ..errors import BadRequest
@@ -22,6 +23,14 @@ from . import codec
 from .projection import EVENTS
 
 Matcher = Callable[[str], bool]
+MAX_PATTERN = 1_000
+TEXT_CHUNK_CHARS = 256 * 1024
+# CSI (colours, cursor), OSC (hyperlinks, titles) and the two-character escapes.
+ANSI = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-~]|[@-Z\\-_])"
+)
+# Patterns anchored to the whole text cannot be searched over several lines at once.
+_ANCHORS = re.compile(r"\\[AzZ]")
 LogLine = dict[str, Any]
 
 
@@ -44,16 +53,47 @@ class LogQuery:
 
 
 def compile_query(q: str | None) -> Matcher | None:
-    """`/regex/` is a regular expression, anything else a plain substring."""
+    """`/regex/` is a regular expression (RE2 syntax), anything else a plain substring."""
     if not q:
         return None
     if len(q) >= 2 and q.startswith("/") and q.endswith("/"):
-        try:
-            pattern = re.compile(q[1:-1])
-        except re.error as exc:
-            raise BadRequest(f"invalid regular expression {q}: {exc}") from None
-        return lambda line: pattern.search(line) is not None
+        return _RegexSearch(q[1:-1])
     return lambda line: q in line
+
+
+class _RegexSearch:
+    """A regular expression run by RE2: linear in the text, so no pattern can make a
+    search take exponential time (`(a+)+$` on 24 `a`s took 20 s with `re` and froze
+    the server, holding the GIL). Lookarounds and backreferences are refused."""
+
+    def __init__(self, pattern: str) -> None:
+        if len(pattern) > MAX_PATTERN:
+            raise BadRequest(f"a regular expression may have at most {MAX_PATTERN} characters")
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            self._line = re2.compile(pattern, options)
+            # Per call, RE2's binding costs ~7 µs: rows of lines are searched at once (as
+            # multi-line text) and only the rows that match are searched line by line.
+            block = None if _ANCHORS.search(pattern) else re2.compile(f"(?m){pattern}", options)
+            self._block = block
+        except re2.error as exc:
+            try:
+                re.compile(pattern)
+            except (re.error, RecursionError, OverflowError) as invalid:
+                raise BadRequest(f"invalid regular expression /{pattern}/: {invalid}") from None
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise BadRequest(
+                f"regular expression /{pattern}/ is not supported: {reason} (searches use "
+                "RE2 syntax: no lookarounds or backreferences)"
+            ) from None
+
+    def __call__(self, line: str) -> bool:
+        return self._line.search(line) is not None
+
+    def may_match(self, lines: list[str]) -> bool:
+        """False when no line of `lines` can match (one search over all of them)."""
+        return self._block is None or self._block.search("\n".join(lines)) is not None
 
 
 def read_lines(conn: Connection, query: LogQuery) -> list[LogLine]:
@@ -71,6 +111,72 @@ def read_lines(conn: Connection, query: LogQuery) -> list[LogLine]:
     if query.limit is not None:
         return [line for line, _ in zip(lines, range(query.limit), strict=False)]
     return list(lines)
+
+
+def text_chunks(conn: Connection, query: LogQuery, *, prefix: bool, strip: bool) -> Iterator[str]:
+    """The lines as text (`step | ` before each line when `prefix`, ANSI escapes removed
+    when `strip`), ~256 KiB per chunk, in one pass over the rows: each row is decoded once
+    and its lines joined in C, never paged by offset (which re-skips from the start)."""
+    if query.q or query.tail is not None:
+        # Bounded (tail <= 100,000) or filtered line by line anyway.
+        lines: Iterable[LogLine] = (
+            read_lines(conn, query)
+            if query.tail is not None
+            else _lines(conn, query, compile_query(query.q), descending=False)
+        )
+        if query.limit is not None:
+            lines = islice(lines, query.limit)
+        groups: Iterable[tuple[str, list[str]]] = (
+            (line["step_id"], [line["line"]]) for line in lines
+        )
+    else:
+        groups = _row_texts(conn, query)
+    pending: list[str] = []
+    size = 0
+    for step_id, texts in groups:
+        if prefix:
+            head = f"{step_id} | "
+            pending.append(head + ("\n" + head).join(texts) + "\n")
+        else:
+            pending.append("\n".join(texts) + "\n")
+        size += len(pending[-1])
+        if size >= TEXT_CHUNK_CHARS:
+            yield _finish_chunk(pending, strip)
+            pending, size = [], 0
+    if pending:
+        yield _finish_chunk(pending, strip)
+
+
+def _finish_chunk(pieces: list[str], strip: bool) -> str:
+    text = "".join(pieces)
+    return ANSI.sub("", text) if strip and "\x1b" in text else text
+
+
+def _row_texts(conn: Connection, query: LogQuery) -> Iterator[tuple[str, list[str]]]:
+    """(step id, lines) of each row in the range, without building a dict per line."""
+    if query.limit == 0:
+        return
+    skip = query.offset if query.step is None else 0
+    left = query.limit
+    result = conn.execution_options(stream_results=True, max_row_buffer=256).execute(
+        _rows_statement(query, descending=False)
+    )
+    for step_id, first, payload, _ in result:
+        lines: list[str] = codec.decode(payload, None)["lines"]
+        if query.step is not None and query.offset > first:
+            lines = lines[query.offset - first :]
+        elif skip:
+            if skip >= len(lines):
+                skip -= len(lines)
+                continue
+            lines, skip = lines[skip:], 0
+        if left is not None:
+            lines = lines[:left]
+            left -= len(lines)
+        if lines:
+            yield step_id, lines
+        if left == 0:
+            return
 
 
 def _tail(conn: Connection, query: LogQuery, count: int) -> list[LogLine]:
@@ -112,7 +218,9 @@ def _lines(
             row_lines, skip = row_lines[skip:], 0
         if matcher is None:
             yield from row_lines
-        else:
+        elif not isinstance(matcher, _RegexSearch) or matcher.may_match(
+            [line["line"] for line in row_lines]
+        ):
             yield from (line for line in row_lines if matcher(line["line"]))
 
 

@@ -334,6 +334,26 @@ class Store:
             _execution_row(conn, execution_id, EXECUTIONS.c.id)
             return logs.read_lines(conn, query)
 
+    def log_text(
+        self,
+        execution_id: str,
+        step: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        tail: int | None = None,
+        q: str | None = None,
+        *,
+        prefix: bool = False,
+        strip: bool = False,
+    ) -> Iterator[str]:
+        """The lines of `log_lines` as text chunks, streamed from one read transaction
+        (consume it in one thread; NotFound comes with the first chunk)."""
+        query = logs.LogQuery(execution_id, step, offset, limit, tail, q)
+        logs.compile_query(q)
+        with self._read() as conn:
+            _execution_row(conn, execution_id, EXECUTIONS.c.id)
+            yield from logs.text_chunks(conn, query, prefix=prefix, strip=strip)
+
     def stats(self, pipeline: str | None = None) -> dict[str, Any]:
         """Runs, success rate, p50/p95 duration and the recent finished runs."""
         with self._read() as conn:

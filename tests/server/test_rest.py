@@ -110,7 +110,7 @@ async def test_text_download_streams_big_logs(api: Api, pipelines: Callable[...,
     await wait_for_status(api, eid, {"success"})
     code, text = await api("GET", "executions", eid, "logs", params={"format": "text"})
     assert code == 200
-    assert text.splitlines() == [f"row {i}" for i in range(12000)]
+    assert text.splitlines() == [f"spam | row {i}" for i in range(12000)]
     code, text = await api(
         "GET",
         "executions",
@@ -130,7 +130,12 @@ async def test_text_download_headers(jp_fetch: Any, api: Api) -> None:
     )
     assert response.headers["Content-Type"].startswith("text/plain")
     assert "attachment" in response.headers["Content-Disposition"]
-    assert response.body.decode().splitlines() == ["line 1", "line 2", "line 3", "world"]
+    assert response.body.decode().splitlines() == [
+        "hello | line 1",
+        "hello | line 2",
+        "hello | line 3",
+        "world | world",
+    ]
 
 
 async def test_rerun_failed_only_reuses_successes(api: Api) -> None:
