@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import BadRequest, NotFound
+from .summary import Budget, pipeline_summary
 
 MAX_DEPTH = 6
 MAX_FILES = 2_000
@@ -43,8 +42,9 @@ def find_pipelines(root_dir: str | Path) -> list[dict[str, Any]]:
     """Pipeline files under root (blocking: run it off the event loop), sorted by path."""
     root = Path(root_dir).resolve()
     found: list[dict[str, Any]] = []
+    budget = Budget()
     for file in _candidate_files(root):
-        summary = _pipeline_summary(file)
+        summary = pipeline_summary(file, budget, MAX_PIPELINE_BYTES)
         if summary is not None:
             found.append({"path": file.relative_to(root).as_posix(), **summary})
     return sorted(found, key=lambda p: str(p["path"]))
@@ -79,22 +79,3 @@ def _runnable(root: Path, file: Path) -> bool:
         return file.resolve().is_relative_to(root)
     except (UnicodeEncodeError, OSError, RuntimeError):
         return False
-
-
-def _pipeline_summary(file: Path) -> dict[str, Any] | None:
-    """`{name, steps: [ids]}` when the file is a mapping with `name` and `steps`."""
-    try:
-        if file.stat().st_size > MAX_PIPELINE_BYTES:
-            return None
-        data = yaml.safe_load(file.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, yaml.YAMLError, RecursionError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        return None
-    steps = data.get("steps")
-    if isinstance(steps, dict):
-        return {"name": data["name"], "steps": [str(k) for k in steps]}
-    if isinstance(steps, list):
-        ids = [str(s.get("id", i)) if isinstance(s, dict) else str(i) for i, s in enumerate(steps)]
-        return {"name": data["name"], "steps": ids}
-    return None
