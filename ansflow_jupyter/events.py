@@ -58,6 +58,7 @@ class StepReason(enum.StrEnum):
     SPAWN_ERROR = "spawn-error"
     INTERRUPTED = "interrupted"
     REUSED = "reused"
+    OUTPUT_ERROR = "output-error"
 
 
 class EventType(enum.StrEnum):

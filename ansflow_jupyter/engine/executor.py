@@ -21,10 +21,20 @@ from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any
 
 from ..events import EventType, ExecutionStatus, StepReason, StepStatus
+from ..pipeline.expr_values import ExpressionRuntimeError
+from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess
 from .output import LineProcessor
 from .state import ConditionValues, StepResult, StepState, runs_when_cancelled, shell_argv
+from .stepfiles import (
+    StepFiles,
+    SummarySink,
+    collect_outputs,
+    mask,
+    needs_context,
+    render_runtime,
+)
 from .writer import EventSink, EventWriter
 
 __all__ = ["EventSink", "Executor", "shell_argv"]
@@ -46,6 +56,8 @@ class Executor:
         reuse: Mapping[str, str] | None = None,
         kill_grace: float = 5.0,
         env: Mapping[str, str] | None = None,
+        summaries: SummarySink | None = None,
+        reuse_outputs: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.spec = spec
         self.execution_id = execution_id
@@ -55,6 +67,9 @@ class Executor:
         self._reuse = dict(reuse or {})
         self._kill_grace = kill_grace
         self._env_overrides = dict(env or {})
+        self._summaries = summaries
+        self._reuse_outputs = dict(reuse_outputs or {})
+        self._files = StepFiles()  # $ANSFLOW_OUTPUT / $ANSFLOW_STEP_SUMMARY of each attempt
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
         self._base_env = dict(os.environ)  # copying os.environ per step costs ~0.1 ms
@@ -104,6 +119,8 @@ class Executor:
             step = self._steps.get(step_id)
             if step is not None and step.status is StepStatus.PENDING:
                 step.extra["reused_from"] = source
+                if self._reuse_outputs.get(step_id):
+                    step.extra["outputs"] = dict(self._reuse_outputs[step_id])
                 self._finish(step, StepStatus.SUCCESS, StepReason.REUSED)
         try:
             self._advance()
@@ -129,6 +146,7 @@ class Executor:
             self.status = ExecutionStatus.SUCCESS
         self._emit_execution()
         self._finished = True
+        self._files.remove()
         await self._writer.close()
         return self.status
 
@@ -227,7 +245,14 @@ class Executor:
             needs_failed=step.failed_upstream,
             cancelled=self._cancelled,
             env=self._step_env(step.spec),
+            matrix=step.spec.matrix,
+            needs=self._needs(step.spec),
+            workdir=self.spec.base_dir / step.spec.working_directory,
         )
+
+    def _needs(self, spec: StepSpec) -> dict[str, Any]:
+        """The `needs` context: result and outputs of each need."""
+        return needs_context(self._steps[n] for n in spec.needs if n in self._steps)
 
     def _start(self, step: StepState) -> None:
         step.status = StepStatus.RUNNING
@@ -275,6 +300,22 @@ class Executor:
 
         cwd = str(self.spec.base_dir / spec.working_directory)
         result: StepResult = (StepStatus.FAILED, StepReason.EXIT, None)
+        script = spec.run
+        if spec.runtime:  # `${{ needs... }}` in run/env: resolved now, at the step's start
+            try:
+                scope = Scope(
+                    {"env": env, "matrix": spec.matrix, "needs": self._needs(spec)},
+                    workdir=self.spec.base_dir / spec.working_directory,
+                    bool_text=True,
+                )
+                script = render_runtime(spec, env, scope, self._env_overrides, log)
+            except ExpressionRuntimeError as exc:
+                log.add_line("stderr", f"ansflow: {exc}")
+                log.finish()
+                step.extra["message"] = str(exc)
+                self._finish(step, StepStatus.FAILED, StepReason.SPAWN_ERROR)
+                return
+        summary = ""
         for attempt in range(1, spec.retry.max + 2):
             if attempt > 1:
                 delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
@@ -287,8 +328,10 @@ class Executor:
             if step.started_at is None:
                 step.started_at = time.time()
             env["ANSFLOW_ATTEMPT"] = str(attempt)
+            files = self._files.attempt()
+            env.update(files.env())
             try:
-                argv = shell_argv(spec.shell, spec.run)
+                argv = shell_argv(spec.shell, script)
                 launch = StepLaunch(self.execution_id, spec.id, attempt, argv, dict(env), cwd)
                 process = await self._backend.start(launch, on_output)
             except SpawnError as exc:
@@ -310,14 +353,29 @@ class Executor:
                 step.process = None
                 log.finish()
             step.exit_code = code
+            summary = mask(files.summary(), secrets)
+            problem = collect_outputs(step.extra, files, secrets)
             if self._stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, code)
+                break
+            if problem:
+                log.add_line("stderr", f"ansflow: {problem}")
+                log.flush()
+            if problem and code == 0:
+                step.extra["message"] = problem
+                result = (StepStatus.FAILED, StepReason.OUTPUT_ERROR, code)
                 break
             if code == 0:
                 result = (StepStatus.SUCCESS, StepReason.EXIT, code)
                 break
             result = (StepStatus.FAILED, StepReason.TIMEOUT if timed_out else StepReason.EXIT, code)
         status, reason, step.exit_code = result
+        if summary:
+            if self._summaries is not None:
+                await self._summaries.save_summary(
+                    self.execution_id, spec.id, step.attempt, summary
+                )
+            step.extra["summary"] = len(summary.encode())
         self._finish(step, status, reason)
 
     async def _wait(self, process: StepProcess, timeout: float | None) -> tuple[int, bool]:
