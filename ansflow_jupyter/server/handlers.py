@@ -281,6 +281,17 @@ def line_text(line: dict[str, Any]) -> str:
     return str(line.get("line", ""))
 
 
+class SummaryHandler(_Handler):
+    """GET executions/{id}/summary?step=: the steps' Markdown summaries."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, execution_id: str) -> None:
+        """`{execution_id, summaries: [{step_id, attempt, markdown}]}`, one step with `step`."""
+        summaries = await self.manager.summaries(execution_id, self.str_arg("step"))
+        self.finish(json.dumps({"execution_id": execution_id, "summaries": summaries}))
+
+
 class StatsHandler(_Handler):
     """GET stats?pipeline=."""
 
@@ -300,5 +311,6 @@ default_handlers: list[tuple[str, type[_Handler]]] = [
     (rf"/ansflow/api/executions/{ID}/cancel", CancelHandler),
     (rf"/ansflow/api/executions/{ID}/rerun", RerunHandler),
     (rf"/ansflow/api/executions/{ID}/logs", LogsHandler),
+    (rf"/ansflow/api/executions/{ID}/summary", SummaryHandler),
     (r"/ansflow/api/stats", StatsHandler),
 ]

@@ -177,3 +177,15 @@ def test_server_mode_bundle_names_the_execution(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(view, "make_widget", lambda *args: None)
     bare = ExecutionHandle(runner, {"execution_id": "ex-8"})
     assert bare._repr_mimebundle_()[EXECUTION_MIME_TYPE]["execution_id"] == "ex-8"
+
+
+def test_outputs_of_each_step() -> None:
+    text = """\
+name: outputs
+steps:
+  build: {run: 'echo "version=2.0" >> "$ANSFLOW_OUTPUT"'}
+  use: {needs: build, run: 'echo "seen=${{ needs.build.outputs.version }}" >> "$ANSFLOW_OUTPUT"'}
+  quiet: {run: 'true'}
+"""
+    handle = run_pipeline(text, wait=True, display=False)
+    assert handle.outputs == {"build": {"version": "2.0"}, "use": {"seen": "2.0"}}
