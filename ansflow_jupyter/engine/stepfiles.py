@@ -173,7 +173,7 @@ def needs_context(steps: Iterable[Any]) -> dict[str, Value]:
     legs: dict[str, int] = {}
     for state in states:
         legs[state.spec.template_id] = legs.get(state.spec.template_id, 0) + 1
-    context: dict[str, Value] = {}
+    context = _Aliased()
     for state in states:
         outputs: Mapping[str, str] = state.extra.get("outputs") or {}
         entry = {
@@ -182,8 +182,22 @@ def needs_context(steps: Iterable[Any]) -> dict[str, Value]:
         }
         context[state.spec.id] = entry
         if state.spec.template_id and legs[state.spec.template_id] == 1:
-            context.setdefault(state.spec.template_id, entry)
+            context.aliases.setdefault(state.spec.template_id, entry)
     return context
+
+
+class _Aliased(dict[str, Value]):
+    """A dict that also answers to aliases, which `needs.*` does not list twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aliases: dict[str, Value] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or key in self.aliases
+
+    def __missing__(self, key: str) -> Value:
+        return self.aliases[key]
 
 
 def render_runtime(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .expr_values import Value, to_text
+from .expr_values import Value, lookup, to_text
 from .expressions import Expression, ExpressionSyntaxError, Scope
 
 
@@ -71,13 +71,7 @@ def missing_outputs(template: Template, needs: Mapping[str, Value]) -> list[str]
         for ref in expression.needs:
             if ref.name is None or ref.key is None:
                 continue
-            need = _get(needs, ref.name)
-            outputs = _get(need, "outputs") if isinstance(need, Mapping) else None
-            if isinstance(outputs, Mapping) and _get(outputs, ref.key) is None:
+            outputs = lookup(lookup(needs, ref.name), "outputs")
+            if isinstance(outputs, Mapping) and lookup(outputs, ref.key) is None:
                 missing.append(f"needs.{ref.name}.outputs.{ref.key}")
     return list(dict.fromkeys(missing))
-
-
-def _get(mapping: Mapping[str, Value], key: str) -> Value:
-    folded = key.casefold()
-    return next((v for k, v in mapping.items() if k.casefold() == folded), None)

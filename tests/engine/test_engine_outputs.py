@@ -243,3 +243,44 @@ def test_parse_outputs_rules() -> None:
     assert parse_outputs("k<<EOF=\nv\nEOF=\n") == {"k": "v"}  # '<<' before '=': a block
     with pytest.raises(OutputError, match="empty delimiter"):
         parse_outputs("k<<\n")
+
+
+def test_the_outputs_example_pipeline(tmp_path: Path) -> None:
+    from ansflow_jupyter.pipeline import load_pipeline_file
+
+    example = Path(__file__).parents[2] / "notebooks" / "pipelines" / "outputs.yml"
+    spec = load_pipeline_file(example)
+    sink, summaries = ListSink(), Summaries()
+    status = run(Executor(spec, "example", LocalBackend(), sink, summaries=summaries).run())
+    assert status is ExecutionStatus.SUCCESS, [sink.final(s) for s in spec.steps]
+    version = sink.final("version")["outputs"]["version"]
+    assert sink.final("version")["outputs"]["notes"] == "first line of notes\nsecond line"
+    passed = len(version)
+    assert sink.final("test[python=3.11]")["outputs"] == {"passed": str(passed)}
+    assert sink.final("test[python=3.12]")["outputs"] == {"passed": str(passed + 2)}
+    summary = summaries.saved[("report", 1)]
+    assert f"## Release {version}" in summary
+    assert f"| 3.12 | {passed + 2} |" in summary
+    assert f"Every leg: {passed}, {passed + 2}" in summary
+    assert sink.lines("publish") == [f"publishing {version}"]
+
+
+def test_a_single_leg_matrix_answers_to_its_bare_id_once(tmp_path: Path) -> None:
+    status, sink, _ = execute(
+        """
+name: one-leg
+steps:
+  b:
+    matrix: {x: ["1"]}
+    run: echo "v=${{ matrix.x }}" >> "$ANSFLOW_OUTPUT"
+  c:
+    needs: b
+    run: echo "${{ needs.b.outputs.v }} ${{ join(needs.*.outputs.v) }} ${{ needs.b.outputs.w }}"
+""",
+        tmp_path,
+    )
+    assert status is ExecutionStatus.SUCCESS
+    assert sink.lines("c", "stdout") == ["1 1 "]  # the leg is listed once by needs.*
+    assert sink.lines("c", "stderr") == [
+        "ansflow: warning: needs.b.outputs.w is not set; it reads as ''"
+    ]
