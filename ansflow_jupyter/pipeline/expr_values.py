@@ -98,13 +98,11 @@ def loose_equal(left: Value, right: Value, *, bool_text: bool = False) -> bool:
         return left.casefold() == right.casefold()
     if bool_text and {type(left), type(right)} == {str, bool}:
         return to_text(left).casefold() == to_text(right).casefold()
-    if _kind(left) == _kind(right):
-        if isinstance(left, list | dict):
-            return left is right
-        if isinstance(left, float | int) and not isinstance(left, bool):
-            return bool(left == right)
-        return bool(left == right)
-    return to_number(left) == to_number(right)
+    if _kind(left) != _kind(right):
+        return to_number(left) == to_number(right)
+    if isinstance(left, list | dict):
+        return left is right  # arrays and objects: only the same instance
+    return bool(left == right)
 
 
 def compare(op: str, left: Value, right: Value) -> bool:

@@ -14,18 +14,18 @@ Grammar, loosest binding first (whitespace between tokens is ignored)::
 Nesting (parentheses, `!`, `[...]`, call arguments) is limited to MAX_DEPTH levels, so a
 hostile expression is a located error in microseconds, never a stack overflow; operator
 chains are kept flat so evaluating a long `a && b && ...` does not recurse either.
-Values, coercion and the functions are in expr_values.py.
+Tokens are in expr_lexer.py; values, coercion and the functions in expr_values.py.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .expr_lexer import ExpressionSyntaxError, number, tokenize
 from .expr_values import (
     ALL_FUNCTIONS,
     FUNCTIONS,
@@ -40,27 +40,21 @@ from .expr_values import (
     truthy,
 )
 
+__all__ = [
+    "MAX_DEPTH",
+    "NATIVE_CONTEXTS",
+    "Expression",
+    "ExpressionSyntaxError",
+    "Ref",
+    "Scope",
+    "parse_expression",
+]
+
 MAX_DEPTH = 50
 #: The contexts a native pipeline's expressions may read.
 NATIVE_CONTEXTS = ("env", "matrix", "needs")
 
-_TOKEN = re.compile(
-    r"""(?P<space>\s+)
-      | (?P<number>-?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?))
-      | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
-      | (?P<op>&&|\|\||==|!=|<=|>=|<|>|!|\(|\)|\[|\]|\.|,|\*)""",
-    re.VERBOSE,
-)
 _CANONICAL = {name.casefold(): name for name in ALL_FUNCTIONS}
-
-
-class ExpressionSyntaxError(ValueError):
-    """An expression that does not parse; `offset` is where in the source text."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
 
 
 @dataclass(slots=True)
@@ -240,7 +234,7 @@ class _Parser:
     ) -> None:
         self.end = start + len(body)
         self.contexts = contexts
-        self.tokens = _tokenize(body, start, double_quotes)
+        self.tokens = tokenize(body, start, double_quotes)
         self.pos = 0
         self.depth = 0
         self.arguments = 0  # > 0 while parsing call arguments: a bare context is fine there
@@ -358,7 +352,7 @@ class _Parser:
         if kind == "string":
             return Literal(text), None, offset
         if kind == "number":
-            return Literal(_number(text)), None, offset
+            return Literal(number(text)), None, offset
         if kind == "op":
             if text != "(":
                 raise ExpressionSyntaxError(f"unexpected {text!r}", offset)
@@ -414,52 +408,6 @@ class _Parser:
         self.depth -= 1
         self.calls.add(name)
         return Call(name, tuple(args))
-
-
-def _tokenize(body: str, start: int, double_quotes: bool) -> list[tuple[str, str, int]]:
-    tokens: list[tuple[str, str, int]] = []
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if char == "'" or (char == '"' and double_quotes):
-            text, end = _string(body, i, start)
-            tokens.append(("string", text, start + i))
-            i = end
-            continue
-        match = _TOKEN.match(body, i)
-        if match is None:
-            hint = {"&": " (use '&&')", "|": " (use '||')", "=": " (use '==')"}.get(char, "")
-            if char == '"':
-                hint = " (strings use single quotes)"
-            raise ExpressionSyntaxError(f"unexpected character {char!r}{hint}", start + i)
-        kind = match.lastgroup or ""
-        if kind != "space":
-            tokens.append((kind, match.group(), start + i))
-        i = match.end()
-    return tokens
-
-
-def _string(body: str, i: int, start: int) -> tuple[str, int]:
-    """A quoted string at body[i]: its value and the index after it ('' escapes a quote)."""
-    quote, j, parts = body[i], i + 1, []
-    while True:
-        end = body.find(quote, j)
-        if end == -1:
-            raise ExpressionSyntaxError(f"unterminated string (no closing {quote})", start + i)
-        parts.append(body[j:end])
-        if body.startswith(quote, end + 1):  # doubled quote: a literal quote
-            parts.append(quote)
-            j = end + 2
-            continue
-        return "".join(parts), end + 1
-
-
-def _number(text: str) -> float:
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("-")
-    if body[:2].lower() == "0x":
-        return sign * int(body[2:], 16)
-    return float(text)
 
 
 def _describe(kind: str, text: str) -> str:
