@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
@@ -22,15 +23,16 @@ class ExpressionSyntaxError(ValueError):
         self.offset = offset
 
 
-def tokenize(body: str, start: int, double_quotes: bool) -> list[tuple[str, str, int]]:
-    """(kind, text, offset) tokens: number, name, op or string (its value, unquoted)."""
-    tokens: list[tuple[str, str, int]] = []
+def tokenize(body: str, start: int, double_quotes: bool) -> Iterator[tuple[str, str, int]]:
+    """(kind, text, offset) tokens: number, name, op or string (its value, unquoted).
+
+    Lazy, so a parser that stops early (too deep) never reads the rest of a huge input."""
     i = 0
     while i < len(body):
         char = body[i]
         if char == "'" or (char == '"' and double_quotes):
             text, end = _string(body, i, start)
-            tokens.append(("string", text, start + i))
+            yield ("string", text, start + i)
             i = end
             continue
         match = _TOKEN.match(body, i)
@@ -41,9 +43,8 @@ def tokenize(body: str, start: int, double_quotes: bool) -> list[tuple[str, str,
             raise ExpressionSyntaxError(f"unexpected character {char!r}{hint}", start + i)
         kind = match.lastgroup or ""
         if kind != "space":
-            tokens.append((kind, match.group(), start + i))
+            yield (kind, match.group(), start + i)
         i = match.end()
-    return tokens
 
 
 def _string(body: str, i: int, start: int) -> tuple[str, int]:

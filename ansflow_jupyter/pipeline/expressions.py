@@ -217,11 +217,11 @@ def parse_expression(
     `double_quotes` accepts "strings" as well as GitHub's 'strings' (native pipelines
     always did)."""
     parser = _Parser(text, start, tuple(contexts), double_quotes)
-    if not parser.tokens:
+    if parser.peek()[0] == "end":
         raise ExpressionSyntaxError("empty expression", start)
     root = parser.expr()
-    if parser.pos < len(parser.tokens):
-        _, token, offset = parser.tokens[parser.pos]
+    if parser.peek()[0] != "end":
+        _, token, offset = parser.peek()
         raise ExpressionSyntaxError(f"unexpected {token!r}; expected '&&', '||' or the end", offset)
     return Expression(
         text, root, frozenset(parser.calls), frozenset(parser.used), tuple(parser.refs)
@@ -235,6 +235,7 @@ class _Parser:
         self.end = start + len(body)
         self.contexts = contexts
         self.tokens = tokenize(body, start, double_quotes)
+        self.seen: list[tuple[str, str, int]] = []  # tokens read so far
         self.pos = 0
         self.depth = 0
         self.arguments = 0  # > 0 while parsing call arguments: a bare context is fine there
@@ -242,17 +243,21 @@ class _Parser:
         self.used: set[str] = set()
         self.refs: list[Ref] = []
 
-    def _peek(self) -> tuple[str, str, int]:
-        if self.pos < len(self.tokens):
-            return self.tokens[self.pos]
-        return ("end", "", self.end)
+    def peek(self) -> tuple[str, str, int]:
+        """The token at `pos` (kind "end" after the last one)."""
+        if self.pos == len(self.seen):
+            token = next(self.tokens, None)
+            if token is None:
+                return ("end", "", self.end)
+            self.seen.append(token)
+        return self.seen[self.pos]
 
     def _is_op(self, *texts: str) -> bool:
-        kind, text, _ = self._peek()
+        kind, text, _ = self.peek()
         return kind == "op" and text in texts
 
     def _take(self, token: str, what: str) -> None:
-        kind, text, offset = self._peek()
+        kind, text, offset = self.peek()
         if kind != "op" or text != token:
             raise ExpressionSyntaxError(f"expected {what}, found {_describe(kind, text)}", offset)
         self.pos += 1
@@ -287,14 +292,14 @@ class _Parser:
         first = operand()
         rest: list[tuple[str, Node]] = []
         while self._is_op(*ops):
-            op = self._peek()[1]
+            op = self.peek()[1]
             self.pos += 1
             rest.append((op, operand()))
         return Comparison(first, tuple(rest)) if rest else first
 
     def _unary(self) -> Node:
         if self._is_op("!"):
-            self._deeper(self._peek()[2])
+            self._deeper(self.peek()[2])
             self.pos += 1
             node = Not(self._unary())
             self.depth -= 1
@@ -305,7 +310,7 @@ class _Parser:
         base, context, offset = self._primary()
         accessors: list[str | Node | None] = []
         while self._is_op(".", "["):
-            _, text, at = self._peek()
+            _, text, at = self.peek()
             self.pos += 1
             if text == ".":
                 accessors.append(self._property(context, accessors))
@@ -319,7 +324,7 @@ class _Parser:
                 self.depth -= 1
             self._take("]", "']'")
         if context is not None and not accessors and not self.arguments:
-            kind, text, at = self._peek()
+            kind, text, at = self.peek()
             raise ExpressionSyntaxError(
                 f"expected '.' after '{context}', found {_describe(kind, text)}", at
             )
@@ -330,7 +335,7 @@ class _Parser:
         return Access(context if context is not None else base, tuple(accessors))
 
     def _property(self, context: str | None, accessors: list[str | Node | None]) -> str | None:
-        kind, text, offset = self._peek()
+        kind, text, offset = self.peek()
         if (kind, text) == ("op", "*"):
             self.pos += 1
             return None
@@ -345,7 +350,7 @@ class _Parser:
 
     def _primary(self) -> tuple[Node, str | None, int]:
         """The node, the context name when it is one, and its offset."""
-        kind, text, offset = self._peek()
+        kind, text, offset = self.peek()
         if kind == "end":
             raise ExpressionSyntaxError("unexpected end of expression", offset)
         self.pos += 1
