@@ -226,7 +226,21 @@ async def cmd_show(manager: Any, args: argparse.Namespace) -> int:
         print(json.dumps(snapshot.to_dict()))
     else:
         print_snapshot(snapshot)
+        await _print_step_data(manager, snapshot)
     return EXIT_OK
+
+
+async def _print_step_data(manager: Any, snapshot: Event) -> None:
+    """Outputs and step summaries below the steps table (see cli_data.py)."""
+    from .cli_data import print_step_data
+
+    steps = snapshot.data["steps"]
+    summaries = (
+        await manager.summaries(snapshot.execution_id)
+        if any(s.get("summary") for s in steps)
+        else []
+    )
+    print_step_data(steps, summaries)
 
 
 async def cmd_logs(manager: Any, args: argparse.Namespace) -> int:

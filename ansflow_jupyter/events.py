@@ -60,6 +60,8 @@ class StepReason(enum.StrEnum):
     REUSED = "reused"
     WORKER_LOST = "worker-lost"
 
+    OUTPUT_ERROR = "output-error"
+
 
 class EventType(enum.StrEnum):
     """The kinds of envelope."""

@@ -168,6 +168,7 @@ class ExecutionManager:
         env: Mapping[str, str] | None = None,
         max_parallel: int | None = None,
         reuse: Mapping[str, str] | None = None,
+        reuse_outputs: Mapping[str, Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
         """Record a new execution and run it in the background; returns its summary."""
         try:
@@ -203,6 +204,8 @@ class ExecutionManager:
             reuse=dict(reuse or {}),
             kill_grace=self.kill_grace,
             env=dict(env or {}),
+            summaries=_StoreSink(self),
+            reuse_outputs=reuse_outputs,
         )
         run = _Run(executor)
         self._runs[execution_id] = run
@@ -254,10 +257,12 @@ class ExecutionManager:
         base_dir = Path(path).parent if path else (base_dir or Path.cwd())
         spec = load_pipeline(execution["source"], path=path, base_dir=base_dir)
         reuse: dict[str, str] = {}
+        outputs: dict[str, Any] = {}
         if failed_only:
             snapshot = await self._read(self.store.snapshot, execution_id)
             reuse = reusable_steps(spec, snapshot.data["steps"], execution_id)
-        return await self.start(spec, reuse=reuse)
+            outputs = {s["step_id"]: s.get("outputs") for s in snapshot.data["steps"]}
+        return await self.start(spec, reuse=reuse, reuse_outputs=outputs)
 
     async def delete(self, execution_id: str) -> None:
         """Remove an execution with its events and logs; Conflict while it runs."""
@@ -330,6 +335,12 @@ class ExecutionManager:
         chunks = self.store.log_text(execution_id, prefix=prefix, strip=strip, **query)
         async for chunk in iterate_in_thread(chunks):
             yield chunk
+
+    async def summaries(
+        self, execution_id: str, step: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Step summaries: `{step_id, attempt, markdown}` per step that wrote one."""
+        return await self._read(self.store.summaries, execution_id, step)
 
     async def stats(self, pipeline: str | None = None) -> dict[str, Any]:
         """Runs, success rate and duration percentiles."""
@@ -441,6 +452,15 @@ class _StoreSink:
             return
         manager.watcher.published(execution_id, events[-1].seq)
         manager.bus.publish(events)
+
+    async def save_summary(
+        self, execution_id: str, step_id: str, attempt: int, markdown: str
+    ) -> None:
+        """Kept by the writer thread, so before the step's final update is stored."""
+        if self._manager._persisting:
+            await self._manager._write(
+                self._manager.store.save_summary, execution_id, step_id, attempt, markdown
+            )
 
 
 class EventStream:

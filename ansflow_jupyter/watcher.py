@@ -112,8 +112,12 @@ class StoreWatcher:
         next_beat = next_reap = 0.0
         first = True
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
+            # cancel() of stop() when the wake-up lands at the same moment (the CLI then
+            # hung at exit, about one run in five).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick)
+                async with asyncio.timeout(self.tick):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._round(first)

@@ -21,12 +21,22 @@ from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any
 
 from ..events import EventType, ExecutionStatus, StepReason, StepStatus
+from ..pipeline.expr_values import ExpressionRuntimeError
+from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
 from .environment import StepEnvironment, denied, inherited
 from .output import LineProcessor
 from .shell import shell_argv
 from .state import ConditionValues, StepResult, StepState, runs_when_cancelled
+from .stepfiles import (
+    StepFiles,
+    SummarySink,
+    collect_outputs,
+    mask,
+    needs_context,
+    render_runtime,
+)
 from .writer import EventSink, EventWriter
 
 __all__ = ["EventSink", "Executor", "default_max_parallel", "shell_argv"]
@@ -53,6 +63,8 @@ class Executor:
         reuse: Mapping[str, str] | None = None,
         kill_grace: float = 5.0,
         env: Mapping[str, str] | None = None,
+        summaries: SummarySink | None = None,
+        reuse_outputs: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.spec = spec
         self.execution_id = execution_id
@@ -62,6 +74,9 @@ class Executor:
         self._reuse = dict(reuse or {})
         self._kill_grace = kill_grace
         self._env_overrides = dict(env or {})
+        self._summaries = summaries
+        self._reuse_outputs = dict(reuse_outputs or {})
+        self._files = StepFiles()  # $ANSFLOW_OUTPUT / $ANSFLOW_STEP_SUMMARY of each attempt
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
         # What steps inherit, computed once per execution (copying os.environ per step
@@ -118,6 +133,8 @@ class Executor:
             step = self._steps.get(step_id)
             if step is not None and step.status is StepStatus.PENDING:
                 step.extra["reused_from"] = source
+                if self._reuse_outputs.get(step_id):
+                    step.extra["outputs"] = dict(self._reuse_outputs[step_id])
                 self._finish(step, StepStatus.SUCCESS, StepReason.REUSED)
         try:
             self._advance()
@@ -143,6 +160,7 @@ class Executor:
             self.status = ExecutionStatus.SUCCESS
         self._emit_execution()
         self._finished = True
+        self._files.remove()
         await self._writer.close()
         return self.status
 
@@ -241,7 +259,14 @@ class Executor:
             needs_failed=step.failed_upstream,
             cancelled=self._cancelled,
             env=self._step_env(step.spec),
+            matrix=step.spec.matrix,
+            needs=self._needs(step.spec),
+            workdir=self.spec.base_dir / step.spec.working_directory,
         )
+
+    def _needs(self, spec: StepSpec) -> dict[str, Any]:
+        """The `needs` context: result and outputs of each need."""
+        return needs_context(self._steps[n] for n in spec.needs if n in self._steps)
 
     def _start(self, step: StepState) -> None:
         step.status = StepStatus.RUNNING
@@ -297,6 +322,23 @@ class Executor:
 
         cwd = str(self.spec.base_dir / spec.working_directory)
         result: StepResult = (StepStatus.FAILED, StepReason.EXIT, None)
+        script = spec.run
+        if spec.runtime:  # `${{ needs... }}` in run/env: resolved now, at the step's start
+            try:
+                scope = Scope(
+                    {"env": env, "matrix": spec.matrix, "needs": self._needs(spec)},
+                    workdir=self.spec.base_dir / spec.working_directory,
+                    bool_text=True,
+                )
+                script = render_runtime(spec, env, scope, self._env_overrides, log)
+                overrides.update({k: env[k] for k in spec.env if k in env})  # for Dask too
+            except ExpressionRuntimeError as exc:
+                log.add_line("stderr", f"ansflow: {exc}")
+                log.finish()
+                step.extra["message"] = str(exc)
+                self._finish(step, StepStatus.FAILED, StepReason.SPAWN_ERROR)
+                return
+        summary = ""
         for attempt in range(1, spec.retry.max + 2):
             if attempt > 1:
                 delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
@@ -310,8 +352,11 @@ class Executor:
                 step.started_at = time.time()
             env["ANSFLOW_ATTEMPT"] = overrides["ANSFLOW_ATTEMPT"] = str(attempt)
             step.extra.pop("message", None)  # a retry starts with a clean slate
+            files = self._files.attempt()
+            env.update(files.env())
+            overrides.update(files.env())
             try:
-                argv = shell_argv(spec.shell, spec.run)
+                argv = shell_argv(spec.shell, script)
                 environment = StepEnvironment(inherit, dict(overrides))
                 launch = StepLaunch(
                     self.execution_id, spec.id, attempt, argv, dict(env), cwd, environment
@@ -346,14 +391,29 @@ class Executor:
                 step.process = None
                 log.finish(failed=code != 0)
             step.exit_code = code
+            summary = mask(files.summary(), secrets.values())
+            problem = collect_outputs(step.extra, files, secrets.values())
             if self._stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, code)
+                break
+            if problem:
+                log.add_line("stderr", f"ansflow: {problem}")
+                log.flush()
+            if problem and code == 0:
+                step.extra["message"] = problem
+                result = (StepStatus.FAILED, StepReason.OUTPUT_ERROR, code)
                 break
             if code == 0:
                 result = (StepStatus.SUCCESS, StepReason.EXIT, code)
                 break
             result = (StepStatus.FAILED, StepReason.TIMEOUT if timed_out else StepReason.EXIT, code)
         status, reason, step.exit_code = result
+        if summary:
+            if self._summaries is not None:
+                await self._summaries.save_summary(
+                    self.execution_id, spec.id, step.attempt, summary
+                )
+            step.extra["summary"] = len(summary.encode())
         self._finish(step, status, reason)
 
     def _lost(self, step: StepState, log: LineProcessor, exc: WorkerLost) -> StepResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..events import StepReason, StepStatus
@@ -27,6 +28,9 @@ class ConditionValues:
     needs_failed: bool
     cancelled: bool
     env: Mapping[str, str]
+    matrix: Mapping[str, str] = field(default_factory=dict)
+    needs: Mapping[str, Any] = field(default_factory=dict)  # id -> {result, outputs}
+    workdir: Path | None = None  # where hashFiles() looks
 
 
 @dataclass(slots=True)

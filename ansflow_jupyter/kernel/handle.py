@@ -88,6 +88,12 @@ class ExecutionHandle:
         """Every step's current fields, by step id."""
         return {s["step_id"]: s for s in self.snapshot()["data"]["steps"]}
 
+    @property
+    def outputs(self) -> dict[str, dict[str, str]]:
+        """Each step's outputs ($ANSFLOW_OUTPUT) by step id, fetched now; steps without any
+        are left out."""
+        return {sid: dict(s["outputs"]) for sid, s in self.steps().items() if s.get("outputs")}
+
     def logs(self, step: str | None = None, tail: int | None = None) -> list[str]:
         """Stored log lines (of one step, or of all), optionally only the last `tail`."""
         return [_line_text(row) for row in self._runner.logs(self.id, step=step, tail=tail)]

@@ -196,10 +196,12 @@ class Checker:
             self._expect(node, path, "an expression string such as 'success()'")
             return None
         try:
-            return parse_condition(str(node.value))
+            condition = parse_condition(str(node.value))
         except ConditionSyntaxError as exc:
             self.rep.inside(node, exc.offset, path, f"invalid if expression: {exc.message}")
             return None
+        condition.where = Text(str(node.value), node, path)
+        return condition
 
     # -- collections ----------------------------------------------------------------------
 

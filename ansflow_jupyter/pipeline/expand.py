@@ -1,22 +1,20 @@
-"""Matrix expansion and `${{ matrix.x }}` / `${{ env.X }}` substitution into StepSpecs."""
+"""Matrix expansion and `${{ }}` substitution into StepSpecs (needs reads wait for the start)."""
 
 from __future__ import annotations
 
 import itertools
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .expr_values import STATUS_FUNCTIONS, ExpressionRuntimeError, to_text
+from .expressions import Expression, ExpressionSyntaxError, Scope, parse_expression
+from .interpolate import Segment, Template, segments
 from .secrets import mask, mask_patterns
 from .source import Reporter
 from .spec import StepSpec
 from .templates import StepTemplate, Text, did_you_mean
-
-_EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-_REF = re.compile(r"^(matrix|env)\.([A-Za-z_][A-Za-z0-9_-]*)$")
-
 
 #: Defaults of the expansion limits; `ANSFLOW_MAX_MATRIX_LEGS` / `ANSFLOW_MAX_STEPS` set them.
 MAX_MATRIX_LEGS = 1_000
@@ -90,52 +88,156 @@ def expansions(steps: Sequence[StepTemplate]) -> dict[str, list[str]]:
     return {s.id: [expanded_id(s.id, m) for m in combinations(s)] for s in steps}
 
 
+#: Per needed step id (as written), the ids of its expansions.
+Allowed = Mapping[str, Sequence[str]]
+
+
 class Substituter:
-    """Replaces `${{ matrix.x }}` and `${{ env.X }}`; unknown names are located errors."""
+    """Evaluates `${{ }}` in strings: matrix/env now, `needs`/hashFiles() when the step
+    starts (recorded as a Template); unknown names are located errors."""
 
-    def __init__(self, rep: Reporter) -> None:
+    def __init__(self, rep: Reporter, ids: Mapping[str, Sequence[str]] | None = None) -> None:
         self.rep = rep
+        self.ids = ids or {}  # every step id -> its expansions (for "not in needs" hints)
 
-    def __call__(self, text: Text, matrix: Mapping[str, str], env: Mapping[str, str] | None) -> str:
-        """The substituted value; `env=None` means env references are not allowed here."""
-        value = text.value
-        unclosed = value.find("${{", value.rfind("}}") + 1 if "}}" in value else 0)
-        if unclosed != -1 and "}}" not in value[unclosed:]:
-            self.rep.inside(text.node, unclosed, text.path, "unclosed '${{' (missing '}}')")
-        return _EXPR.sub(lambda m: self._replace(m, text, matrix, env), value)
-
-    def _replace(
+    def __call__(
         self,
-        match: re.Match[str],
+        text: Text,
+        matrix: Mapping[str, str],
+        env: Mapping[str, str] | None,
+        *,
+        needs: Allowed | None = None,
+        runtime: dict[str, Template] | None = None,
+        key: str = "",
+    ) -> str:
+        """The substituted value; `env=None` means env references are not allowed here,
+        `runtime=None` that nothing may wait for the step's start (needs, hashFiles())."""
+        value = text.value
+        try:
+            found = list(segments(value))
+        except ExpressionSyntaxError as exc:
+            self.rep.inside(text.node, exc.offset, text.path, exc.message)
+            return value
+        out: list[str] = []
+        parts: list[str | Expression] = []
+        pos = 0
+        for seg in found:
+            out.append(value[pos : seg.start])
+            parts.append(value[pos : seg.start])
+            pos = seg.end
+            expression = self._parse(seg, text)
+            if expression is None:
+                out.append(value[seg.start : seg.end])
+                continue
+            if expression.needs or "hashFiles" in expression.calls:
+                out.append(value[seg.start : seg.end])  # shown as written until it starts
+                parts.append(expression)
+                if runtime is None:
+                    self._report(
+                        text,
+                        seg.start,
+                        f"'${{{{ {seg.inner.strip()} }}}}' is not "
+                        "allowed here (needs and hashFiles() work in run, env and if)",
+                    )
+                else:
+                    self.check_needs(expression, needs or {}, text)
+                continue
+            rendered = self._static(expression, seg, text, matrix, env)
+            out.append(rendered)
+            parts.append(rendered)
+        out.append(value[pos:])
+        parts.append(value[pos:])
+        if runtime is not None and any(not isinstance(p, str) for p in parts):
+            runtime[key] = Template(tuple(p for p in parts if p != ""))
+        return "".join(out)
+
+    def _report(self, text: Text, offset: int, message: str) -> None:
+        self.rep.inside(text.node, offset, text.path, message)
+
+    def _parse(self, seg: Segment, text: Text) -> Expression | None:
+        try:
+            expression = parse_expression(seg.inner, start=seg.inner_start)
+        except ExpressionSyntaxError as exc:
+            if exc.message.startswith("unexpected name '"):
+                inner = seg.inner.strip()
+                self._report(
+                    text, seg.start, f"unsupported expression '${{{{ {inner} }}}}': {exc.message}"
+                )
+            else:
+                self._report(text, exc.offset, exc.message)
+            return None
+        status = sorted(expression.calls & set(STATUS_FUNCTIONS))
+        if status:
+            self._report(text, seg.start, f"{status[0]}() is only available in `if:`")
+            return None
+        return expression
+
+    def _static(
+        self,
+        expression: Expression,
+        seg: Segment,
         text: Text,
         matrix: Mapping[str, str],
         env: Mapping[str, str] | None,
     ) -> str:
-        inner = match.group(1).strip()
-        ref = _REF.match(inner)
-        where = match.start()
-        if ref is None:
-            self.rep.inside(
-                text.node,
-                where,
-                text.path,
-                f"unsupported expression '${{{{ {inner} }}}}'; use ${{{{ matrix.NAME }}}} "
-                "or ${{ env.NAME }}",
-            )
-            return match.group()
-        scope, name = ref.groups()
-        table: Mapping[str, str] | None = matrix if scope == "matrix" else env
-        if table is not None and name in table:
-            return table[name]
-        if scope == "matrix" and not matrix:
-            message = f"unknown matrix value '{name}' (this step has no matrix)"
-        elif table is None:
-            message = f"${{{{ env.{name} }}}} is not allowed here"
-        else:
-            message = f"unknown {scope} {'value' if scope == 'matrix' else 'variable'} '{name}'"
-            message += did_you_mean(name, list(table))
-        self.rep.inside(text.node, where, text.path, message)
-        return match.group()
+        ok = True
+        for ref in expression.refs:
+            message = _unknown(ref.context, ref.name, matrix, env)
+            if message:
+                self._report(text, seg.start, message)
+                ok = False
+        if not ok:
+            return value_of(text, seg)
+        scope = Scope(contexts={"env": env or {}, "matrix": matrix}, bool_text=True)
+        try:
+            return to_text(expression.evaluate(scope))
+        except ExpressionRuntimeError as exc:
+            self._report(text, seg.start, str(exc))
+            return value_of(text, seg)
+
+    def check_needs(self, expression: Expression, allowed: Allowed, text: Text) -> None:
+        """Report `needs.X` reads of a step X this step does not list, or a bare matrix id."""
+        legs = {leg for ids in allowed.values() for leg in ids}
+        for ref in expression.needs:
+            name = ref.name
+            if name is None or name in legs:
+                continue
+            if name in allowed:
+                if len(allowed[name]) > 1:
+                    self._report(
+                        text,
+                        ref.offset,
+                        f"needs.{name} has {len(allowed[name])} matrix legs; name one, "
+                        f"e.g. needs['{allowed[name][0]}']",
+                    )
+                continue
+            known = name in self.ids or any(name in ids for ids in self.ids.values())
+            if known:
+                message = f"needs.{name}: step '{name}' is not in this step's needs"
+            else:
+                hint = did_you_mean(name, [*allowed, *legs])
+                message = f"needs.{name}: unknown step '{name}'{hint}"
+            self._report(text, ref.offset, message)
+
+
+def value_of(text: Text, seg: Segment) -> str:
+    """The `${{ ... }}` as written."""
+    return text.value[seg.start : seg.end]
+
+
+def _unknown(
+    context: str, name: str | None, matrix: Mapping[str, str], env: Mapping[str, str] | None
+) -> str:
+    """Why a matrix/env read names nothing ('' when it is fine)."""
+    if context == "matrix" and name is not None and name not in matrix:
+        if not matrix:
+            return f"unknown matrix value '{name}' (this step has no matrix)"
+        return f"unknown matrix value '{name}'" + did_you_mean(name, list(matrix))
+    if context == "env" and env is None:
+        return f"${{{{ env.{name} }}}} is not allowed here"
+    if context == "env" and env is not None and name is not None and name not in env:
+        return f"unknown env variable '{name}'" + did_you_mean(name, list(env))
+    return ""
 
 
 def build_steps(
@@ -151,28 +253,37 @@ def build_steps(
     Secret values a name picks up through `${{ env.X }}` are masked in it: names travel
     in every event, snapshot and listing."""
     ids = expansions(steps)
-    sub = Substituter(rep)
+    sub = Substituter(rep, ids)
     out: dict[str, StepSpec] = {}
     for step in steps:
+        allowed = {n.value: ids.get(n.value, [n.value]) for n in needs.get(step.id, ())}
         # A need on a matrix step waits for every one of its expansions.
-        expanded_needs = tuple(
-            dict.fromkeys(
-                t for need in needs.get(step.id, ()) for t in ids.get(need.value, [need.value])
-            )
-        )
+        expanded_needs = tuple(dict.fromkeys(t for legs in allowed.values() for t in legs))
+        condition = step.condition
+        if condition is not None and isinstance(condition.where, Text):
+            sub.check_needs(condition.expression, allowed, condition.where)
         working_directory: Text | None = step.working_directory or defaults.get("working-directory")
         timeout = step.timeout if step.timeout is not None else defaults.get("timeout")
         for matrix in combinations(step):
             step_id = expanded_id(step.id, matrix)
-            step_env = {k: sub(t, matrix, env) for k, t in step.env.items()}
+            runtime: dict[str, Template] = {}
+            step_env = {
+                k: sub(t, matrix, env, needs=allowed, runtime=runtime, key=f"env.{k}")
+                for k, t in step.env.items()
+            }
             scope = {**env, **step_env}
+            run = (
+                sub(step.run, matrix, scope, needs=allowed, runtime=runtime, key="run")
+                if step.run
+                else ""
+            )
             name = _name(step, matrix, sub(step.name, matrix, scope) if step.name else None)
             if secrets and step.name is not None:
                 name = mask(name, mask_patterns(scope.get(s, "") for s in secrets))
             out[step_id] = StepSpec(
                 id=step_id,
                 name=name,
-                run=sub(step.run, matrix, scope) if step.run else "",
+                run=run,
                 shell=step.shell or defaults.get("shell") or "bash",
                 needs=expanded_needs,
                 env=step_env,
@@ -187,6 +298,7 @@ def build_steps(
                 template_id=step.id,
                 line=step.anchor.start_mark.line + 1,
                 env_inherit=step.env_inherit,
+                runtime=runtime,
             )
     return out
 

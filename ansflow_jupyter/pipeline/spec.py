@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .interpolate import Template
 
 SHELLS = ("bash", "sh", "python")
 
@@ -76,6 +79,9 @@ class StepSpec:
     template_id: str = ""  # the id as written in the file (before matrix expansion)
     line: int = 0  # 1-based line of the step's key in the file
     env_inherit: bool | None = None  # `env-inherit`; None: the pipeline's
+    # `run` ("run") and env values ("env.NAME") whose `${{ }}` read `needs` or call
+    # hashFiles(): rendered when the step starts (until then they show the `${{ }}`).
+    runtime: Mapping[str, Template] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,17 @@ def _next(query: dict[str, Any], lines: list[dict[str, Any]]) -> int | None:
     return int(query["offset"]) + len(lines)
 
 
+class SummaryHandler(_Handler):
+    """GET executions/{id}/summary?step=: the steps' Markdown summaries."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, execution_id: str) -> None:
+        """`{execution_id, summaries: [{step_id, attempt, markdown}]}`, one step with `step`."""
+        summaries = await self.manager.summaries(execution_id, self.str_arg("step"))
+        self.finish(json.dumps({"execution_id": execution_id, "summaries": summaries}))
+
+
 class StatsHandler(_Handler):
     """GET stats?pipeline=."""
 
@@ -249,6 +260,7 @@ default_handlers: list[tuple[str, type[AnsFlowAPIHandler]]] = [
     (rf"/ansflow/api/executions/{ID}/cancel", CancelHandler),
     (rf"/ansflow/api/executions/{ID}/rerun", RerunHandler),
     (rf"/ansflow/api/executions/{ID}/logs", LogsHandler),
+    (rf"/ansflow/api/executions/{ID}/summary", SummaryHandler),
     (r"/ansflow/api/stats", StatsHandler),
     (r"/ansflow/api/.*", NotFoundHandler),  # last: JSON 404 for every other path
 ]

@@ -24,7 +24,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 #: Bumped on any change of the tables below. Changes are additive only (new tables, new
 #: nullable columns): an older store is upgraded when opened (migrate.py), a newer one is
 #: refused with a clear error.
-SCHEMA_VERSION = 3  # 2: steps.needs and steps.continue_on_error; 3: owner liveness, cancel
+#: 2: steps.needs, steps.continue_on_error; 3: owner liveness, cancel; 4: outputs, summaries.
+SCHEMA_VERSION = 4
 
 
 class Base(DeclarativeBase):
@@ -110,8 +111,24 @@ class Step(Base):
     # failure from a fatal one: the needs as a JSON list, and `continue-on-error`.
     needs: Mapped[str | None] = mapped_column(Text)
     continue_on_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The step's outputs as a JSON object of strings, and its summary's size in bytes.
+    outputs: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_steps_latest", "execution_id", "latest", "position"),)
+
+
+class StepSummary(Base):
+    """The Markdown summary of one attempt ($ANSFLOW_STEP_SUMMARY); events carry its size."""
+
+    __tablename__ = "step_summaries"
+
+    execution_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("executions.id"), primary_key=True
+    )
+    step_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    markdown: Mapped[str] = mapped_column(Text)
 
 
 class StoredEvent(Base):
@@ -164,4 +181,5 @@ STEP_FIELDS = (
     "host",
     "create_time",
     "reused_from",
+    "summary",
 )

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import Event, EventType, ExecutionStatus, StepStatus, fold_mark
@@ -28,7 +28,15 @@ from .db import (
     translate_errors,
 )
 from .models import EXECUTION_FIELDS, STEP_FIELDS
-from .projection import EVENTS, EXECUTIONS, MARK_TYPES, STEPS, append_events, new_step_row
+from .projection import (
+    EVENTS,
+    EXECUTIONS,
+    MARK_TYPES,
+    STEPS,
+    SUMMARIES,
+    append_events,
+    new_step_row,
+)
 from .recovery import Owner, closing_events, kill_leftover, kill_tagged, owner_gone
 
 _ACTIVE = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
@@ -372,6 +380,41 @@ class Store:
                 raise NotFound(f"step {step_id} of execution {execution_id} not found")
         return [_step_fields(row._mapping) for row in rows]
 
+    def save_summary(self, execution_id: str, step_id: str, attempt: int, markdown: str) -> None:
+        """Keep one attempt's Markdown summary (replacing an earlier save of it)."""
+        key = {"execution_id": execution_id, "step_id": step_id, "attempt": attempt}
+        with self._write() as conn:
+            conn.execute(delete(SUMMARIES).where(*(SUMMARIES.c[k] == v for k, v in key.items())))
+            conn.execute(insert(SUMMARIES), {**key, "markdown": markdown})
+
+    def summaries(self, execution_id: str, step_id: str | None = None) -> list[dict[str, Any]]:
+        """`{step_id, attempt, markdown}` of each step's latest attempt that wrote one, in
+        pipeline order; NotFound for an unknown execution or step."""
+        latest = STEPS.c.latest.is_(True)
+        with self._read() as conn:
+            _execution_row(conn, execution_id, EXECUTIONS.c.id)
+            stmt = (
+                select(SUMMARIES.c.step_id, SUMMARIES.c.attempt, SUMMARIES.c.markdown)
+                .join(
+                    STEPS,
+                    (STEPS.c.execution_id == SUMMARIES.c.execution_id)
+                    & (STEPS.c.step_id == SUMMARIES.c.step_id)
+                    & (STEPS.c.attempt == SUMMARIES.c.attempt),
+                )
+                .where(SUMMARIES.c.execution_id == execution_id, latest)
+                .order_by(STEPS.c.position)
+            )
+            if step_id is not None:
+                known = conn.scalar(
+                    select(func.count()).where(
+                        STEPS.c.execution_id == execution_id, STEPS.c.step_id == step_id
+                    )
+                )
+                if not known:
+                    raise NotFound(f"step {step_id} of execution {execution_id} not found")
+                stmt = stmt.where(SUMMARIES.c.step_id == step_id)
+            return [dict(row._mapping) for row in conn.execute(stmt)]
+
     def count_executions(self) -> int:
         """How many executions the store holds."""
         return self.count_rows()["executions"]
@@ -410,6 +453,7 @@ def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
         "log_lines": row["log_lines"],
         "needs": json.loads(row["needs"]) if row["needs"] else [],
         "continue_on_error": bool(row["continue_on_error"]),
+        "outputs": json.loads(row["outputs"]) if row["outputs"] else None,
     }
 
 

@@ -82,3 +82,24 @@ def test_worker_processes_pickle_the_task(tmp_path: Path) -> None:
     )
     assert status is ExecutionStatus.SUCCESS
     assert sink.lines("a") == ["across processes"]
+
+
+def test_outputs_pass_between_steps_on_dask_workers(tmp_path: Path) -> None:
+    # A LocalCluster shares the engine's filesystem, where the output files live.
+    status, sink = execute(
+        """\
+        name: dask outputs
+        steps:
+          a:
+            matrix: {n: ["1", "2"]}
+            run: echo "v=leg${{ matrix.n }}" >> "$ANSFLOW_OUTPUT"
+          b:
+            needs: a
+            run: echo "${{ join(needs.*.outputs.v, ' ') }}"
+        """,
+        tmp_path,
+        processes=True,
+    )
+    assert status is ExecutionStatus.SUCCESS
+    assert sink.final("a[n=2]")["outputs"] == {"v": "leg2"}
+    assert sink.lines("b") == ["leg1 leg2"]

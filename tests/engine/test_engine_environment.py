@@ -149,6 +149,7 @@ def test_env_inherit_false_starts_from_a_minimal_environment(
     assert status is ExecutionStatus.SUCCESS
     clean = seen["clean"]
     ours = {"ANSFLOW_EXECUTION_ID", "ANSFLOW_STEP_ID", "ANSFLOW_ATTEMPT"}
+    ours |= {"ANSFLOW_OUTPUT", "ANSFLOW_STEP_SUMMARY"}
     expected = {"PATH", "HOME", "USER", "SHELL", "LC_ALL", "HTTPS_PROXY", "PIP_INDEX_URL"}
     expected |= {"SSL_CERT_FILE", "DEPLOY_TOKEN", "FROM_PIPELINE", "FROM_STEP"} | ours
     # The documented minimal set as this machine has it, and what bash adds (PWD, SHLVL, _).

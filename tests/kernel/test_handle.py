@@ -190,3 +190,15 @@ def test_embedded_mode_honours_ansflow_max_parallel(
     pipeline = f"name: serial\nsteps:\n  a:\n    run: {hold}\n  b:\n    run: {hold}\n"
     handle = run_pipeline(pipeline, wait=True, display=False, raise_on_failure=False)
     assert handle.status == "success", handle.steps()
+
+
+def test_outputs_of_each_step() -> None:
+    text = """\
+name: outputs
+steps:
+  build: {run: 'echo "version=2.0" >> "$ANSFLOW_OUTPUT"'}
+  use: {needs: build, run: 'echo "seen=${{ needs.build.outputs.version }}" >> "$ANSFLOW_OUTPUT"'}
+  quiet: {run: 'true'}
+"""
+    handle = run_pipeline(text, wait=True, display=False)
+    assert handle.outputs == {"build": {"version": "2.0"}, "use": {"seen": "2.0"}}
