@@ -393,6 +393,7 @@ class Executor:
             step.exit_code = code
             summary = mask(files.summary(), secrets.values())
             problem = collect_outputs(step.extra, files, secrets.values())
+            self._files.discard(files)
             if self._stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, code)
                 break

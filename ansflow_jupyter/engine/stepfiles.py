@@ -9,6 +9,8 @@ over SUMMARY_MAX_BYTES is cut with a note.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import tempfile
@@ -90,29 +92,46 @@ class AttemptFiles:
 
 
 class StepFiles:
-    """The folder of one execution's step files, created on first use."""
+    """The folder of one execution's step files, created on first use.
+
+    It lives on a memory filesystem (/dev/shm) when there is one: on a disk, creating and
+    removing these files cost ~3 ms per attempt (measured with bench_step_overhead.py),
+    more than starting the step's process."""
 
     def __init__(self) -> None:
         self._root: Path | None = None
         self._count = 0
 
     def attempt(self) -> AttemptFiles:
-        """Fresh empty files for one attempt."""
+        """Fresh empty files for one attempt (remove them with `discard`)."""
         if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="ansflow-step-files-"))
+            self._root = Path(tempfile.mkdtemp(prefix="ansflow-step-files-", dir=_memory_dir()))
         self._count += 1
-        folder = self._root / str(self._count)
-        folder.mkdir()
-        files = AttemptFiles(folder / "output", folder / "summary.md")
-        files.output_path.touch()
-        files.summary_path.touch()
+        files = AttemptFiles(
+            self._root / f"{self._count}-output", self._root / f"{self._count}-summary.md"
+        )
+        for path in (files.output_path, files.summary_path):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return files
+
+    @staticmethod
+    def discard(files: AttemptFiles) -> None:
+        """Delete an attempt's files once they have been read."""
+        for path in (files.output_path, files.summary_path):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def remove(self) -> None:
         """Delete every file (the execution ended)."""
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+
+
+def _memory_dir() -> str | None:
+    """/dev/shm when it is a writable folder, else None (the system's temporary folder)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
 def parse_outputs(text: str) -> dict[str, str]:
