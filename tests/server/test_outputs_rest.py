@@ -72,3 +72,7 @@ async def test_unknown_needs_reference_is_a_400_with_location(api: Api) -> None:
     assert code == 200
     assert not body["ok"]
     assert "nested too deeply" in body["errors"][0]["message"]
+    code, body = await api("POST", "executions", body={"yaml": deep})
+    assert code == 400
+    assert body["errors"][0]["path"] == "steps.a.if"
+    assert "internal error" not in body["message"]
