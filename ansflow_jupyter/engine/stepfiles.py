@@ -243,11 +243,15 @@ def render_runtime(
 def collect_outputs(extra: dict[str, Any], files: AttemptFiles, secrets: Iterable[str]) -> str:
     """Put the attempt's outputs (secrets masked) into the step's update fields; returns
     why they cannot be used ('' when fine)."""
-    extra.pop("outputs", None)
+    # An earlier attempt's outputs are replaced, by {} if need be, so that views (which
+    # fold updates) show what dependents will read.
+    had = extra.pop("outputs", None) is not None
     try:
         outputs = files.outputs()
     except OutputError as exc:
-        return str(exc)
-    if outputs:
+        outputs, problem = {}, str(exc)
+    else:
+        problem = ""
+    if outputs or had:
         extra["outputs"] = {k: mask(v, secrets) for k, v in outputs.items()}
-    return ""
+    return problem

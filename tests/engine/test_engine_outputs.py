@@ -284,3 +284,21 @@ steps:
     assert sink.lines("c", "stderr") == [
         "ansflow: warning: needs.b.outputs.w is not set; it reads as ''"
     ]
+
+
+def test_a_retry_replaces_the_outputs_of_the_failed_attempt(tmp_path: Path) -> None:
+    status, sink, _ = execute(
+        """
+name: retry-outputs
+steps:
+  a:
+    retry: {max: 1}
+    run: |
+      if [ "$ANSFLOW_ATTEMPT" = 1 ]; then echo "x=first" >> "$ANSFLOW_OUTPUT"; exit 1; fi
+  b: {needs: a, run: 'echo "[${{ needs.a.outputs.x }}]"'}
+""",
+        tmp_path,
+    )
+    assert status is ExecutionStatus.SUCCESS
+    assert sink.final("a")["outputs"] == {}  # what b reads, not attempt 1's
+    assert sink.lines("b", "stdout") == ["[]"]
