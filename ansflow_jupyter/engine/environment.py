@@ -8,6 +8,7 @@ docs/pipelines.md ("A step's environment") is the user-facing description.
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import sys
@@ -82,6 +83,7 @@ def minimal(name: str) -> bool:
     return name in MINIMAL or name.startswith(MINIMAL_PREFIXES) or name.endswith(MINIMAL_SUFFIXES)
 
 
+@functools.cache
 def own_virtualenv() -> str | None:
     """The virtualenv this interpreter runs from (None outside one)."""
     if sys.prefix == sys.base_prefix:
@@ -89,7 +91,8 @@ def own_virtualenv() -> str | None:
     return os.path.realpath(sys.prefix)
 
 
-def _without_venv_bins(path: str, venvs: set[str]) -> str:
+@functools.lru_cache(maxsize=64)  # realpath per PATH entry per step cost ~0.3 ms
+def _without_venv_bins(path: str, venvs: frozenset[str]) -> str:
     """PATH minus the bin directories of `venvs` (what `activate` prepended)."""
     if not venvs:
         return path
@@ -117,7 +120,7 @@ def inherited(base: Mapping[str, str], inherit: bool = True) -> dict[str, str]:
         if active:
             venvs.add(os.path.realpath(active))
         _fill_account(env)
-    env["PATH"] = _without_venv_bins(env.get("PATH", os.defpath), venvs)
+    env["PATH"] = _without_venv_bins(env.get("PATH", os.defpath), frozenset(venvs))
     return env
 
 
