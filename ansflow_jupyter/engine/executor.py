@@ -25,7 +25,7 @@ from ..pipeline.expr_values import ExpressionRuntimeError
 from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
-from .environment import StepEnvironment, denied, inherited
+from .environment import ExecutionEnvironment, StepEnvironment
 from .output import LineProcessor
 from .shell import shell_argv
 from .state import ConditionValues, StepResult, StepState, runs_when_cancelled
@@ -73,20 +73,15 @@ class Executor:
         self._line_max = log_line_max_bytes
         self._reuse = dict(reuse or {})
         self._kill_grace = kill_grace
-        self._env_overrides = dict(env or {})
+        self._env_overrides = dict(env or {})  # run-time overrides win over needs reads
         self._summaries = summaries
         self._reuse_outputs = dict(reuse_outputs or {})
         self._files = StepFiles()  # $ANSFLOW_OUTPUT / $ANSFLOW_STEP_SUMMARY of each attempt
+        self._environment = ExecutionEnvironment(
+            execution_id, spec.env, spec.secrets, env or {}, inherit=spec.env_inherit
+        )
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
-        # What steps inherit, computed once per execution (copying os.environ per step
-        # costs ~0.1 ms); a Dask worker computes its own from the worker's environment.
-        self._inherited = {True: inherited(os.environ, True), False: inherited(os.environ, False)}
-        self._secrets = {  # declared secrets travel with the step, also with env-inherit false
-            name: os.environ[name]
-            for name in spec.secrets
-            if name in os.environ and not denied(name, os.environ[name])
-        }
         # Incremental ready set: unfinished-needs counters and a heap of file positions, so
         # a finished step costs O(its dependents), not a scan of the whole pipeline.
         self._order = list(self._steps.values())
@@ -258,7 +253,7 @@ class Executor:
             needs_succeeded=succeeded,
             needs_failed=step.failed_upstream,
             cancelled=self._cancelled,
-            env=self._step_env(step.spec),
+            env=self._environment.resolve(self._env_of(step.spec)),
             matrix=step.spec.matrix,
             needs=self._needs(step.spec),
             workdir=self.spec.base_dir / step.spec.working_directory,
@@ -303,9 +298,8 @@ class Executor:
 
     async def _attempts(self, step: StepState) -> None:
         spec = step.spec
-        inherit = self._inherits(spec)
-        overrides = self._env_overrides_of(spec)
-        env = {**self._inherited[inherit], **overrides}
+        environment = self._env_of(spec)
+        env, overrides = self._environment.resolve(environment), dict(environment.overrides)
         secrets = {name: env.get(name, "") for name in self.spec.secrets}
         log = LineProcessor(
             spec.id,
@@ -355,11 +349,11 @@ class Executor:
             files = self._files.attempt()
             env.update(files.env())
             overrides.update(files.env())
+            built = StepEnvironment(environment.inherit, dict(overrides))
             try:
                 argv = shell_argv(spec.shell, script)
-                environment = StepEnvironment(inherit, dict(overrides))
                 launch = StepLaunch(
-                    self.execution_id, spec.id, attempt, argv, dict(env), cwd, environment
+                    self.execution_id, spec.id, attempt, argv, dict(env), cwd, built
                 )
                 process = await self._backend.start(launch, on_output)
             except SpawnError as exc:
@@ -447,20 +441,8 @@ class Executor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._cancel_event.wait(), delay)
 
-    def _inherits(self, spec: StepSpec) -> bool:
-        return self.spec.env_inherit if spec.env_inherit is None else spec.env_inherit
-
-    def _env_overrides_of(self, spec: StepSpec) -> dict[str, str]:
-        """What a step adds to what it inherits (all that travels to a Dask worker)."""
-        env = {**self._secrets, **self.spec.env, **spec.env}
-        env["ANSFLOW_EXECUTION_ID"] = self.execution_id
-        env["ANSFLOW_STEP_ID"] = spec.id
-        env.update(self._env_overrides)
-        return env
-
-    def _step_env(self, spec: StepSpec) -> dict[str, str]:
-        """The step's environment as seen here (what `if: env.X` reads)."""
-        return {**self._inherited[self._inherits(spec)], **self._env_overrides_of(spec)}
+    def _env_of(self, spec: StepSpec) -> StepEnvironment:
+        return self._environment.of(spec.id, spec.env, spec.env_inherit)
 
     # -- events -----------------------------------------------------------------------
 

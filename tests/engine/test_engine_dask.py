@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from _engine_helpers import ListSink, run
 
 from ansflow_jupyter.engine import Executor
@@ -103,3 +104,26 @@ def test_outputs_pass_between_steps_on_dask_workers(tmp_path: Path) -> None:
     assert status is ExecutionStatus.SUCCESS
     assert sink.final("a[n=2]")["outputs"] == {"v": "leg2"}
     assert sink.lines("b") == ["leg1 leg2"]
+
+def test_worker_processes_use_their_own_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_pipeline(
+        "name: env\nenv: {FROM_PIPELINE: p}\nsteps:\n  a: {run: 'env -0 > a.env'}\n",
+        base_dir=tmp_path,
+    )
+
+    async def main() -> ExecutionStatus:
+        backend = await DaskBackend.local(n_workers=1, processes=True)
+        # Set after the workers started: a variable only the client has.
+        monkeypatch.setenv("CLIENT_ONLY", "from-the-client")
+        try:
+            return await Executor(spec, "dask-env", backend, ListSink()).run()
+        finally:
+            await backend.close()
+
+    assert run(main(), timeout=60) is ExecutionStatus.SUCCESS
+    pairs = (tmp_path / "a.env").read_bytes().split(b"\0")
+    env = dict(p.decode().split("=", 1) for p in pairs if b"=" in p)
+    assert "CLIENT_ONLY" not in env  # the client's environment is not shipped
+    assert (env["FROM_PIPELINE"], env["ANSFLOW_STEP_ID"]) == ("p", "a")

@@ -182,3 +182,22 @@ def test_env_inherit_must_be_a_boolean() -> None:
     with pytest.raises(SpecError) as error:
         load_pipeline("name: x\nenv-inherit: nope\nsteps:\n  a: {run: 'true'}\n", path="x.yml")
     assert str(error.value) == "x.yml:2:14: env-inherit: must be true or false, not a string"
+
+
+def test_a_store_url_with_a_password_is_a_credential() -> None:
+    with_password = {"ANSFLOW_DB_URL": "postgresql://ci:hunter2@db/ansflow", "PATH": "/bin"}
+    assert "ANSFLOW_DB_URL" not in inherited(with_password)
+    plain = {"ANSFLOW_DB_URL": "sqlite:////tmp/ansflow.sqlite", "PATH": "/bin"}
+    assert inherited(plain)["ANSFLOW_DB_URL"] == plain["ANSFLOW_DB_URL"]
+
+
+def test_declaring_our_token_a_secret_does_not_hand_it_over() -> None:
+    from ansflow_jupyter.engine.environment import ExecutionEnvironment
+
+    base = {"ANSFLOW_SERVER_TOKEN": "tok", "DEPLOY_TOKEN": "d", "PATH": "/bin"}
+    builder = ExecutionEnvironment(
+        "e", {}, ["ANSFLOW_SERVER_TOKEN", "DEPLOY_TOKEN"], {}, inherit=False, base=base
+    )
+    env = builder.resolve(builder.of("s", {}, None))
+    assert env["DEPLOY_TOKEN"] == "d"
+    assert "ANSFLOW_SERVER_TOKEN" not in env

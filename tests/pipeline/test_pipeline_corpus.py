@@ -237,6 +237,14 @@ CASES: list[tuple[str, str, int, int, str, int]] = [
         "steps.a.continue-on-error",
         1,
     ),
+    (
+        "env_inherit_string",
+        "must be true or false, not a string",
+        5,
+        18,
+        "steps.a.env-inherit",
+        1,
+    ),
     ("merge_key", "YAML merge keys (<<) are not supported", 5, 5, "steps.a.<<", 3),
     (
         "matrix_product_bomb",

@@ -4,7 +4,7 @@ Dask has no Pub/Sub any more, so tasks stream their output with `worker.log_even
 topic per backend, each message naming its attempt, and the client follows that topic
 once (`subscribe_topic`). The task's result travels on another channel than the events,
 so an attempt ends on its own `exit` event (sent after the last output chunk), never on
-the future: no line is lost.
+the future: no line is lost. The worker side (the task itself) is in dask_worker.py.
 
 Faults, in our own code rather than in scheduler settings an external cluster may lack:
 - An attempt runs at most once: before starting its process the task claims the
@@ -24,11 +24,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
-import subprocess
-import threading
 import uuid
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..backend import (
@@ -42,123 +38,13 @@ from ..backend import (
     WorkerLost,
 )
 from ..environment import StepEnvironment
+from .dask_worker import kill_step, run_step
 
-READ_SIZE = 64 * 1024
 #: A step whose worker vanished never sends `exit`; after the future fails we wait this
 #: long for straggling events, then end the attempt.
 STRAGGLERS = 1.0
 #: How long `open()` tries to reach the scheduler before giving up.
 CONNECT_TIMEOUT = 5.0
-
-_reaper: Any = None
-_reaper_lock = threading.Lock()
-
-
-class AttemptAlreadyRan(RuntimeError):
-    """Raised by a task the scheduler re-ran: its attempt already started once."""
-
-
-def run_step(  # pragma: no cover - runs on a worker (covered through the cluster tests)
-    argv: Sequence[str],
-    inherit: bool,
-    overrides: Mapping[str, str],
-    cwd: str,
-    topic: str,
-    key: str,
-) -> int | None:
-    """The task: claim the attempt, run it in its own session, stream its output."""
-    from distributed import get_worker
-
-    worker = get_worker()
-    if not _claim(worker, key):
-        raise AttemptAlreadyRan(f"{key} already started on a worker that was lost")
-
-    def send(msg: dict[str, Any]) -> None:
-        msg["key"] = key
-        worker.log_event(topic, msg)
-
-    # The worker's environment, not the client's: only the overrides travel.
-    env = StepEnvironment(inherit, overrides).resolve()
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        send({"kind": "spawn-error", "message": f"{argv[0]}: {exc.strerror or exc}"})
-        return None
-    from .local import create_time
-
-    started = create_time(proc.pid)
-    reaper = _worker_reaper()
-    reaper.watch(proc.pid, proc.pid, started)
-    send(
-        {
-            "kind": "started",
-            "pid": proc.pid,
-            "host": socket.gethostname(),
-            "create_time": started,
-            "worker": worker.address,
-        }
-    )
-
-    def pump(stream: str, fd: int) -> None:
-        while chunk := os.read(fd, READ_SIZE):
-            send({"kind": "output", "stream": stream, "data": chunk})
-
-    assert proc.stdout is not None and proc.stderr is not None
-    readers = [
-        threading.Thread(target=pump, args=(name, pipe.fileno()), daemon=True)
-        for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
-    ]
-    for reader in readers:
-        reader.start()
-    code = proc.wait()
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # what the step left behind dies with it
-    reaper.forget(proc.pid)
-    for reader in readers:
-        reader.join(timeout=2.0)
-    send({"kind": "exit", "code": code})
-    return code
-
-
-def _claim(worker: Any, key: str) -> bool:  # pragma: no cover - runs on a worker
-    """Set the attempt's scheduler Event; False when it was set already (a re-run).
-
-    Dask never runs one key twice at the same time, so check-then-set cannot race."""
-    from distributed.utils import sync
-
-    async def claim() -> bool:
-        if await worker.scheduler.event_is_set(name=key):
-            return False
-        await worker.scheduler.event_set(name=key)
-        return True
-
-    return bool(sync(worker.loop, claim))
-
-
-def _worker_reaper() -> Any:  # pragma: no cover - runs on a worker
-    """The watcher of this worker process (started by its first step)."""
-    global _reaper
-    with _reaper_lock:
-        if _reaper is None:
-            from ..reaper import Reaper
-
-            _reaper = Reaper()
-        return _reaper
-
-
-async def kill_step(pid: int, pgid: int, grace: float) -> None:  # pragma: no cover - worker
-    """Runs on the worker: the local backend's tree kill (escaped descendants too)."""
-    from ..process import kill_tree
-
-    await kill_tree(pid, pgid, grace)
 
 
 def _lost(exc: BaseException | None) -> bool:
@@ -280,6 +166,7 @@ class DaskBackend(Backend):
         self._subscribed = False
         self._running: dict[str, DaskProcess] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._releasable: list[Any] = []  # futures of finished attempts, released in batches
 
     @classmethod
     async def local(cls, n_workers: int = 2, processes: bool = False) -> DaskBackend:
@@ -303,6 +190,7 @@ class DaskBackend(Backend):
             if self._client is None:
                 self._client = await self._open(n_workers, processes)
             if not self._subscribed:
+                _quicken(self._client)
                 self._client.subscribe_topic(self._topic, self._on_event)
                 self._subscribed = True
         return self._client
@@ -355,6 +243,11 @@ class DaskBackend(Backend):
             pure=False,
             retries=0,
         )
+        # Finished attempts' releases ride in the same batch as this submit: sent on their
+        # own, they would hold the next submit back by the client's batching interval.
+        released, self._releasable = self._releasable, []
+        for future in released:
+            future.release()
         try:
             await process.started()
         except BaseException:
@@ -372,7 +265,7 @@ class DaskBackend(Backend):
     async def _forget(self, key: str, future: Any) -> None:
         with contextlib.suppress(BaseException):
             await future  # done (or failed): the scheduler will not run it again
-        future.release()
+        self._releasable.append(future)
         with contextlib.suppress(Exception):
             await self._client.scheduler.event_clear(name=key)
 
@@ -403,6 +296,9 @@ class DaskBackend(Backend):
         for task in list(self._tasks):
             task.cancel()  # forgetting claims is best effort; the cluster may be gone
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for future in self._releasable:
+            future.release()
+        self._releasable = []
         if self._client is not None and self._subscribed:
             with contextlib.suppress(Exception):
                 self._client.unsubscribe_topic(self._topic)
@@ -410,6 +306,17 @@ class DaskBackend(Backend):
         for owned in self._owned:
             await owned.close()
         self._owned = []
+
+
+def _quicken(client: Any) -> None:
+    """Send client-to-scheduler messages after at most 1 ms instead of Dask's 10 ms.
+
+    A chain of short steps sends one submit per step; with 10 ms batching each submit
+    waited for the previous batch's interval (measured in benchmarks/bench_dask_overhead.py).
+    Only our client is changed; a reconnected client falls back to Dask's default."""
+    comm = getattr(client, "scheduler_comm", None)
+    if comm is not None and isinstance(getattr(comm, "interval", None), float):
+        comm.interval = 0.001
 
 
 async def _reachable(address: str) -> None:
