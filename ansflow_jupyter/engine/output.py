@@ -145,7 +145,7 @@ class LineProcessor:
                 else bytes(partial.data) + chunk[start : end + 1]
             )
             partial.reset()
-            if b"::" in run:
+            if run.startswith(b"::") or b"\n::" in run:  # `std::io` stays on the fast path
                 self._add_with_commands(stream, run, now)
             else:
                 self._add(stream, self._split(run), now, len(run))
