@@ -22,15 +22,17 @@ name: burst
 steps:
   burst:
     shell: python
+    timeout: 5s
     run: |
       import sys, time
       for i in range(1, 301):
           print(f"first {i}", flush=True)
           time.sleep(0.003)
       sys.stdout.write("".join(f"second {i}\\n" for i in range(1, 5001)))
+      sys.exit(1)  # a failure within its timeout: reason `exit`, however slow storing is
 """
 
-HOLD_SECONDS = 4.0
+HOLD_SECONDS = 8.0  # longer than the timeout: storing must not count as running
 
 
 class StoreLock:
@@ -71,12 +73,14 @@ def test_no_line_lost_while_the_store_is_locked(store_url: str, tmp_path: Path) 
             status = await manager.wait(info["execution_id"])
             released.join()
             lines = await manager.logs(info["execution_id"], step="burst")
+            (step,) = (await manager.snapshot(info["execution_id"])).data["steps"]
+            assert (step["status"], step["reason"], step["exit_code"]) == ("failed", "exit", 1)
             return status, [line["line"] for line in lines]
         finally:
             await manager.shutdown()
 
     status, lines = asyncio.run(main())
-    assert status is ExecutionStatus.SUCCESS
+    assert status is ExecutionStatus.FAILED
     expected = [f"first {i}" for i in range(1, 301)] + [f"second {i}" for i in range(1, 5001)]
     assert len(lines) == len(expected)
     assert lines == expected

@@ -71,6 +71,12 @@ class StepProcess(abc.ABC):
     async def terminate(self, grace: float) -> None:
         """SIGTERM the step's whole process tree, SIGKILL what is left after `grace` s."""
 
+    @property
+    def exited(self) -> bool:
+        """True once the process itself ended, while its output may still be handed over
+        (a slow store): a timeout then no longer applies. False when unknown."""
+        return False
+
 
 class Backend(abc.ABC):
     """Runs step attempts somewhere (local processes, a Dask cluster)."""

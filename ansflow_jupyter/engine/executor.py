@@ -429,6 +429,8 @@ class Executor:
             done, _ = await asyncio.wait({waiter}, timeout=timeout)
             if done:
                 return waiter.result(), False
+            if process.exited:  # it ended in time: only storing its output is slow
+                return await waiter, False
             await process.terminate(self._kill_grace)
             return await waiter, True
         finally:

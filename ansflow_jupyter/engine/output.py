@@ -107,10 +107,9 @@ class LineProcessor:
         self._timer: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
         for name in short_secrets(named):
-            self.add_line(
-                "stderr",
+            self._warn(
                 f"ansflow: warning: secret {name} (or a line of it) is shorter than "
-                f"{MIN_SECRET_LENGTH} characters and is not masked",
+                f"{MIN_SECRET_LENGTH} characters and is not masked"
             )
 
     @property
@@ -145,7 +144,7 @@ class LineProcessor:
                 else bytes(partial.data) + chunk[start : end + 1]
             )
             partial.reset()
-            if b"::" in run:
+            if run.startswith(b"::") or b"\n::" in run:  # `std::io` stays on the fast path
                 self._add_with_commands(stream, run, now)
             else:
                 self._add(stream, self._split(run), now, len(run))
@@ -177,10 +176,9 @@ class LineProcessor:
         """Mask `value` (each of its lines) in every line from now on."""
         parts, short = secret_parts(value)
         if short:
-            self.add_line(
-                "stderr",
+            self._warn(
                 f"ansflow: warning: a value given to ::add-mask:: is shorter than "
-                f"{MIN_SECRET_LENGTH} characters and is not masked",
+                f"{MIN_SECRET_LENGTH} characters and is not masked"
             )
         if parts:
             self._secrets = sorted({*self._secrets, *parts}, key=len, reverse=True)
@@ -216,6 +214,13 @@ class LineProcessor:
             properties = {k: self._mask(v) for k, v in command.properties.items()}
             data = annotation(self.step_id, offset, name, message, properties)
             self._send(EventType.ANNOTATION, [data])
+
+    def _warn(self, message: str) -> None:
+        """A warning of ours: a stderr line and a warning annotation pointing at it."""
+        offset = self.lines_total
+        self.add_line("stderr", message)
+        self.flush()
+        self._send(EventType.ANNOTATION, [annotation(self.step_id, offset, "warning", message, {})])
 
     def _send(self, type_: EventType, payloads: list[dict[str, Any]]) -> None:
         if self._on_event is not None:

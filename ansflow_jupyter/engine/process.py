@@ -212,26 +212,37 @@ def kill_tagged(pids: Iterable[int], wanted: Callable[[Tag], bool]) -> int:
     for pid in pids:
         if pid == me:
             continue
-        try:
-            # A pidfd first, so the signal reaches the process whose tag we read, never
-            # a process that took over its pid in between.
-            pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
-            pidfd = -1
-        try:
-            tag = process_tag(pid)
-            if tag is None or not wanted(tag):
-                continue
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if pidfd >= 0:
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                else:
-                    os.kill(pid, signal.SIGKILL)
-                killed += 1
-        finally:
-            if pidfd >= 0:
-                os.close(pidfd)
+        tag = process_tag(pid)  # most pids are gone or untagged: one failed open or read
+        if tag is None or not wanted(tag):
+            continue
+        killed += _kill_if_tagged(pid, wanted)
     return killed
+
+
+def _kill_if_tagged(pid: int, wanted: Callable[[Tag], bool]) -> int:
+    """SIGKILL `pid` if, seen through a pidfd, it still carries a wanted tag (1 if killed).
+
+    The pidfd pins the process: the tag read after opening it is that process's, and the
+    signal cannot reach another process that took over the pid meanwhile.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    try:
+        tag = process_tag(pid)
+        if tag is None or not wanted(tag):
+            return 0
+        if pidfd >= 0:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        return 1
+    except (ProcessLookupError, PermissionError):
+        return 0
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 def all_pids() -> list[int]:

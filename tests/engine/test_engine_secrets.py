@@ -56,3 +56,6 @@ def test_short_secrets_are_not_masked_and_the_log_says_so(tmp_path: Path) -> Non
     assert lines[-1] == "about"  # not "***out": two characters would corrupt every log
     assert "secret PIN" in lines[0] and "not masked" in lines[0]
     assert sink.lines("short", "stderr") == lines[:1]
+    # ... and the views list it with the run's annotations.
+    notes = [d for d in sink.of(EventType.ANNOTATION) if d["step_id"] == "short"]
+    assert [(n["level"], n["offset"], n["message"]) for n in notes] == [("warning", 0, lines[0])]

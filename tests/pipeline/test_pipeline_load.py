@@ -426,3 +426,18 @@ def test_expansion_limits_are_configurable(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("ANSFLOW_MAX_STEPS", "5")
     (issue,) = validate(text)
     assert "more than 5 steps" in issue.message
+
+
+def test_billion_laughs_aliases_are_not_expanded() -> None:
+    # 10^9 strings through nested aliases, used in every place a list or mapping fits:
+    # each use is checked once as written, never expanded.
+    lines = ["name: lol", "x0: &a0 [lol,lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
+    lines += [f"x{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    lines += [
+        "env: {A: *a8}",
+        "steps:",
+        "  a: {run: echo, needs: *a8, matrix: {k: *a8}, env: *a8, retry: *a8, name: *a8}",
+    ]
+    issues = validate("\n".join(lines) + "\n")
+    assert 0 < len(issues) < 100
+    assert any(i.path == "steps.a.needs[0]" for i in issues), [str(i) for i in issues]

@@ -214,6 +214,11 @@ class LocalProcess(StepProcess):
         self._code = code
         return code
 
+    @property
+    def exited(self) -> bool:
+        """True once the main process ended (its pipes may still be draining)."""
+        return self._exited.done()
+
     async def terminate(self, grace: float) -> None:
         """SIGTERM the tree, SIGKILL it after `grace` seconds (idempotent)."""
         if self._terminating is None:
