@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import queue
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -333,7 +334,7 @@ class ExecutionManager:
         thread of their own: a long download never holds one of the reader threads that
         REST and sockets share, and at most a few chunks wait in memory for the client."""
         chunks = self.store.log_text(execution_id, prefix=prefix, strip=strip, **query)
-        async for chunk in iterate_in_thread(chunks):
+        async for chunk in iterate_in_thread(_one_at_a_time(chunks)):
             yield chunk
 
     async def summaries(
@@ -387,25 +388,55 @@ class ExecutionManager:
         return await loop.run_in_executor(self._readers, lambda: fn(*args, **kwargs))
 
 
+# Concurrent downloads take turns chunk by chunk: the event loop then competes for the GIL
+# with one producer, not with one per download (4 at once put REST p99 at ~0.3 s).
+_PRODUCING = threading.Lock()
+_END = object()
+
+
+def _one_at_a_time(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each produced while holding the process-wide download lock."""
+    try:
+        while True:
+            with _PRODUCING:
+                item = next(items, _END)
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
 async def iterate_in_thread(items: Iterator[T], depth: int = 4) -> AsyncIterator[T]:
-    """`items` consumed on a worker thread, at most `depth` ahead of the caller."""
+    """`items` consumed on a worker thread, at most `depth` ahead of the caller.
+
+    The thread hands items over through a thread-safe queue and only wakes the loop: it
+    never waits for a loop iteration per item (that round trip cost more than the work)."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(depth)
+    handoff: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    ready = asyncio.Event()
     stop = threading.Event()
 
-    def put(item: tuple[bool, Any]) -> None:
-        asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            loop.call_soon_threadsafe(ready.set)
+            return True
+        return False
 
     def produce() -> None:
         try:
             for item in items:
-                if stop.is_set():
+                if not put((False, item)):
                     return
-                put((False, item))
             put((True, None))
         except BaseException as exc:  # handed to the caller, raised there
-            if not stop.is_set():
-                put((True, exc))
+            put((True, exc))
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -414,7 +445,13 @@ async def iterate_in_thread(items: Iterator[T], depth: int = 4) -> AsyncIterator
     done = loop.run_in_executor(None, produce)
     try:
         while True:
-            last, item = await queue.get()
+            try:
+                last, item = handoff.get_nowait()
+            except queue.Empty:
+                ready.clear()
+                if handoff.empty():
+                    await ready.wait()
+                continue
             if last:
                 if item is not None:
                     raise item
@@ -422,10 +459,7 @@ async def iterate_in_thread(items: Iterator[T], depth: int = 4) -> AsyncIterator
             yield item
     finally:
         stop.set()
-        while not done.done():  # unblock a producer waiting on the full queue
-            while not queue.empty():
-                queue.get_nowait()
-            await asyncio.sleep(0.01)
+        await done
 
 
 class _StoreSink:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ def find_pipelines(root_dir: str | Path) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     budget = Budget()
     for file in _candidate_files(root):
+        time.sleep(0)  # hand the GIL to the event loop between files (see summary.py)
         summary = pipeline_summary(file, budget, MAX_PIPELINE_BYTES)
         if summary is not None:
             found.append({"path": file.relative_to(root).as_posix(), **summary})

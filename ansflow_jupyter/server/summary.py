@@ -27,9 +27,9 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-HEAD_BYTES = 64 * 1024  # step ids beyond this are not listed (the run reads the whole file)
+HEAD_BYTES = 16 * 1024  # step ids beyond this are not listed (the run reads the whole file)
 BUDGET_HEAD_BYTES = 4 * 1024
-SCAN_BUDGET = 0.5  # seconds of full-head reads per listing
+SCAN_BUDGET = 0.25  # seconds of full-head reads per listing (they hold the GIL)
 CACHE_MAX = 4_000
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER = yaml.resolver.Resolver()

@@ -8,6 +8,7 @@ search scans the whole log without ever holding it in memory.
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from .projection import EVENTS
 
 Matcher = Callable[[str], bool]
 MAX_PATTERN = 1_000
-TEXT_CHUNK_CHARS = 256 * 1024
+TEXT_CHUNK_CHARS = 64 * 1024  # small: a chunk holds the GIL while it is built
 # CSI (colours, cursor), OSC (hyperlinks, titles) and the two-character escapes.
 ANSI = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-~]|[@-Z\\-_])"
@@ -115,7 +116,7 @@ def read_lines(conn: Connection, query: LogQuery) -> list[LogLine]:
 
 def text_chunks(conn: Connection, query: LogQuery, *, prefix: bool, strip: bool) -> Iterator[str]:
     """The lines as text (`step | ` before each line when `prefix`, ANSI escapes removed
-    when `strip`), ~256 KiB per chunk, in one pass over the rows: each row is decoded once
+    when `strip`), ~64 Ki characters per chunk, in one pass over the rows: each row is decoded once
     and its lines joined in C, never paged by offset (which re-skips from the start)."""
     if query.q or query.tail is not None:
         # Bounded (tail <= 100,000) or filtered line by line anyway.
@@ -162,6 +163,9 @@ def _row_texts(conn: Connection, query: LogQuery) -> Iterator[tuple[str, list[st
         _rows_statement(query, descending=False)
     )
     for step_id, first, payload, _ in result:
+        # Let any other thread (the event loop's) take the GIL between rows, instead of
+        # waiting up to the 5 ms switch interval behind a long download.
+        time.sleep(0)
         lines: list[str] = codec.decode(payload, None)["lines"]
         if query.step is not None and query.offset > first:
             lines = lines[query.offset - first :]
