@@ -78,8 +78,7 @@ class StoreWatcher:
             self._signal.stop()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            await asyncio.wait({self._task}, timeout=5)
             self._task = None
 
     def poke(self) -> None:
@@ -112,8 +111,13 @@ class StoreWatcher:
         next_beat = next_reap = 0.0
         first = True
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick)
+            # A timer rather than wait_for: cancelling wait_for at the moment its inner
+            # wait completes can lose the cancellation on Python 3.11 (stop() then hangs).
+            timer = asyncio.get_running_loop().call_later(self.tick, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
             self._wake.clear()
             try:
                 await self._round(first)

@@ -178,7 +178,7 @@ async def test_a_stalled_owner_is_declared_gone_and_stops_its_run_when_it_wakes(
     await wait_for_status(api, execution_id, {"running"})
     os.killpg(proc.pid, signal.SIGSTOP)  # alive but silent: only the heartbeat tells
     try:
-        snapshot = await wait_for_status(api, execution_id, {"interrupted"})
+        snapshot = await wait_for_status(api, execution_id, {"interrupted"}, timeout=60)
     finally:
         os.killpg(proc.pid, signal.SIGCONT)
     assert snapshot["data"]["execution"]["status"] == "interrupted"
