@@ -113,19 +113,12 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         """Feed the outbox until the source ends (subclasses)."""
         raise NotImplementedError
 
-    async def relay(
-        self,
-        next_batch: Callable[[], Awaitable[list[Event]]],
-        replaying: Callable[[], bool] = lambda: False,
-    ) -> None:
+    async def relay(self, next_batch: Callable[[], Awaitable[list[Event]]]) -> None:
         """Move `await next_batch()` into the outbox until it returns [], then drain."""
         bound = self.option("queue_events", 1_000)
         while batch := await next_batch():
             self.push(batch)
-            if replaying():
-                # Replay comes from the store, which is the buffer: wait for the client.
-                await self._drained.wait()
-            elif len(self._outbox) > bound:
+            if len(self._outbox) > bound:
                 raise SubscriberLagged
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT)
