@@ -10,7 +10,7 @@ import enum
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 ENVELOPE_VERSION = 1
 
@@ -75,6 +75,77 @@ class EventType(enum.StrEnum):
     HEARTBEAT = "heartbeat"
 
 
+# -- payloads: the `data` of each envelope type (openapi.yaml components/schemas has the
+# same shapes for the front end). Producers annotate with these; keys marked NotRequired
+# appear only when they apply. New kinds (group_update, annotation) add a TypedDict here
+# and a schema there.
+
+
+class ExecutionUpdateData(TypedDict):
+    """`execution_update`: the execution's fields after a change."""
+
+    execution_id: str
+    pipeline_name: str
+    status: str  # ExecutionStatus
+    message: str | None
+    started_at: float | None
+    finished_at: float | None
+    duration: float | None
+    steps_total: int
+    steps_done: int
+
+
+class StepUpdateData(TypedDict):
+    """`step_update`: one attempt of one step after a change."""
+
+    step_id: str
+    name: str | None
+    status: str  # StepStatus
+    attempt: int
+    exit_code: int | None
+    reason: str | None  # StepReason
+    started_at: float | None
+    finished_at: float | None
+    duration: float | None
+    pid: NotRequired[int | None]  # while running: where its process tree lives
+    pgid: NotRequired[int | None]
+    host: NotRequired[str | None]
+    create_time: NotRequired[float | None]
+    message: NotRequired[str]  # why it failed when no exit code says it
+    reused_from: NotRequired[str | None]  # the execution whose result a re-run reused
+
+
+class LogUpdateData(TypedDict):
+    """`log_update`: consecutive lines of one step's stream from line number `offset`."""
+
+    step_id: str
+    stream: str  # "stdout" | "stderr"
+    offset: int
+    lines: list[str]
+    ts: list[float]
+
+
+class SnapshotStep(StepUpdateData):
+    """A step in a snapshot: its latest attempt plus what a view needs to draw it."""
+
+    log_lines: int
+    needs: NotRequired[list[str]]
+    continue_on_error: NotRequired[bool]
+
+
+class SnapshotData(TypedDict):
+    """`snapshot`: the whole state of one execution (steps in pipeline order)."""
+
+    execution: ExecutionUpdateData
+    steps: list[SnapshotStep]
+
+
+class MonitorSnapshotData(TypedDict):
+    """`snapshot` on the global monitor socket: recent executions, newest first."""
+
+    executions: list[dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One envelope: `seq` grows by 1 per execution from 1 (None for heartbeats)."""
@@ -84,6 +155,15 @@ class Event:
     seq: int | None
     data: dict[str, Any]
     ts: float = field(default_factory=time.time)
+
+    @property
+    def is_final(self) -> bool:
+        """True for the event that shows its execution ended (final update or snapshot)."""
+        if self.type is EventType.EXECUTION_UPDATE:
+            return ExecutionStatus(self.data["status"]).finished
+        if self.type is EventType.SNAPSHOT and "execution" in self.data:
+            return ExecutionStatus(self.data["execution"]["status"]).finished
+        return False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of SPEC §3."""

@@ -14,17 +14,19 @@ import contextlib
 import queue
 import threading
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from .bus import Bus, Subscription
+from .bus import DEFAULT_QUEUE_EVENTS, Bus, SubscriberLagged, Subscription
 from .engine.backend import Backend, BackendUnavailable
 from .engine.executor import Executor
 from .errors import BadRequest, Conflict, NotFound, Unavailable
 from .events import Event, EventType, ExecutionStatus, StepStatus
+from .hub import LAGGED, REPLAY_PAGE, Follower, Following, Hub
 from .pipeline import load_pipeline, load_pipeline_file, validate
 from .pipeline.errors import SpecIssue
 from .pipeline.spec import PipelineSpec
@@ -33,8 +35,6 @@ from .watcher import StoreWatcher
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-REPLAY_PAGE = 2_000
 
 
 @dataclass
@@ -72,6 +72,7 @@ class ExecutionManager:
         self.store = store
         self.backend = backend
         self.bus = Bus()
+        self.hubs: dict[str, Hub] = {}  # the shared live fan-out of followed executions
         self.max_parallel = max_parallel
         self.log_line_max_bytes = log_line_max_bytes
         self.retention_days = retention_days
@@ -348,23 +349,27 @@ class ExecutionManager:
         return await self._read(self.store.stats, pipeline)
 
     async def subscribe(self, execution_id: str, since: int | None = None) -> EventStream:
-        """Follow one execution: a snapshot (or the events after `since`), then live.
+        """Follow one execution as a pull-style stream (see `follow`); NotFound first."""
+        execution = await self._read(self.store.get_execution, execution_id)
+        return EventStream(self, execution, since)
 
-        Raises NotFound before anything is sent. The bus subscription comes first, so an
-        event committed while we read the store is either in the replay or in the queue,
-        and `seq <= last` filters the overlap."""
-        sub = self.bus.subscribe(execution_id)
-        try:
-            execution = await self._read(self.store.get_execution, execution_id)
-        except BaseException:
-            sub.close()
-            raise
-        if execution_id not in self._runs:
+    async def follow(self, execution_id: str, follower: Follower, since: int | None = None) -> str:
+        """Hand `follower` a snapshot (or the stored events after `since`), then the live
+        events, until the execution ends; returns why it stopped (hub.FINISHED, LAGGED or
+        GONE). Raises NotFound before anything is delivered. Every front door relays this."""
+        execution = await self._read(self.store.get_execution, execution_id)
+        return await self._follow(execution, follower, since)
+
+    async def _follow(
+        self, execution: Mapping[str, Any], follower: Follower, since: int | None
+    ) -> str:
+        execution_id = str(execution["execution_id"])
+        finished = ExecutionStatus(execution["status"]).finished
+        if not finished and execution_id not in self._runs:
+            # Run by another process: its live events come through the store watcher.
             self.watcher.start()
-            self.watcher.follow(execution_id, execution["last_seq"])
-        stream = EventStream(self, execution_id, sub, since)
-        stream.finished = ExecutionStatus(execution["status"]).finished
-        return stream
+            self.watcher.follow(execution_id, int(execution["last_seq"]))
+        return await Following(follower, since).run(self, execution_id, finished)
 
     async def subscribe_all(self, limit: int = 50) -> tuple[Event, Subscription]:
         """The global monitor: a snapshot of recent executions, then every execution_update."""
@@ -498,73 +503,61 @@ class _StoreSink:
 
 
 class EventStream:
-    """Replay-then-live events of one execution, handed out in batches (one per frame).
+    """Replay-then-live events of one execution, handed out in batches: the follower of
+    pull-style consumers (the CLI, the widget forwarder). Its `next_batch()` returns []
+    once the execution has ended and everything was handed out."""
 
-    Live events of an execution run by another process reach the bus through the store
-    watcher, so both cases read the same subscription."""
+    max_pending = DEFAULT_QUEUE_EVENTS  # undelivered live events before it counts as lagged
 
-    def __init__(
-        self,
-        manager: ExecutionManager,
-        execution_id: str,
-        sub: Subscription,
-        since: int | None,
-    ):
-        self._manager = manager
-        self.execution_id = execution_id
-        self._sub = sub
-        self._since = since
-        self.last_seq = since if since is not None else -1
-        self.finished = False
+    def __init__(self, manager: ExecutionManager, execution: Mapping[str, Any], since: int | None):
+        self.execution_id = str(execution["execution_id"])
         self.replaying = True
+        self._batches: deque[tuple[list[Event], bool]] = deque()
+        self._pending = 0
+        self._wake = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._task = asyncio.create_task(manager._follow(execution, self, since))
+
+    def deliver(self, batch: Sequence[Event], live: bool) -> bool:
+        """Queue a batch for `next_batch` (called by the following)."""
+        self._batches.append((list(batch), live))
+        self._pending += len(batch)
+        self._empty.clear()
+        self._wake.set()
+        return self._pending <= self.max_pending
+
+    async def drained(self) -> None:
+        """Wait until the consumer took every queued batch."""
+        await self._empty.wait()
 
     async def next_batch(self) -> list[Event]:
         """The next events in seq order; [] once the execution has ended and all was sent.
 
-        Raises SubscriberLagged when the live queue overflowed (resume with `since`)."""
-        if self.replaying:
-            batch = await self._replay_page()
-            if batch:
-                return batch
-            self.replaying = False
-        while not self._done():
-            try:
-                first = await self._sub.__anext__()
-            except StopAsyncIteration:  # unsubscribed (shutdown)
+        Raises SubscriberLagged when the consumer fell too far behind (resume with `since`)."""
+        while not self._batches:
+            if self._task.done():
+                if self._task.result() == LAGGED:
+                    raise SubscriberLagged
                 return []
-            batch = [e for e in [first, *self._sub.pending()] if (e.seq or 0) > self.last_seq]
-            if batch:
-                self._note(batch)
-                return batch
-        return []
-
-    async def _replay_page(self) -> list[Event]:
-        if self._since is None:
-            snapshot = await self._manager.snapshot(self.execution_id)
-            self._since = snapshot.seq or 0
-            self._note([snapshot])
-            return [snapshot]
-        page: list[Event] = await self._manager._read(
-            self._manager.store.events_since, self.execution_id, self.last_seq, REPLAY_PAGE
-        )
-        self._note(page)
-        return page
-
-    def _note(self, batch: Sequence[Event]) -> None:
-        for event in batch:
-            self.last_seq = max(self.last_seq, event.seq or 0)
-            if event.type is EventType.SNAPSHOT:
-                status = event.data["execution"].get("status")
-                self.finished = ExecutionStatus(status).finished
-            elif event.type is EventType.EXECUTION_UPDATE:
-                self.finished = ExecutionStatus(event.data["status"]).finished
-
-    def _done(self) -> bool:
-        return self.finished or self._sub.closed
+            self._wake.clear()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        batch, live = self._batches.popleft()
+        while self._batches and self._batches[0][1] == live:  # one frame's worth
+            batch.extend(self._batches.popleft()[0])
+        self._pending -= len(batch)
+        if not self._batches:
+            self._empty.set()
+        self.replaying = not live
+        return batch
 
     def close(self) -> None:
         """Stop following."""
-        self._sub.close()
+        self._task.cancel()
 
     async def __aenter__(self) -> EventStream:
         return self
@@ -594,4 +587,4 @@ def reusable_steps(
     }
 
 
-__all__ = ["EventStream", "ExecutionManager", "NotFound", "reusable_steps"]
+__all__ = ["REPLAY_PAGE", "EventStream", "ExecutionManager", "NotFound", "reusable_steps"]

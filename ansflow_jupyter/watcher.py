@@ -57,6 +57,7 @@ class StoreWatcher:
         self._wake: asyncio.Event | None = None
         self._signal: ChangeSignal | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._started_at = 0.0
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -70,6 +71,7 @@ class StoreWatcher:
             self._manager.store.engine.url, self._poke_threadsafe, self.poll_interval
         )
         self._signal.start()
+        self._started_at = time.time()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -78,8 +80,7 @@ class StoreWatcher:
             self._signal.stop()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            await asyncio.wait({self._task}, timeout=5)
             self._task = None
 
     def poke(self) -> None:
@@ -110,18 +111,17 @@ class StoreWatcher:
     async def _run(self) -> None:
         assert self._wake is not None
         next_beat = next_reap = 0.0
-        first = True
         while True:
-            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
-            # cancel() of stop() when the wake-up lands at the same moment (the CLI then
-            # hung at exit, about one run in five).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick):
-                    await self._wake.wait()
+            # A timer rather than wait_for: cancelling wait_for at the moment its inner
+            # wait completes can lose the cancellation on Python 3.11 (stop() then hangs).
+            timer = asyncio.get_running_loop().call_later(self.tick, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
             self._wake.clear()
             try:
-                await self._round(first)
-                first = False
+                await self._round()
                 now = time.monotonic()
                 if now >= next_beat:
                     next_beat = now + self.heartbeat
@@ -136,7 +136,7 @@ class StoreWatcher:
             except Exception:
                 log.exception("ansflow: store watch failed")
 
-    async def _round(self, first: bool) -> None:
+    async def _round(self) -> None:
         manager = self._manager
         rows = await manager._read(manager.store.watch_rows, list(self._known))
         for row in rows:
@@ -144,7 +144,7 @@ class StoreWatcher:
             if run is not None:
                 self._as_owner(row, run)
             else:
-                await self._relay(row, first)
+                await self._relay(row)
 
     def _as_owner(self, row: Any, run: Any) -> None:
         executor = run.executor
@@ -157,10 +157,11 @@ class StoreWatcher:
             run.cancel_requested = True
             executor.cancel()
 
-    async def _relay(self, row: Any, first: bool) -> None:
+    async def _relay(self, row: Any) -> None:
         manager = self._manager
-        # A run met for the first time at start-up has a past nobody here waits for.
-        known = self._known.get(row.id, row.last_seq if first else 0)
+        # A run that was going before we started watching has a past nobody here waits
+        # for; one created since is relayed from its first event.
+        known = self._known.get(row.id, row.last_seq if row.created_at < self._started_at else 0)
         if row.last_seq > known:
             try:
                 events = await self._fetch(row.id, known)

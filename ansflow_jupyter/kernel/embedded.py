@@ -210,7 +210,7 @@ async def _forward(
                     for start in range(0, len(pending), FORWARD_MAX_EVENTS):
                         push([e.to_dict() for e in pending[start : start + FORWARD_MAX_EVENTS]])
                     last = max([last, *(e.seq or 0 for e in pending)])
-                    if _ended(pending):
+                    if any(event.is_final for event in pending):
                         return
                 return
         except SubscriberLagged:
@@ -231,19 +231,6 @@ async def _next_within(stream: Any, seconds: float) -> list[Event] | None:
         return None
     batch: list[Event] = task.result()
     return batch or None
-
-
-def _ended(events: list[Event]) -> bool:
-    for event in events:
-        if event.type is EventType.EXECUTION_UPDATE:
-            status = event.data["status"]
-        elif event.type is EventType.SNAPSHOT:
-            status = event.data["execution"]["status"]
-        else:
-            continue
-        if ExecutionStatus(status).finished:
-            return True
-    return False
 
 
 def get_runtime(db_url: str | None = None) -> EmbeddedRuntime:

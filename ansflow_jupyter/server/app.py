@@ -15,7 +15,7 @@ from traitlets import Enum, Float, Int, Type, Unicode, default
 from .. import __version__
 from ..bus import SubscriberLagged
 from ..errors import AnsFlowError
-from ..events import EventType, ExecutionStatus
+from ..events import Event, EventType
 from ..settings import Settings
 from . import discovery, handlers, ws
 from .base import UNAVAILABLE
@@ -207,19 +207,20 @@ class AnsFlowApp(ExtensionApp):
                 try:
                     async for event in sub:
                         if event.type is EventType.EXECUTION_UPDATE:
-                            self._lifecycle(event.execution_id, event.data, started)
+                            self._lifecycle(event, started)
                 except SubscriberLagged:
                     continue  # resubscribe; a missed update only costs one lifecycle event
                 return
 
-    def _lifecycle(self, execution_id: str, data: dict[str, Any], started: set[str]) -> None:
+    def _lifecycle(self, event: Event, started: set[str]) -> None:
+        execution_id, data = event.execution_id, event.data
         name = str(data.get("pipeline_name") or "")
         base = {"execution_id": execution_id, "pipeline_name": name}
         if execution_id not in started:
             started.add(execution_id)
             self._emit({"action": "started", **base})
         status = str(data.get("status") or "")
-        if status and ExecutionStatus(status).finished:
+        if event.is_final:
             started.discard(execution_id)
             duration = data.get("duration")
             self._emit(

@@ -25,11 +25,10 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from .. import hub
 from ..bus import SubscriberLagged, Subscription
 from ..errors import AnsFlowError, BadRequest, NotFound
-from ..events import Event, EventType, ExecutionStatus, heartbeat
-from ..service import REPLAY_PAGE
-from . import fanout
+from ..events import Event, heartbeat
 from .base import unavailable_error
 from .discovery import KernelAuthMixin
 from .errors import http_error
@@ -40,9 +39,8 @@ CLOSE_NOT_FOUND = 4004
 CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
-MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
-REPLAY_BUFFER_MAX = 100_000  # live events held for one socket while its replay runs
 
+MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
 
 class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Relays batches of events to one client: bounded outbox, one frame in flight, heartbeats.
@@ -127,19 +125,12 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         """Feed the outbox until the source ends (subclasses)."""
         raise NotImplementedError
 
-    async def relay(
-        self,
-        next_batch: Callable[[], Awaitable[list[Event]]],
-        replaying: Callable[[], bool] = lambda: False,
-    ) -> None:
+    async def relay(self, next_batch: Callable[[], Awaitable[list[Event]]]) -> None:
         """Move `await next_batch()` into the outbox until it returns [], then drain."""
         bound = self.option("queue_events", 1_000)
         while batch := await next_batch():
             self.push(batch)
-            if replaying():
-                # Replay comes from the store, which is the buffer: wait for the client.
-                await self._drained.wait()
-            elif self.queued() > bound:
+            if self.queued() > bound:
                 raise SubscriberLagged
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT)
@@ -281,16 +272,10 @@ def _parse_request(message: str | bytes) -> dict[str, Any]:
 
 
 class ExecutionSocket(_EventSocket):
-    """`ansflow/ws/executions/{id}`: snapshot (or replay after `since`), then live events."""
+    """`ansflow/ws/executions/{id}`: snapshot (or replay after `since`), then live events.
 
-    def initialize(self) -> None:
-        """Per-connection state of the replay-then-live handover."""
-        super().initialize()
-        self._live = False
-        self._buffer: list[Event] = []
-        self._last_seq = -1
-        self._ended = asyncio.Event()
-        self._end_reason = ""
+    It only relays the manager's following (service: replay-then-live through the shared
+    hub of the execution); it never reads the store itself."""
 
     @ws_authenticated
     async def get(self, execution_id: str) -> None:
@@ -309,89 +294,25 @@ class ExecutionSocket(_EventSocket):
 
     async def pump(self) -> None:
         """Replay, then live; close 1000 once the final execution_update was sent."""
-        manager = self.manager
-        execution = await manager.get(self.execution_id)
-        if ExecutionStatus(execution["status"]).finished or (
-            self.execution_id not in manager.running()
-        ):
-            # Finished (replay only) or run by another process (the stream polls the store).
-            await self._follow_stream()
-            return
-        # Join the live fan-out before reading the store: whatever is committed after the
-        # read is in the buffer, and seq <= last filters the overlap.
-        hub = fanout.join(self.settings, manager.bus, self.execution_id, self)
-        try:
-            if not await self._replay():
-                self._live = True
-                buffered, self._buffer = self._buffer, []
-                self._send_live(buffered)
-                await self._ended.wait()
-        finally:
-            hub.leave(self)
-        if self._end_reason == "lagged":
+        reason = await self.manager.follow(self.execution_id, self, since=self.since)
+        if reason == hub.LAGGED:
             raise SubscriberLagged
-        if self._end_reason == "gone":
+        if reason == hub.GONE:
             self.close(1001, "server shutting down")
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT)
         self.close(1000, "execution finished")
 
-    async def _follow_stream(self) -> None:
-        stream = await self.manager.subscribe(self.execution_id, since=self.since)
-        try:
-            await self.relay(stream.next_batch, lambda: bool(stream.replaying))
-        finally:
-            stream.close()
-        self.close(1000, "execution finished")
-
-    async def _replay(self) -> bool:
-        """Send the snapshot, or every stored event after `since`; True if it ended."""
-        if self.since is None:
-            snapshot = await self.manager.snapshot(self.execution_id)
-            self._last_seq = snapshot.seq or 0
-            self.push([snapshot])
-            return _final(snapshot)
-        self._last_seq, ended = self.since, False
-        store = self.manager.store
-        while page := await asyncio.to_thread(
-            store.events_since, self.execution_id, self._last_seq, REPLAY_PAGE
-        ):
-            self._last_seq = page[-1].seq or self._last_seq
-            ended = ended or any(_final(event) for event in page)
-            self.push(page)
-            await self._drained.wait()  # the store is the buffer: wait for the client
-        return ended
-
-    def deliver(self, batch: Sequence[Event]) -> None:
-        """A live batch from the hub: buffered during the replay, sent afterwards."""
-        if self._live:
-            self._send_live(batch)
-            return
-        self._buffer.extend(batch)
-        if len(self._buffer) > REPLAY_BUFFER_MAX:
-            self._end("lagged")
-
-    def hub_ended(self, lagged: bool) -> None:
-        """The shared subscription stopped."""
-        self._end("lagged" if lagged else "gone")
-
-    def _send_live(self, batch: Sequence[Event]) -> None:
-        fresh = [event for event in batch if (event.seq or 0) > self._last_seq]
-        if not fresh or self._ended.is_set():
-            return
-        self._last_seq = fresh[-1].seq or self._last_seq
+    def deliver(self, batch: Sequence[Event], live: bool) -> bool:
+        """Queue a batch for the client; False once the outbox passed `ws_queue_events`."""
         with contextlib.suppress(WebSocketClosedError):
-            self.push(fresh)
-        if any(_final(event) for event in fresh):
-            self._end("finished")
-        elif self.queued() > self.option("queue_events", 1_000):
-            self._end("lagged")
+            self.push(batch)
+        return self.queued() <= self.option("queue_events", 1_000)
 
-    def _end(self, reason: str) -> None:
-        if not self._ended.is_set():
-            self._end_reason = reason
-            self._ended.set()
+    async def drained(self) -> None:
+        """Wait until the client took every frame."""
+        await self._drained.wait()
 
     async def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """`cancel` is authorized like the REST cancel (action execute)."""
@@ -400,15 +321,6 @@ class ExecutionSocket(_EventSocket):
             await self.manager.cancel(self.execution_id)
             return {"type": "ack", "for": "cancel"}
         return await super().handle_request(request)
-
-
-def _final(event: Event) -> bool:
-    """True for the event that shows the execution ended."""
-    if event.type is EventType.EXECUTION_UPDATE:
-        return ExecutionStatus(event.data["status"]).finished
-    if event.type is EventType.SNAPSHOT and "execution" in event.data:
-        return ExecutionStatus(event.data["execution"]["status"]).finished
-    return False
 
 
 class MonitorSocket(_EventSocket):

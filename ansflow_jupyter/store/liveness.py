@@ -32,12 +32,14 @@ _watch_active = select(
     EXECUTIONS.c.status,
     EXECUTIONS.c.last_seq,
     EXECUTIONS.c.cancel_requested_at,
+    EXECUTIONS.c.created_at,
 ).where(EXECUTIONS.c.status.in_(ACTIVE))
 _watch_tracked = select(
     EXECUTIONS.c.id,
     EXECUTIONS.c.status,
     EXECUTIONS.c.last_seq,
     EXECUTIONS.c.cancel_requested_at,
+    EXECUTIONS.c.created_at,
 ).where(
     or_(
         EXECUTIONS.c.status.in_(ACTIVE),
@@ -65,7 +67,8 @@ _notify = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
 
 def watch_rows(conn: Connection, tracked: Collection[str]) -> list[Any]:
-    """(id, status, last_seq, cancel_requested_at) of active runs and of `tracked` ones."""
+    """(id, status, last_seq, cancel_requested_at, created_at) of active runs and of
+    `tracked` ones."""
     if tracked:
         return list(conn.execute(_watch_tracked, {"ids": list(tracked)}))
     return list(conn.execute(_watch_active))

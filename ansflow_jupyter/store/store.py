@@ -254,7 +254,8 @@ class Store:
         return True
 
     def watch_rows(self, tracked: Collection[str] = ()) -> list[Any]:
-        """(id, status, last_seq, cancel_requested_at) of active executions and `tracked`."""
+        """(id, status, last_seq, cancel_requested_at, created_at) of active executions
+        and of `tracked` ones."""
         with self._read() as conn:
             return liveness.watch_rows(conn, tracked)
 

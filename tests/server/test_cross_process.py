@@ -178,7 +178,7 @@ async def test_a_stalled_owner_is_declared_gone_and_stops_its_run_when_it_wakes(
     await wait_for_status(api, execution_id, {"running"})
     os.killpg(proc.pid, signal.SIGSTOP)  # alive but silent: only the heartbeat tells
     try:
-        snapshot = await wait_for_status(api, execution_id, {"interrupted"})
+        snapshot = await wait_for_status(api, execution_id, {"interrupted"}, timeout=60)
     finally:
         os.killpg(proc.pid, signal.SIGCONT)
     assert snapshot["data"]["execution"]["status"] == "interrupted"
@@ -186,3 +186,29 @@ async def test_a_stalled_owner_is_declared_gone_and_stops_its_run_when_it_wakes(
     code, final = await api("GET", "executions", execution_id)
     assert code == 200
     assert final["data"]["execution"]["status"] == "interrupted"
+
+
+async def test_an_embedded_kernel_run_is_live_on_the_monitor_and_cancelled_by_rest(
+    api: Api, jp_ws_fetch: Any, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ansflow_jupyter.kernel.embedded import EmbeddedRuntime
+
+    for name, value in LIVENESS.items():
+        monkeypatch.setenv(f"ANSFLOW_{name.upper()}", str(value))
+    monitor = await jp_ws_fetch("ansflow", "ws", "executions")
+    runtime = await asyncio.to_thread(EmbeddedRuntime, store_url)  # the kernel's own manager
+    try:
+        info = await asyncio.to_thread(
+            runtime.start, yaml="name: kernel\nsteps:\n  nap:\n    run: sleep 300\n"
+        )
+        execution_id = info["execution_id"]
+        await read_frames(monitor, lambda ev: (execution_id, "running") in updates(ev))
+        code, _ = await api("POST", "executions", execution_id, "cancel")
+        assert code == 202
+        events = await read_frames(monitor, finished)
+        assert updates(events)[-1] == (execution_id, "cancelled")
+        status = await asyncio.to_thread(runtime.wait, execution_id, 30)
+        assert status == "cancelled"
+    finally:
+        await asyncio.to_thread(runtime.close)
+    monitor.close()

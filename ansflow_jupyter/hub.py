@@ -1,0 +1,172 @@
+"""Following one execution: the one streaming path every front door relays.
+
+`Hub`: one bus subscription per followed execution, however many followers it has. With
+a subscription per follower, every event costs a queue put and a task wake-up per
+client; a hub reads the bus once and hands each batch to its followers synchronously, so
+a follower's cost per batch is what its `deliver` does (one frame write for a socket).
+
+`Following`: the handover of one follower. It joins the hub *before* reading the store
+(snapshot, or the stored events after `since` in pages), holds live batches meanwhile,
+then delivers the held and later batches with `seq` above what it replayed: nothing
+missed, nothing twice. Live events of an execution run by another process reach the bus
+through the store watcher, so both cases take this path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from .bus import Bus, SubscriberLagged
+from .events import Event
+
+if TYPE_CHECKING:
+    from .service import ExecutionManager
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 2_000
+REPLAY_BUFFER_MAX = 100_000  # live events held for one follower while its replay runs
+
+#: Why a following ended.
+FINISHED, LAGGED, GONE = "finished", "lagged", "gone"
+
+
+class Follower(Protocol):
+    """What relays one execution's events (a WebSocket, the CLI, a widget forwarder)."""
+
+    def deliver(self, batch: Sequence[Event], live: bool) -> bool:
+        """Take a batch in seq order (replayed or live); must not block. Returning False
+        says the follower is too far behind: a live following then ends `lagged`."""
+
+    async def drained(self) -> None:
+        """Return once the follower passed on what it got (paces the store replay)."""
+
+
+class Hub:
+    """The bus subscription of one execution, shared by its followings."""
+
+    def __init__(self, bus: Bus, execution_id: str, registry: dict[str, Hub]):
+        self.execution_id = execution_id
+        self.followers: set[Following] = set()
+        self._registry = registry
+        self._sub = bus.subscribe(execution_id)
+        self._task = asyncio.create_task(self._run())
+
+    def leave(self, following: Following) -> None:
+        """Stop delivering to `following`; the last one out closes the hub."""
+        self.followers.discard(following)
+        if not self.followers:
+            self.close()
+
+    def close(self) -> None:
+        """Release the bus subscription."""
+        if self._registry.get(self.execution_id) is self:
+            del self._registry[self.execution_id]
+        self._sub.close()
+
+    async def _run(self) -> None:
+        lagged = False
+        try:
+            while True:
+                try:
+                    first = await self._sub.__anext__()
+                except StopAsyncIteration:
+                    break
+                batch = [first, *self._sub.pending()]
+                for following in list(self.followers):
+                    try:
+                        following.offer(batch)
+                    except Exception:  # one broken follower must not stop the others
+                        log.exception("ansflow: dropping a follower of %s", self.execution_id)
+                        self.followers.discard(following)
+        except SubscriberLagged:
+            lagged = True
+        finally:
+            self.close()
+            for following in list(self.followers):
+                following.end(LAGGED if lagged else GONE)
+
+
+def join(registry: dict[str, Hub], bus: Bus, execution_id: str, following: Following) -> Hub:
+    """The hub of an execution (created on first use), with `following` in it."""
+    hub = registry.get(execution_id)
+    if hub is None:
+        hub = registry[execution_id] = Hub(bus, execution_id, registry)
+    hub.followers.add(following)
+    return hub
+
+
+class Following:
+    """Replay-then-live for one follower (see the module docstring)."""
+
+    def __init__(self, follower: Follower, since: int | None):
+        self.follower = follower
+        self.since = since
+        self.last_seq = -1
+        self.live = False
+        self._held: list[Event] = []
+        self._ended = asyncio.Event()
+        self.reason = ""
+
+    async def run(self, manager: ExecutionManager, execution_id: str, finished: bool) -> str:
+        """Follow until the execution ended, the follower lagged or the server stops."""
+        if finished:  # nothing live to wait for: replay only
+            await self._replay(manager, execution_id)
+            return FINISHED
+        hub = join(manager.hubs, manager.bus, execution_id, self)
+        try:
+            if await self._replay(manager, execution_id):
+                return FINISHED
+            self.live = True
+            held, self._held = self._held, []
+            self._send_live(held)
+            await self._ended.wait()
+        finally:
+            hub.leave(self)
+        return self.reason
+
+    async def _replay(self, manager: ExecutionManager, execution_id: str) -> bool:
+        """Deliver the snapshot, or every stored event after `since`; True if it ended."""
+        if self.since is None:
+            snapshot = await manager.snapshot(execution_id)
+            self.last_seq = snapshot.seq or 0
+            self.follower.deliver([snapshot], False)
+            return snapshot.is_final
+        self.last_seq, ended = self.since, False
+        while page := await manager._read(
+            manager.store.events_since, execution_id, self.last_seq, REPLAY_PAGE
+        ):
+            self.last_seq = page[-1].seq or self.last_seq
+            ended = ended or any(event.is_final for event in page)
+            self.follower.deliver(page, False)
+            await self.follower.drained()  # the store is the buffer: wait for the follower
+        return ended
+
+    def offer(self, batch: Sequence[Event]) -> None:
+        """A live batch from the hub: held during the replay, delivered afterwards."""
+        if self.live:
+            self._send_live(batch)
+            return
+        self._held.extend(batch)
+        if len(self._held) > REPLAY_BUFFER_MAX:
+            self.end(LAGGED)
+
+    def _send_live(self, batch: Sequence[Event]) -> None:
+        fresh = [event for event in batch if (event.seq or 0) > self.last_seq]
+        if not fresh or self._ended.is_set():
+            return
+        self.last_seq = fresh[-1].seq or self.last_seq
+        keeping_up = self.follower.deliver(fresh, True)
+        if any(event.is_final for event in fresh):
+            self.end(FINISHED)
+        elif not keeping_up:
+            self.end(LAGGED)
+
+    def end(self, reason: str) -> None:
+        """Stop following (the first reason wins)."""
+        if not self._ended.is_set():
+            self.reason = reason
+            self._ended.set()
