@@ -3,7 +3,9 @@
 Every string from a pipeline or the store (names, ids, messages, log lines) reaches rich
 as a `Text`, never as markup, and every Console here is made with markup, emoji and
 highlighting off: `tests[python=3.13]` stays as written and a stored name such as
-`[/] boom` can neither style nor crash anything.
+`[/] boom` can neither style nor crash anything. Control characters in them (an escape
+sequence in a pipeline name) are shown as symbols (`␛`), never sent to the terminal;
+only log lines keep their colours.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .format import format_duration, step_category, step_reason
+from .format import (
+    count_categories,
+    describe_counts,
+    format_duration,
+    step_category,
+    step_reason,
+)
 
 #: Icon and style per status or step category.
 STATUS_STYLE = {
@@ -35,6 +43,13 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 #: Pipes and files get lines this long instead of rich's 80 columns: nothing wraps there.
 PIPE_WIDTH = 10_000
 GAP = 2  # spaces between table columns
+#: C0 controls and DEL shown as their Unicode control pictures (ESC -> ␛).
+_CONTROLS = {code: 0x2400 + code for code in range(32)} | {0x7F: 0x2421}
+
+
+def clean(value: object) -> str:
+    """`str(value)` with every control character made visible (`␛`, `␊`)."""
+    return str(value).translate(_CONTROLS)
 
 
 def make_console(file: TextIO | None = None, *, width: int | None = None) -> Console:
@@ -113,9 +128,9 @@ def steps_table(
         cells = [
             badge(category, spin),
             Text(format_duration(elapsed(step, now))),
-            Text(sid, style="dim" if category == "pending" else ""),
-            Text(note, style="" if running else "dim"),
-            Text(", ".join(str(n) for n in step.get("needs") or []), style="dim"),
+            Text(clean(sid), style="dim" if category == "pending" else ""),
+            Text(clean(note), style="" if running else "dim"),
+            Text(clean(", ".join(str(n) for n in step.get("needs") or [])), style="dim"),
         ]
         if lines:
             cells.insert(2, Text(str(step.get("log_lines") or 0)))
@@ -154,8 +169,8 @@ def print_executions(rows: Iterable[Mapping[str, Any]], console: Console | None 
     for row in rows:
         started = row.get("started_at")
         table.add_row(
-            Text(str(row["execution_id"])[:12]),
-            Text(str(row.get("pipeline_name") or "")),
+            Text(clean(row["execution_id"])[:12]),
+            Text(clean(row.get("pipeline_name") or "")),
             badge(str(row.get("status", ""))),
             Text(time.strftime("%m-%d %H:%M:%S", time.localtime(started)) if started else ""),
             Text(format_duration(row.get("duration"))),
@@ -169,12 +184,15 @@ def print_snapshot(data: Mapping[str, Any], console: Console | None = None) -> N
     console = console or page_console()
     ex = data["execution"]
     head = Text()
-    head.append(str(ex.get("pipeline_name") or ""), style="bold")
+    head.append(clean(ex.get("pipeline_name") or ""), style="bold")
     head.append("  ")
     head.append_text(badge(str(ex.get("status"))))
     head.append(f"  {format_duration(ex.get('duration'))}  ")
     head.append(str(ex.get("execution_id") or ""), style="dim")
     console.print(head)
     if ex.get("message"):
-        console.print(Text(str(ex["message"]), style="dim"))
-    console.print(steps_table(data["steps"], console.width, lines=True))
+        console.print(Text(clean(ex["message"]), style="dim"))
+    table = steps_table(data["steps"], console.width, lines=True)
+    console.print(table)
+    counts = describe_counts(count_categories(data["steps"]))
+    console.print(Text(f"{len(data['steps'])} steps: {counts}", style="dim"))

@@ -19,7 +19,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .cli_render import STATUS_STYLE, badge, elapsed, make_console, steps_table
+from .cli_render import STATUS_STYLE, badge, clean, elapsed, make_console, steps_table
 from .events import Event, EventType, SnapshotBuilder
 from .format import count_categories, describe_counts, format_duration, step_suffix
 from .pipeline.spec import PipelineSpec
@@ -54,7 +54,13 @@ class Tracker:
             execution.update(pipeline_name=spec.name, steps_total=len(spec.steps))
             self.timeouts = {s.id: s.timeout for s in spec.steps.values()}
             seed = [
-                {"step_id": s.id, "name": s.name, "status": "pending", "needs": list(s.needs)}
+                {
+                    "step_id": s.id,
+                    "name": s.name,
+                    "status": "pending",
+                    "needs": list(s.needs),
+                    "continue_on_error": s.continue_on_error,
+                }
                 for s in spec.steps.values()
             ]
         self.state = SnapshotBuilder(execution, seed)
@@ -103,14 +109,14 @@ class Tracker:
         """`bad failed (0.1s, exit 3)`."""
         sid = str(step.get("step_id", ""))
         suffix = step_suffix(step, self.timeouts.get(sid))
-        return f"{sid} failed" + (f" ({suffix})" if suffix else "")
+        return f"{clean(sid)} failed" + (f" ({clean(suffix)})" if suffix else "")
 
     def summary(self) -> Text:
         """`✔ success  name  1m 05s  3/3 steps: 2 success, 1 skipped`."""
         frame = self.frame()
         ex = frame.execution
         text = badge(str(ex.get("status", "?")))
-        text.append(f"  {ex.get('pipeline_name') or ''}", style="bold")
+        text.append(f"  {clean(ex.get('pipeline_name') or '')}", style="bold")
         text.append(f"  {format_duration(ex.get('duration'))}  ")
         total = ex.get("steps_total") or len(frame.steps)
         counts = describe_counts(count_categories(frame.steps))
@@ -180,7 +186,8 @@ class PlainView(View):
         status = str(step.get("status"))
         icon = STATUS_STYLE.get(status, ("?", ""))[0]
         suffix = step_suffix(step, self.tracker.timeouts.get(str(step.get("step_id"))))
-        return f"{icon} {step.get('step_id')} {status}" + (f" ({suffix})" if suffix else "") + "\n"
+        sid = clean(step.get("step_id"))
+        return f"{icon} {sid} {status}" + (f" ({clean(suffix)})" if suffix else "") + "\n"
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
         for step, tail in self.tracker.failures():
@@ -209,13 +216,26 @@ class LiveView(View):
         done = ex.get("steps_done", 0) or 0
         total = ex.get("steps_total", 0) or len(frame.steps)
         width = self.console.width
+        # A bar full of green only when every step succeeded: failures paint it red, a
+        # cancelled or interrupted run yellow.
+        bar = "green"
+        if "failed" in count_categories(frame.steps):
+            bar = "red"
+        elif ex.get("status") in ("cancelled", "interrupted"):
+            bar = "yellow"
         head = Table.grid(padding=(0, 2))
         head.add_column(no_wrap=True, overflow="ellipsis", max_width=max(width - 62, 8))
         head.add_row(
-            Text(str(ex.get("pipeline_name") or ""), style="bold"),
+            Text(clean(ex.get("pipeline_name") or ""), style="bold"),
             badge(str(ex.get("status", "pending"))),
             Text(format_duration(elapsed(ex, now)) or "0.0s"),
-            ProgressBar(total=max(total, 1), completed=done, width=20),
+            ProgressBar(
+                total=max(total, 1),
+                completed=done,
+                width=20,
+                complete_style=bar,
+                finished_style=bar,
+            ),
             Text(f"{done}/{total}"),
         )
         steps = steps_table(frame.steps, width, now=now, timeouts=self.tracker.timeouts)

@@ -179,6 +179,11 @@ def test_stored_markup_neither_crashes_nor_styles_list_and_show(tmp_path: Path) 
     shown = ansflow(tmp_path, "show", execution_id)
     assert shown.returncode == 0, shown.stderr
     assert name in shown.stdout and "\x1b" not in shown.stdout
+    store_execution(tmp_path, "e5c", "clears\x1b[2Jthe screen")
+    for command in ("list", "show e5c"):
+        escaped = ansflow(tmp_path, *command.split())
+        assert escaped.returncode == 0 and "\x1b" not in escaped.stdout
+        assert "clears␛[2Jthe screen" in escaped.stdout
 
 
 def test_short_ids_as_list_prints_them(tmp_path: Path) -> None:
@@ -282,3 +287,29 @@ def test_cancel_stops_an_ansflow_run_in_another_process(tmp_path: Path) -> None:
     assert cancelled.returncode == 0, cancelled.stderr
     assert proc.wait(timeout=30) == 130
     assert json.loads(ansflow(tmp_path, "list", "--json").stdout)["status"] == "cancelled"
+
+
+def test_summary_counts_by_category(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "mixed.yml",
+        """\
+        name: mixed
+        steps:
+          good: {run: echo fine}
+          flaky: {run: "echo oops; exit 1", continue-on-error: true}
+          bad: {needs: good, run: "echo broke; exit 3"}
+          after: {needs: bad, run: echo never}
+          off: {if: "false", run: echo off}
+        """,
+    )
+    result = ansflow(tmp_path, "run", path)
+    assert result.returncode == 1
+    summary = result.stdout.splitlines()[-1]
+    assert summary.endswith("steps: 1 success, 1 failed, 1 allowed-failure, 2 skipped")
+    assert "── bad failed" in result.stdout and "── flaky" not in result.stdout
+    assert "✖ flaky failed (" in result.stdout and "exit 1, allowed to fail)" in result.stdout
+    execution_id = json.loads(ansflow(tmp_path, "list", "--json").stdout)["execution_id"]
+    shown = ansflow(tmp_path, "show", execution_id).stdout
+    assert "5 steps: 1 success, 1 failed, 1 allowed-failure, 2 skipped" in shown
+    assert "skipped: its if: condition was false" in shown
