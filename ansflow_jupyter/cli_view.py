@@ -70,13 +70,15 @@ class Tracker:
     def apply(self, event: Event) -> None:
         """Fold one event in (any thread)."""
         with self.lock:
-            needs = {sid: s.get("needs") for sid, s in self.state.steps.items()}
-            self.state.apply(event)
             if event.type is EventType.SNAPSHOT:  # keep the spec's needs if the store has none
+                needs = {sid: s.get("needs") for sid, s in self.state.steps.items()}
+                self.state.apply(event)
                 for sid, step in self.state.steps.items():
                     if not step.get("needs") and needs.get(sid):
                         step["needs"] = needs[sid]
-            elif event.type is EventType.LOG_UPDATE:
+                return
+            self.state.apply(event)
+            if event.type is EventType.LOG_UPDATE:
                 sid = event.data["step_id"]
                 lines = event.data["lines"]
                 self.tails.setdefault(sid, deque(maxlen=FAILED_TAIL_LINES)).extend(lines)

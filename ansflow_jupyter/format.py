@@ -10,8 +10,8 @@ minutes and zero-padded seconds (`2m 05s`); from an hour, hours and zero-padded 
 `1m 30s`, `1h`).
 
 Reasons (`describe_reason`): one sentence per StepReason, e.g. `exit 1`,
-`killed after the 5m timeout`, `skipped: a step it needs failed`; a negative exit code
-is a signal (`killed by SIGTERM`).
+`killed after the 5m timeout`, `skipped: a step it needs failed`, `reused from run
+0123456789ab`; a negative exit code is a signal (`killed by SIGTERM`).
 
 Step suffix (`step_suffix`): the comma-separated details after a step's status:
 `attempt 2, 2m 05s, exit 1`.
@@ -115,7 +115,7 @@ def describe_reason(
     elif reason == "timeout" and timeout is not None:
         text = f"killed after the {format_limit(timeout)} timeout"
     elif reason in ("reused", "cached") and source:
-        text = f"{_SENTENCES[reason]} ({source[:12]})"
+        text = f"{reason} from run {source[:12]}"
     else:
         text = _SENTENCES.get(reason, reason)
     if status == "failed" and continue_on_error:

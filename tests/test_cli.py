@@ -256,7 +256,8 @@ def test_rerun_failed_reuses_what_succeeded(tmp_path: Path) -> None:
     again = ansflow(tmp_path, "rerun", failed_id[:8], "--failed")
     assert again.returncode == 1, again.stderr
     assert f"re-running {failed_id[:12]} as " in again.stderr
-    assert "good success (reused from an earlier run" in again.stdout
+    assert f"good success (reused from run {failed_id[:12]})" in again.stdout
+    assert again.stdout.splitlines()[-1].endswith("steps: 1 failed, 1 skipped, 1 reused")
     assert "something broke" in again.stdout
     rows = [json.loads(line) for line in ansflow(tmp_path, "list", "--json").stdout.splitlines()]
     assert len(rows) == 2 and rows[0]["execution_id"] != failed_id

@@ -83,7 +83,7 @@ def test_reason_sentences() -> None:
         "exit 1, allowed to fail"
     )
     assert describe_reason("reused", status="success", source="0123456789abcdef") == (
-        "reused from an earlier run (0123456789ab)"
+        "reused from run 0123456789ab"
     )
 
 
