@@ -121,6 +121,13 @@ def test_status_and_time_stay_with_a_long_needs_list(tmp_path: Path, columns: in
     if columns == 200:
         assert ", ".join(ids) in failing  # room enough: nothing cut
     assert all(len(line) <= columns for line in session.lines)
+    listed = run_in_pty(tmp_path, columns, "list")
+    short = listed.row("wide needs").split()[0]
+    shown = run_in_pty(tmp_path, columns, "show", short[:7])
+    assert shown.returncode == 0, shown.stderr
+    failing = next(line for line in shown.lines if "✖" in line and "integration-" in line)
+    assert "✖ failed" in failing and "s " in failing and "exit 4" in failing, failing
+    assert "11 steps: 10 success, 1 failed" in shown.lines[-1]
 
 
 MARKUP = """\
