@@ -139,6 +139,9 @@ def steps_table(
     natural = [max([len(h), *(r[i].cell_len for r in rows)]) for i, h in enumerate(headers)]
     step_col = headers.index("step")
     note_col, needs_col = step_col + 1, step_col + 2
+    for col in (note_col, needs_col):
+        if not any(r[col].plain for r in rows):
+            natural[col] = 0  # nothing to say: no column
     order = [(needs_col, 0), (note_col, 14), (step_col, 16), (note_col, 0), (step_col, 6)]
     widths = fit_widths(natural, width, order)
     table = Table(box=None, header_style="dim", pad_edge=False, padding=(0, GAP, 0, 0))

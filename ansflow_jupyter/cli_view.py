@@ -21,7 +21,13 @@ from rich.text import Text
 
 from .cli_render import STATUS_STYLE, badge, clean, elapsed, make_console, steps_table
 from .events import Event, EventType, SnapshotBuilder
-from .format import count_categories, describe_counts, format_duration, step_suffix
+from .format import (
+    count_categories,
+    describe_counts,
+    format_duration,
+    step_category,
+    step_suffix,
+)
 from .pipeline.spec import PipelineSpec
 
 FAILED_TAIL_LINES = 20
@@ -240,15 +246,27 @@ class LiveView(View):
             ),
             Text(f"{done}/{total}"),
         )
-        steps = steps_table(frame.steps, width, now=now, timeouts=self.tracker.timeouts)
         if not with_logs:
+            steps = steps_table(frame.steps, width, now=now, timeouts=self.tracker.timeouts)
             return Group(head, Text(""), steps)
+        # Live, everything must fit the terminal's height (rich would cut the bottom off):
+        # the log tail gives way first, then finished steps fold into one line of counts.
+        room = max(self.console.height - 4, 2)  # header, blank, column titles, spare
+        shown, folded = fold_steps(frame.steps, room)
+        steps = steps_table(shown, width, now=now, timeouts=self.tracker.timeouts)
+        parts: list[RenderableType] = [head, Text(""), steps]
+        if folded:
+            more = sum(folded.values())
+            parts.append(Text(f"… {more} more steps: {describe_counts(folded)}", style="dim"))
         logs = Text(no_wrap=True, overflow="ellipsis")
-        for sid, line in frame.recent:
+        room -= len(shown) + (1 if folded else 0) + 1
+        for sid, line in frame.recent[len(frame.recent) - max(room, 0) :]:
             logs.append(f"{sid} │ ", style="dim")
             logs.append_text(Text.from_ansi(line[: width * 2]))
             logs.append("\n")
-        return Group(head, Text(""), steps, Text(""), logs)
+        if logs.plain:
+            parts += [Text(""), logs]
+        return Group(*parts)
 
     def __enter__(self) -> View:
         self.live.__enter__()
@@ -264,6 +282,28 @@ class LiveView(View):
                 for line in tail:
                     self.console.print(Text.from_ansi(line))
         self.console.print(self.tracker.summary())
+
+
+#: Which steps stay on a live screen too short for all: lower first.
+_KEEP = {"running": 0, "failed": 1, "allowed-failure": 2, "cancelled": 2, "pending": 3}
+
+
+def fold_steps(
+    steps: list[dict[str, Any]], room: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """At most `room` lines of steps: running, failed, then pending ones stay (in their
+    order); the rest are counted by category instead (the counts take one line)."""
+    if len(steps) <= room:
+        return steps, {}
+
+    def keep(i: int) -> tuple[int, int]:
+        rank = _KEEP.get(step_category(steps[i]), 4)
+        return rank, -i if rank == 4 else i  # of the finished ones, the last few stay
+
+    ranked = sorted(range(len(steps)), key=keep)
+    kept = set(ranked[: max(room - 1, 0)])
+    folded = count_categories(s for i, s in enumerate(steps) if i not in kept)
+    return [s for i, s in enumerate(steps) if i in kept], folded
 
 
 def make_view(

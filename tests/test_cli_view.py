@@ -79,3 +79,24 @@ def test_final_table_keeps_status_and_time_at_any_width(width: int) -> None:
     assert rows[0].startswith("✖ failed   2m 05s  last-step"), rows
     assert ("exit 2" in rows[0]) is (width >= 80)
     assert (", ".join(ids) in rows[0]) is (width >= 400)
+
+
+def test_live_screen_fits_a_short_terminal_keeping_running_and_failed_steps() -> None:
+    text = "name: big\nsteps:\n" + "".join(f"  s{i:02d}: {{run: x}}\n" for i in range(40))
+    out = Terminal()
+    view = make_view(load_pipeline(text, base_dir=Path()), "e", out=out)
+    assert isinstance(view, LiveView)
+    view.console.width, view.console.height = 80, 20
+    updates = [{"step_id": f"s{i:02d}", "status": "success", "duration": 1.0} for i in range(30)]
+    updates[3].update(status="failed", exit_code=1)
+    updates += [{"step_id": "s35", "status": "running", "started_at": 1.0}]
+    for seq, step in enumerate(updates, 1):
+        view.apply([Event(EventType.STEP_UPDATE, "e", seq, step)])
+    log = {"step_id": "s35", "stream": "stdout", "offset": 0, "lines": ["a", "b", "c"]}
+    view.apply([Event(EventType.LOG_UPDATE, "e", len(updates) + 1, log)])
+    view.console.print(view.render())
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()).splitlines()
+    assert len(screen) <= 20, screen
+    assert any("running" in line and "s35" in line for line in screen)
+    assert any("failed" in line and "s03" in line for line in screen)
+    assert screen[-1] == "… 25 more steps: 25 success", screen  # 29 success, 4 shown
