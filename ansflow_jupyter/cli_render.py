@@ -142,7 +142,7 @@ def steps_table(
     for col in (note_col, needs_col):
         if not any(r[col].plain for r in rows):
             natural[col] = 0  # nothing to say: no column
-    order = [(needs_col, 0), (note_col, 14), (step_col, 16), (note_col, 0), (step_col, 6)]
+    order = [(needs_col, 0), (note_col, 20), (step_col, 20), (note_col, 0), (step_col, 6)]
     widths = fit_widths(natural, width, order)
     table = Table(box=None, header_style="dim", pad_edge=False, padding=(0, GAP, 0, 0))
     shown = [i for i, w in enumerate(widths) if w > 0]
