@@ -40,6 +40,13 @@ def run_pipeline(*args: Any, **kwargs: Any) -> ExecutionHandle:
     return run(*args, **kwargs)
 
 
+def show_execution(*args: Any, **kwargs: Any) -> ExecutionHandle:
+    """A handle on an existing execution, displayed as its widget (running or finished)."""
+    from .kernel.handle import show_execution as show
+
+    return show(*args, **kwargs)
+
+
 def __getattr__(name: str) -> Any:
     if name in ("ExecutionHandle", "PipelineFailed"):
         from .kernel import handle
@@ -54,4 +61,5 @@ __all__ = [
     "__version__",
     "load_ipython_extension",
     "run_pipeline",
+    "show_execution",
 ]

@@ -1,4 +1,4 @@
-"""The `ansflow` command: run, validate, schema, list, show, logs.
+"""The `ansflow` command: run, validate, schema, list, show, logs, cancel, rerun.
 
 Exit codes: 0 success, 1 failed, 2 invalid input (pipeline, arguments or store),
 130 cancelled with Ctrl-C (every step process is killed first).
@@ -15,10 +15,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import AnsFlowError, SpecError
-from .events import Event, EventType, ExecutionStatus
+from .cli_logs import cmd_logs
+from .errors import AnsFlowError, Conflict, SpecError
+from .events import Event, ExecutionStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+CANCEL_WAIT = 30.0  # seconds `ansflow cancel` waits for the owning process to stop it
+ID_HELP = "execution id, or any unique prefix of one (as `ansflow list` prints it)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,12 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--limit", type=int, default=20)
 
     show = with_db(sub.add_parser("show", help="one execution with its steps"))
-    show.add_argument("id")
+    show.add_argument("id", help=ID_HELP)
     show.add_argument("--json", action="store_true", help="print the snapshot envelope")
 
-    logs = with_db(sub.add_parser("logs", help="the log lines of an execution (raw)"))
-    logs.add_argument("id")
-    logs.add_argument("--step", help="only this step")
+    logs = with_db(sub.add_parser("logs", help="the log lines of an execution"))
+    logs.add_argument("id", help=ID_HELP)
+    logs.add_argument(
+        "--step",
+        help="only this step (raw lines), or the legs of this matrix step (prefixed)",
+    )
     logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
     logs.add_argument(
         "--grep",
@@ -102,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="only lines containing PATTERN (a regex when written /.../)",
     )
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+
+    cancel = with_db(sub.add_parser("cancel", help="cancel a running execution"))
+    cancel.add_argument("id", help=ID_HELP)
+
+    rerun = with_db(sub.add_parser("rerun", help="run an execution's pipeline again, live"))
+    rerun.add_argument("id", help=ID_HELP)
+    rerun.add_argument(
+        "--failed",
+        action="store_true",
+        help="re-run only the steps that did not succeed and their dependents; reuse the rest",
+    )
+    rerun.add_argument(
+        "--force", action="store_true", help="run every step, bypassing any cached result"
+    )
+    rerun.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    rerun.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
     return parser
 
 
@@ -167,19 +189,40 @@ async def _dispatch(args: argparse.Namespace, spec: Any, env: dict[str, str]) ->
             return await cmd_run(manager, spec, args, env)
         if args.command == "list":
             return await cmd_list(manager, args)
-        if args.command == "show":
-            return await cmd_show(manager, args)
-        return await cmd_logs(manager, args)
+        args.id = await manager.resolve_id(args.id)
+        command = {"show": cmd_show, "cancel": cmd_cancel, "rerun": cmd_rerun, "logs": cmd_logs}
+        return await command[args.command](manager, args)
     finally:
         await manager.shutdown()
 
 
 async def cmd_run(manager: Any, spec: Any, args: argparse.Namespace, env: dict[str, str]) -> int:
     """`ansflow run FILE`: start, follow live, map the final status to the exit code."""
+    info = await manager.start(spec, env=env, max_parallel=args.max_parallel)
+    return await follow_run(manager, info["execution_id"], spec, args)
+
+
+async def cmd_rerun(manager: Any, args: argparse.Namespace) -> int:
+    """`ansflow rerun ID [--failed] [--force]`: a new execution of the same pipeline, live."""
+    # `--force` bypasses cached step results; no step result is cached yet, so every step
+    # that is not reused (`--failed`) runs anyway.
+    from pathlib import Path
+
+    from .pipeline import load_pipeline
+
+    info = await manager.rerun(args.id, failed_only=args.failed)
+    row = await manager.get(info["execution_id"])
+    path = row.get("path")
+    base_dir = Path(path).parent if path else Path.cwd()
+    spec = load_pipeline(row["source"], path=path, base_dir=base_dir)
+    print(f"re-running {args.id[:12]} as {info['execution_id'][:12]}", file=sys.stderr)
+    return await follow_run(manager, info["execution_id"], spec, args)
+
+
+async def follow_run(manager: Any, execution_id: str, spec: Any, args: argparse.Namespace) -> int:
+    """Follow an execution of this process in a view; Ctrl-C cancels it (exit 130)."""
     from .cli_view import make_view
 
-    info = await manager.start(spec, env=env, max_parallel=args.max_parallel)
-    execution_id = info["execution_id"]
     interrupted = False
 
     def on_sigint() -> None:
@@ -189,10 +232,12 @@ async def cmd_run(manager: Any, spec: Any, args: argparse.Namespace, env: dict[s
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, on_sigint)
-    view = make_view(spec, json_lines=args.json, plain=args.plain)
+    view = make_view(spec, execution_id, json_lines=args.json, plain=args.plain)
     try:
         with view:
-            async with await manager.subscribe(execution_id) as stream:
+            # Every event from the first: a step that ends before we subscribe still has
+            # its lines in the failure report (a snapshot would only count them).
+            async with await manager.subscribe(execution_id, since=0) as stream:
                 while batch := await stream.next_batch():
                     view.apply(batch)
     finally:
@@ -205,7 +250,7 @@ async def cmd_run(manager: Any, spec: Any, args: argparse.Namespace, env: dict[s
 
 async def cmd_list(manager: Any, args: argparse.Namespace) -> int:
     """`ansflow list`: newest first; `--json` one object per line."""
-    from .cli_view import print_executions
+    from .cli_render import print_executions
 
     rows = await manager.list(status=args.status, pipeline=args.pipeline, limit=args.limit)
     if args.json:
@@ -219,13 +264,13 @@ async def cmd_list(manager: Any, args: argparse.Namespace) -> int:
 
 async def cmd_show(manager: Any, args: argparse.Namespace) -> int:
     """`ansflow show ID`: the execution and its steps."""
-    from .cli_view import print_snapshot
+    from .cli_render import print_snapshot
 
     snapshot: Event = await manager.snapshot(args.id)
     if args.json:
         print(json.dumps(snapshot.to_dict()))
     else:
-        print_snapshot(snapshot)
+        print_snapshot(snapshot.data)
         await _print_step_data(manager, snapshot)
     return EXIT_OK
 
@@ -243,41 +288,30 @@ async def _print_step_data(manager: Any, snapshot: Event) -> None:
     print_step_data(steps, summaries)
 
 
-async def cmd_logs(manager: Any, args: argparse.Namespace) -> int:
-    """`ansflow logs ID`: raw lines; `--follow` keeps printing until the execution ends."""
-    out = sys.stdout
-    if not args.follow:
-        lines = await manager.logs(args.id, step=args.step, tail=args.tail, q=args.grep)
-        out.writelines(f"{line['line']}\n" for line in lines)
+async def cmd_cancel(manager: Any, args: argparse.Namespace) -> int:
+    """`ansflow cancel ID`: cancel a running execution wherever it runs (another process
+    finds the request in the store within a second); a finished one is left as it is."""
+    execution = await manager.get(args.id)
+    if ExecutionStatus(execution["status"]).finished:
+        print(f"execution {args.id} already ended: {execution['status']}")
         return EXIT_OK
-    if args.grep:
-        raise_usage("--follow cannot be combined with --grep")
-    tail: list[str] = []
-    async with await manager.subscribe(args.id, since=0) as stream:
-        while batch := await stream.next_batch():
-            for event in batch:
-                if event.type is not EventType.LOG_UPDATE:
-                    continue
-                if args.step and event.data["step_id"] != args.step:
-                    continue
-                if stream.replaying and args.tail is not None:
-                    tail = (tail + event.data["lines"])[-args.tail :] if args.tail else []
-                    continue
-                out.writelines(f"{line}\n" for line in [*tail, *event.data["lines"]])
-                tail = []
-            if not stream.replaying and tail:
-                out.writelines(f"{line}\n" for line in tail)
-                tail = []
-            out.flush()
-    out.writelines(f"{line}\n" for line in tail)
+    await manager.cancel(args.id)
+    status = await _await_end(manager, args.id, CANCEL_WAIT)
+    if not status.finished:
+        raise Conflict(f"execution {args.id} is still {status} after {CANCEL_WAIT:g}s")
+    print(f"execution {args.id} cancelled")
     return EXIT_OK
 
 
-def raise_usage(message: str) -> None:
-    """A command-line mistake: exit 2 with the message."""
-    from .errors import BadRequest
-
-    raise BadRequest(message)
+async def _await_end(manager: Any, execution_id: str, timeout: float) -> ExecutionStatus:
+    """Poll the store until the execution ends or `timeout` passes; its status then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        status = ExecutionStatus((await manager.get(execution_id))["status"])
+        if status.finished or loop.time() > deadline:
+            return status
+        await asyncio.sleep(0.2)
 
 
 if __name__ == "__main__":

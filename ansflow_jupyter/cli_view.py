@@ -4,111 +4,143 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TextIO
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.live import Live
-from rich.markup import escape
 from rich.progress_bar import ProgressBar
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from .cli_render import STATUS_STYLE, badge, clean, elapsed, make_console, steps_table
 from .events import Event, EventType, SnapshotBuilder
+from .format import (
+    count_categories,
+    describe_counts,
+    format_duration,
+    step_category,
+    step_suffix,
+)
 from .pipeline.spec import PipelineSpec
 
-STATUS_STYLE = {
-    "pending": ("○", "dim"),
-    "running": ("●", "bold cyan"),
-    "success": ("✔", "green"),
-    "failed": ("✖", "bold red"),
-    "cancelled": ("■", "yellow"),
-    "skipped": ("↷", "dim"),
-    "interrupted": ("!", "magenta"),
-}
-SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 FAILED_TAIL_LINES = 20
+RECENT_LINES = 12
 
 
-def fmt_duration(seconds: float | None) -> str:
-    """`0.42s`, `12.3s`, `4m05s`, `1h02m`."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    return f"{minutes // 60}h{minutes % 60:02d}m"
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A consistent copy of the tracked state, safe to render on any thread."""
+
+    execution: dict[str, Any]
+    steps: list[dict[str, Any]]
+    recent: list[tuple[str, str]]
 
 
-def elapsed(row: Mapping[str, Any], now: float) -> float | None:
-    """The duration of a finished row, or the time it has been running so far."""
-    if row.get("duration") is not None:
-        return float(row["duration"])
-    if row.get("started_at"):
-        return max(0.0, now - float(row["started_at"]))
-    return None
+class Tracker:
+    """Execution state plus the tail of each step's log, fed by event batches.
 
+    rich's Live renders on its own refresh thread while batches arrive on the event
+    loop: every change and every `frame()` happen under one lock, and rendering only ever
+    reads a Frame (iterating the live deques there raised "deque mutated during
+    iteration" and killed the refresh thread while a step wrote 25k lines)."""
 
-def badge(status: str) -> Text:
-    """A coloured status word with its icon."""
-    icon, style = STATUS_STYLE.get(status, ("?", ""))
-    return Text(f"{icon} {status}", style=style)
-
-
-class _Tracker:
-    """Execution state plus the tail of each step's log, fed by event batches."""
-
-    def __init__(self, spec: PipelineSpec):
-        self.spec = spec
-        self.state = SnapshotBuilder(
-            {"pipeline_name": spec.name, "status": "pending", "steps_total": len(spec.steps)},
-            [{"step_id": s.id, "name": s.name, "status": "pending"} for s in spec.steps.values()],
-        )
-        self.tails: dict[str, deque[str]] = {
-            sid: deque(maxlen=FAILED_TAIL_LINES) for sid in spec.steps
-        }
-        self.recent: deque[tuple[str, str]] = deque(maxlen=12)
+    def __init__(self, spec: PipelineSpec | None = None, execution_id: str = ""):
+        self.lock = threading.Lock()
+        self.timeouts: dict[str, float | None] = {}
+        seed: list[dict[str, Any]] = []
+        execution: dict[str, Any] = {"execution_id": execution_id, "status": "pending"}
+        if spec is not None:
+            execution.update(pipeline_name=spec.name, steps_total=len(spec.steps))
+            self.timeouts = {s.id: s.timeout for s in spec.steps.values()}
+            seed = [
+                {
+                    "step_id": s.id,
+                    "name": s.name,
+                    "status": "pending",
+                    "needs": list(s.needs),
+                    "continue_on_error": s.continue_on_error,
+                }
+                for s in spec.steps.values()
+            ]
+        self.state = SnapshotBuilder(execution, seed)
+        self.tails: dict[str, deque[str]] = {}
+        self.recent: deque[tuple[str, str]] = deque(maxlen=RECENT_LINES)
 
     def apply(self, event: Event) -> None:
-        self.state.apply(event)
-        if event.type is EventType.LOG_UPDATE:
-            sid = event.data["step_id"]
-            lines = event.data["lines"]
-            self.tails.setdefault(sid, deque(maxlen=FAILED_TAIL_LINES)).extend(lines)
-            self.recent.extend((sid, line) for line in lines[-12:])
+        """Fold one event in (any thread)."""
+        with self.lock:
+            if event.type is EventType.SNAPSHOT:  # keep the spec's needs if the store has none
+                needs = {sid: s.get("needs") for sid, s in self.state.steps.items()}
+                self.state.apply(event)
+                for sid, step in self.state.steps.items():
+                    if not step.get("needs") and needs.get(sid):
+                        step["needs"] = needs[sid]
+                return
+            self.state.apply(event)
+            if event.type is EventType.LOG_UPDATE:
+                sid = event.data["step_id"]
+                lines = event.data["lines"]
+                self.tails.setdefault(sid, deque(maxlen=FAILED_TAIL_LINES)).extend(lines)
+                self.recent.extend((sid, line) for line in lines[-RECENT_LINES:])
 
-    def failure_report(self, console: Console) -> None:
-        for sid, step in self.state.steps.items():
-            if step.get("status") == "failed" and self.tails.get(sid):
-                why = step.get("reason") or "exit"
-                code = step.get("exit_code")
-                exit_note = f", exit {code}" if code is not None else ""
-                console.rule(f"[bold red]{escape(sid)}[/] failed ({why}{exit_note})")
-                for line in self.tails[sid]:
-                    console.print(Text.from_ansi(line))
+    def step(self, step_id: str) -> dict[str, Any]:
+        """A copy of one step's fields ({} when unknown)."""
+        with self.lock:
+            return dict(self.state.steps.get(step_id, {}))
+
+    def frame(self) -> Frame:
+        """Copies of what the views show, taken under the lock."""
+        with self.lock:
+            return Frame(
+                dict(self.state.execution),
+                [dict(s) for s in self.state.steps.values()],
+                list(self.recent),
+            )
+
+    def failures(self) -> list[tuple[dict[str, Any], list[str]]]:
+        """Each failed step (not allowed to fail) with the tail of its log."""
+        with self.lock:
+            return [
+                (dict(step), list(self.tails.get(sid, ())))
+                for sid, step in self.state.steps.items()
+                if step.get("status") == "failed" and not step.get("continue_on_error")
+            ]
+
+    def failure_title(self, step: Mapping[str, Any]) -> str:
+        """`bad failed (0.1s, exit 3)`."""
+        sid = str(step.get("step_id", ""))
+        suffix = step_suffix(step, self.timeouts.get(sid))
+        return f"{clean(sid)} failed" + (f" ({clean(suffix)})" if suffix else "")
 
     def summary(self) -> Text:
-        ex = self.state.execution
+        """`✔ success  name  1m 05s  3/3 steps: 2 success, 1 skipped`."""
+        frame = self.frame()
+        ex = frame.execution
         text = badge(str(ex.get("status", "?")))
-        text.append(f"  {ex.get('pipeline_name', '')}", style="bold")
-        text.append(f"  {fmt_duration(ex.get('duration'))}  ")
-        text.append(f"{ex.get('steps_done', 0)}/{ex.get('steps_total', 0)} steps", style="dim")
+        text.append(f"  {clean(ex.get('pipeline_name') or '')}", style="bold")
+        text.append(f"  {format_duration(ex.get('duration'))}  ")
+        total = ex.get("steps_total") or len(frame.steps)
+        counts = describe_counts(count_categories(frame.steps))
+        text.append(f"{ex.get('steps_done', 0)}/{total} steps: {counts}", style="dim")
         return text
 
 
 class View:
     """Base of the three views: a context manager fed with event batches."""
 
-    def __init__(self, tracker: _Tracker, out: TextIO):
+    def __init__(self, tracker: Tracker, out: TextIO):
         self.tracker = tracker
         self.out = out
 
     def apply(self, batch: Iterable[Event]) -> None:
+        """Show one batch of events."""
         for event in batch:
             self.tracker.apply(event)
 
@@ -122,9 +154,18 @@ class View:
 
 
 class JsonView(View):
-    """`--json`: one envelope per line, flushed per batch."""
+    """`--json`: one envelope per line, flushed per batch.
+
+    Fed every event from seq 1, it starts with the snapshot of the state before them
+    (seq 0), so the stream has the usual shape: a snapshot, then contiguous events."""
+
+    def __enter__(self) -> View:
+        snapshot = self.tracker.state.event().to_dict()
+        self.out.write(json.dumps(snapshot, separators=(",", ":")) + "\n")
+        return self
 
     def apply(self, batch: Iterable[Event]) -> None:
+        """Print each envelope as one JSON line."""
         events = list(batch)
         super().apply(events)
         self.out.writelines(json.dumps(e.to_dict(), separators=(",", ":")) + "\n" for e in events)
@@ -132,94 +173,100 @@ class JsonView(View):
 
 
 class PlainView(View):
-    """Not a terminal (or `--plain`): step transitions and `step | line` log lines."""
+    """Not a terminal (or `--plain`): step transitions and `step | line` log lines.
+
+    Nothing is wrapped or styled: the report at the end is plain lines like the rest."""
 
     def apply(self, batch: Iterable[Event]) -> None:
-        write = self.out.write
+        """Print log lines and step transitions."""
         for event in batch:
-            before = dict(self.tracker.state.steps.get(event.data.get("step_id", ""), {}))
-            self.tracker.apply(event)
             data = event.data
+            before = self.tracker.step(data.get("step_id", "")).get("status")
+            self.tracker.apply(event)
             if event.type is EventType.LOG_UPDATE:
                 prefix = f"{data['step_id']} | "
                 self.out.writelines(prefix + line + "\n" for line in data["lines"])
-            elif event.type is EventType.STEP_UPDATE and data.get("status") != before.get("status"):
-                write(self._transition(data))
+            elif event.type is EventType.STEP_UPDATE and data.get("status") != before:
+                self.out.write(self._transition(self.tracker.step(data["step_id"])))
         self.out.flush()
 
-    @staticmethod
-    def _transition(step: Mapping[str, Any]) -> str:
-        status = step["status"]
+    def _transition(self, step: Mapping[str, Any]) -> str:
+        status = str(step.get("status"))
         icon = STATUS_STYLE.get(status, ("?", ""))[0]
-        extra = []
-        if step.get("attempt", 1) > 1:
-            extra.append(f"attempt {step['attempt']}")
-        if status not in ("running", "pending"):
-            if step.get("duration") is not None:
-                extra.append(fmt_duration(step["duration"]))
-            if step.get("reason") not in (None, "exit"):
-                extra.append(str(step["reason"]))
-            if step.get("exit_code") not in (None, 0):
-                extra.append(f"exit {step['exit_code']}")
-        tail = f" ({', '.join(extra)})" if extra else ""
-        return f"{icon} {step['step_id']} {status}{tail}\n"
+        suffix = step_suffix(step, self.tracker.timeouts.get(str(step.get("step_id"))))
+        sid = clean(step.get("step_id"))
+        return f"{icon} {sid} {status}" + (f" ({clean(suffix)})" if suffix else "") + "\n"
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
-        console = Console(file=self.out, no_color=True, highlight=False)
-        self.tracker.failure_report(console)
-        console.print(self.tracker.summary())
+        for step, tail in self.tracker.failures():
+            if tail:
+                self.out.write(f"── {self.tracker.failure_title(step)} ──\n")
+                self.out.writelines(f"{line}\n" for line in tail)
+        self.out.write(self.tracker.summary().plain + "\n")
+        self.out.flush()
 
 
 class LiveView(View):
     """A terminal: a live table of steps with durations and the tail of the logs."""
 
-    def __init__(self, tracker: _Tracker, out: TextIO):
+    def __init__(self, tracker: Tracker, out: TextIO):
         super().__init__(tracker, out)
-        self.console = Console(file=out)
+        self.console = make_console(out)
         self.live = Live(
             console=self.console, get_renderable=self.render, refresh_per_second=10, transient=True
         )
 
     def render(self, *, with_logs: bool = True) -> RenderableType:
-        """Header, steps and (while live) the newest log lines."""
+        """Header, steps and (while live) the newest log lines, from one Frame."""
         now = time.time()
-        state = self.tracker.state
-        ex = state.execution
-        done, total = ex.get("steps_done", 0) or 0, ex.get("steps_total", 0) or len(state.steps)
+        frame = self.tracker.frame()
+        ex = frame.execution
+        done = ex.get("steps_done", 0) or 0
+        total = ex.get("steps_total", 0) or len(frame.steps)
+        width = self.console.width
+        # A bar full of green only when every step succeeded: failures paint it red, a
+        # cancelled or interrupted run yellow.
+        bar = "green"
+        if "failed" in count_categories(frame.steps):
+            bar = "red"
+        elif ex.get("status") in ("cancelled", "interrupted"):
+            bar = "yellow"
         head = Table.grid(padding=(0, 2))
+        head.add_column(no_wrap=True, overflow="ellipsis", max_width=max(width - 62, 8))
         head.add_row(
-            Text(str(ex.get("pipeline_name", "")), style="bold"),
+            Text(clean(ex.get("pipeline_name") or ""), style="bold"),
             badge(str(ex.get("status", "pending"))),
-            Text(fmt_duration(elapsed(ex, now)) or "0.00s"),
-            ProgressBar(total=max(total, 1), completed=done, width=30),
+            Text(format_duration(elapsed(ex, now)) or "0.0s"),
+            ProgressBar(
+                total=max(total, 1),
+                completed=done,
+                width=20,
+                complete_style=bar,
+                finished_style=bar,
+            ),
             Text(f"{done}/{total}"),
         )
-        steps = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
-        for col in ("", "step", "needs", "time", ""):
-            steps.add_column(col, no_wrap=True)
-        spin = SPINNER[int(now * 10) % len(SPINNER)]
-        for sid, step in state.steps.items():
-            status = str(step.get("status", "pending"))
-            icon, style = STATUS_STYLE.get(status, ("?", ""))
-            spec_step = self.tracker.spec.steps.get(sid)
-            note = f"attempt {step['attempt']}" if (step.get("attempt") or 1) > 1 else ""
-            if status == "skipped" or (status == "failed" and step.get("reason") != "exit"):
-                note = str(step.get("reason") or "")
-            steps.add_row(
-                Text(spin if status == "running" else icon, style=style),
-                Text(sid, style=style if status != "pending" else "dim"),
-                Text(", ".join(spec_step.needs) if spec_step else "", style="dim"),
-                Text(fmt_duration(elapsed(step, now))),
-                Text(note, style="dim"),
-            )
         if not with_logs:
+            steps = steps_table(frame.steps, width, now=now, timeouts=self.tracker.timeouts)
             return Group(head, Text(""), steps)
-        logs = Text()
-        for sid, line in self.tracker.recent:
+        # Live, everything must fit the terminal's height (rich would cut the bottom off):
+        # the log tail gives way first, then finished steps fold into one line of counts.
+        room = max(self.console.height - 4, 2)  # header, blank, column titles, spare
+        shown, folded = fold_steps(frame.steps, room)
+        steps = steps_table(shown, width, now=now, timeouts=self.tracker.timeouts)
+        parts: list[RenderableType] = [head, Text(""), steps]
+        if folded:
+            more = sum(folded.values())
+            parts.append(Text(f"… {more} more steps: {describe_counts(folded)}", style="dim"))
+        logs = Text(no_wrap=True, overflow="ellipsis")
+        room -= len(shown) + (1 if folded else 0) + 1
+        for sid, line in frame.recent[len(frame.recent) - max(room, 0) :]:
             logs.append(f"{sid} │ ", style="dim")
-            logs.append_text(Text.from_ansi(line[:400]))
+            logs.append_text(Text.from_ansi(line[: width * 2]))
             logs.append("\n")
-        return Group(head, Text(""), steps, Text(""), logs)
+        if logs.plain:
+            parts += [Text(""), logs]
+        return Group(*parts)
 
     def __enter__(self) -> View:
         self.live.__enter__()
@@ -228,70 +275,50 @@ class LiveView(View):
     def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
         self.live.__exit__(et, ev, tb)
         self.console.print(self.render(with_logs=False))
-        self.tracker.failure_report(self.console)
+        for step, tail in self.tracker.failures():
+            if tail:
+                title = Text(self.tracker.failure_title(step), style="bold red")
+                self.console.print(Rule(title, style="red"))
+                for line in tail:
+                    self.console.print(Text.from_ansi(line))
         self.console.print(self.tracker.summary())
 
 
+#: Which steps stay on a live screen too short for all: lower first.
+_KEEP = {"running": 0, "failed": 1, "allowed-failure": 2, "cancelled": 2, "pending": 3}
+
+
+def fold_steps(
+    steps: list[dict[str, Any]], room: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """At most `room` lines of steps: running, failed, then pending ones stay (in their
+    order); the rest are counted by category instead (the counts take one line)."""
+    if len(steps) <= room:
+        return steps, {}
+
+    def keep(i: int) -> tuple[int, int]:
+        rank = _KEEP.get(step_category(steps[i]), 4)
+        return rank, -i if rank == 4 else i  # of the finished ones, the last few stay
+
+    ranked = sorted(range(len(steps)), key=keep)
+    kept = set(ranked[: max(room - 1, 0)])
+    folded = count_categories(s for i, s in enumerate(steps) if i not in kept)
+    return [s for i, s in enumerate(steps) if i in kept], folded
+
+
 def make_view(
-    spec: PipelineSpec, *, json_lines: bool = False, plain: bool = False, out: TextIO | None = None
+    spec: PipelineSpec | None,
+    execution_id: str = "",
+    *,
+    json_lines: bool = False,
+    plain: bool = False,
+    out: TextIO | None = None,
 ) -> View:
     """The right view for the output: JSON lines, plain lines, or live on a terminal."""
     stream = out or sys.stdout
-    tracker = _Tracker(spec)
+    tracker = Tracker(spec, execution_id)
     if json_lines:
         return JsonView(tracker, stream)
     if plain or not stream.isatty():
         return PlainView(tracker, stream)
     return LiveView(tracker, stream)
-
-
-def _console() -> Console:
-    """Rich output; not a terminal (a pipe, a file) gets a wide page instead of 80 columns."""
-    console = Console()
-    return console if console.is_terminal else Console(width=200)
-
-
-def print_executions(rows: Iterable[Mapping[str, Any]]) -> None:
-    """`ansflow list` as a table."""
-    table = Table(box=None, header_style="dim")
-    for col in ("id", "pipeline", "status", "started", "time", "steps"):
-        table.add_column(col, no_wrap=col != "pipeline", overflow="fold")
-    for row in rows:
-        started = row.get("started_at")
-        table.add_row(
-            str(row["execution_id"])[:12],
-            str(row.get("pipeline_name", "")),
-            badge(str(row.get("status", ""))),
-            time.strftime("%m-%d %H:%M:%S", time.localtime(started)) if started else "",
-            fmt_duration(row.get("duration")),
-            f"{row.get('steps_done', 0)}/{row.get('steps_total', 0)}",
-        )
-    _console().print(table)
-
-
-def print_snapshot(snapshot: Event) -> None:
-    """`ansflow show ID`: the execution header and one row per step."""
-    ex = snapshot.data["execution"]
-    console = _console()
-    console.print(
-        Text(str(ex.get("pipeline_name", "")), style="bold"),
-        badge(str(ex.get("status"))),
-        fmt_duration(ex.get("duration")),
-        Text(str(ex.get("execution_id")), style="dim"),
-    )
-    if ex.get("message"):
-        console.print(Text(str(ex["message"]), style="dim"))
-    table = Table(box=None, header_style="dim")
-    for col in ("step", "status", "attempt", "time", "exit", "reason", "lines"):
-        table.add_column(col, no_wrap=True)
-    for step in snapshot.data["steps"]:
-        table.add_row(
-            str(step["step_id"]),
-            badge(str(step.get("status", ""))),
-            str(step.get("attempt") or ""),
-            fmt_duration(step.get("duration")),
-            "" if step.get("exit_code") is None else str(step["exit_code"]),
-            str(step.get("reason") or ""),
-            str(step.get("log_lines", 0)),
-        )
-    console.print(table)

@@ -290,6 +290,10 @@ class ExecutionManager:
         """The whole state of one execution (a `snapshot` envelope)."""
         return await self._read(self.store.snapshot, execution_id)
 
+    async def resolve_id(self, prefix: str) -> str:
+        """The full id of the execution a unique id prefix names (as `ansflow list` shows)."""
+        return await self._read(self.store.resolve_execution_id, prefix)
+
     async def get(self, execution_id: str) -> dict[str, Any]:
         """The stored execution row (fields, source, path)."""
         return await self._read(self.store.get_execution, execution_id)

@@ -60,9 +60,9 @@ def test_run_success_prints_lines_and_exits_0(tmp_path: Path) -> None:
 def test_failed_pipeline_exits_1_and_shows_the_failing_tail(tmp_path: Path) -> None:
     result = ansflow(tmp_path, "run", write(tmp_path, "bad.yml", FAILING))
     assert result.returncode == 1
-    assert "bad failed (exit, exit 3)" in result.stdout
-    assert "something broke" in result.stdout
-    assert "↷ after skipped" in result.stdout
+    assert "── bad failed (" in result.stdout and "exit 3) ──\nsomething broke\n" in result.stdout
+    assert "↷ after skipped (skipped: a step it needs failed)" in result.stdout
+    assert "steps: 1 success, 1 failed, 1 skipped" in result.stdout.splitlines()[-1]
 
 
 def test_invalid_pipeline_exits_2_with_a_located_error_and_records_nothing(tmp_path: Path) -> None:
@@ -98,8 +98,8 @@ def test_history_list_show_and_logs(tmp_path: Path) -> None:
     shown = ansflow(tmp_path, "show", ok_id).stdout
     assert "hello" in shown and "success" in shown
     logs = ansflow(tmp_path, "logs", ok_id).stdout.splitlines()
-    assert logs == ["hello from tests", "world", "to-stderr"]
-    assert ansflow(tmp_path, "logs", ok_id, "--tail", "1").stdout == "to-stderr\n"
+    assert logs == ["hello | hello from tests", "world | world", "world | to-stderr"]
+    assert ansflow(tmp_path, "logs", ok_id, "--tail", "1").stdout == "world | to-stderr\n"
     assert (
         ansflow(tmp_path, "logs", ok_id, "--step", "world", "--grep", "std").stdout == "to-stderr\n"
     )
@@ -155,3 +155,162 @@ def marked(marker: str) -> list[psutil.Process]:
         if cmdline and cmdline[0] == marker:
             found.append(p)
     return found
+
+
+def store_execution(tmp_path: Path, execution_id: str, name: str) -> None:
+    """Record an execution straight into the CLI's store, as another user's run would be."""
+    from ansflow_jupyter.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    try:
+        store.create_execution(execution_id, name, "steps: {}", steps=[])
+    finally:
+        store.close()
+
+
+def test_stored_markup_neither_crashes_nor_styles_list_and_show(tmp_path: Path) -> None:
+    name = "[/] boom [link=https://evil.example]click[/link] [bold]x :smile:"
+    result = ansflow(tmp_path, "run", write(tmp_path, "m.yml", f"name: '{name}'\n" + OK[12:]))
+    assert result.returncode == 0, result.stderr
+    listed = ansflow(tmp_path, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert name in listed.stdout
+    execution_id = json.loads(ansflow(tmp_path, "list", "--json").stdout)["execution_id"]
+    shown = ansflow(tmp_path, "show", execution_id)
+    assert shown.returncode == 0, shown.stderr
+    assert name in shown.stdout and "\x1b" not in shown.stdout
+    store_execution(tmp_path, "e5c", "clears\x1b[2Jthe screen")
+    for command in ("list", "show e5c"):
+        escaped = ansflow(tmp_path, *command.split())
+        assert escaped.returncode == 0 and "\x1b" not in escaped.stdout
+        assert "clears␛[2Jthe screen" in escaped.stdout
+
+
+def test_short_ids_as_list_prints_them(tmp_path: Path) -> None:
+    ansflow(tmp_path, "run", write(tmp_path, "ok.yml", OK))
+    row = json.loads(ansflow(tmp_path, "list", "--json").stdout)
+    short = ansflow(tmp_path, "list").stdout.splitlines()[1].split()[0]
+    assert row["execution_id"].startswith(short) and len(short) == 12
+    shown = ansflow(tmp_path, "show", short[:6])
+    assert shown.returncode == 0 and row["execution_id"] in shown.stdout
+    assert ansflow(tmp_path, "logs", short, "--step", "hello").stdout == "hello from tests\n"
+    cancelled = ansflow(tmp_path, "cancel", short)
+    assert cancelled.returncode == 0 and "already ended: success" in cancelled.stdout
+    store_execution(tmp_path, "abcd1111", "one")
+    store_execution(tmp_path, "abcd2222", "two")
+    for command in ("show", "logs", "cancel", "rerun"):
+        ambiguous = ansflow(tmp_path, command, "abcd")
+        assert ambiguous.returncode == 2, command
+        assert "'abcd' is ambiguous (abcd2222, abcd1111)" in ambiguous.stderr
+        assert "Traceback" not in ambiguous.stderr
+    assert "one" in ansflow(tmp_path, "show", "abcd1").stdout
+
+
+MATRIX = """\
+name: matrix logs
+steps:
+  build:
+    matrix: {python: ["3.11", "3.12"]}
+    run: "echo built ${{ matrix.python }}"
+  check: {needs: build, run: echo checked}
+"""
+
+
+def test_logs_prefix_steps_show_matrix_legs_and_refuse_unknown_steps(tmp_path: Path) -> None:
+    assert ansflow(tmp_path, "run", write(tmp_path, "m.yml", MATRIX)).returncode == 0
+    execution_id = json.loads(ansflow(tmp_path, "list", "--json").stdout)["execution_id"]
+    every = ansflow(tmp_path, "logs", execution_id).stdout.splitlines()
+    assert sorted(every[:2]) == [
+        "build[python=3.11] | built 3.11",
+        "build[python=3.12] | built 3.12",
+    ]
+    assert every[2] == "check | checked"
+    legs = ansflow(tmp_path, "logs", execution_id, "--step", "build").stdout.splitlines()
+    assert sorted(legs) == sorted(every[:2])
+    one = ansflow(tmp_path, "logs", execution_id, "--step", "build[python=3.12]")
+    assert one.stdout == "built 3.12\n"  # one step: its raw lines
+    followed = ansflow(tmp_path, "logs", execution_id, "--step", "build", "--follow")
+    assert sorted(followed.stdout.splitlines()) == sorted(legs)
+    unknown = ansflow(tmp_path, "logs", execution_id, "--step", "buil")
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert "unknown step 'buil'" in unknown.stderr and "check" in unknown.stderr
+
+
+def test_piped_failure_report_is_not_wrapped(tmp_path: Path) -> None:
+    long_line = "x" * 150 + " end-of-line"
+    path = write(
+        tmp_path,
+        "long.yml",
+        f"name: {'n' * 90}\nsteps:\n  bad: {{run: 'echo {long_line}; exit 1'}}\n",
+    )
+    out = ansflow(tmp_path, "run", path).stdout.splitlines()
+    report = out.index(next(x for x in out if "bad failed" in x and x.endswith("──")))
+    assert out[report + 1] == long_line
+    assert out[-1].startswith("✖ failed  " + "n" * 90) and out[-1].endswith("1 failed")
+
+
+def test_rerun_failed_reuses_what_succeeded(tmp_path: Path) -> None:
+    first = ansflow(tmp_path, "run", write(tmp_path, "bad.yml", FAILING))
+    assert first.returncode == 1
+    failed_id = json.loads(ansflow(tmp_path, "list", "--json").stdout)["execution_id"]
+    again = ansflow(tmp_path, "rerun", failed_id[:8], "--failed")
+    assert again.returncode == 1, again.stderr
+    assert f"re-running {failed_id[:12]} as " in again.stderr
+    assert f"good success (reused from run {failed_id[:12]})" in again.stdout
+    assert again.stdout.splitlines()[-1].endswith("steps: 1 failed, 1 skipped, 1 reused")
+    assert "something broke" in again.stdout
+    rows = [json.loads(line) for line in ansflow(tmp_path, "list", "--json").stdout.splitlines()]
+    assert len(rows) == 2 and rows[0]["execution_id"] != failed_id
+    forced = ansflow(tmp_path, "rerun", failed_id, "--force", "--json")
+    events = [json.loads(line) for line in forced.stdout.splitlines()]
+    assert forced.returncode == 1 and events[0]["type"] == "snapshot"
+    assert '"fine"' in forced.stdout and "something broke" in forced.stdout  # good ran again
+
+
+@pytest.mark.timeout(60)
+def test_cancel_stops_an_ansflow_run_in_another_process(tmp_path: Path) -> None:
+    path = write(tmp_path, "slow.yml", "name: slow\nsteps:\n  wait: {run: sleep 300}\n")
+    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ansflow_jupyter.cli", "run", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.time() + 20
+    rows: list[dict[str, str]] = []
+    while time.time() < deadline and not (rows and rows[0]["status"] == "running"):
+        rows = [json.loads(x) for x in ansflow(tmp_path, "list", "--json").stdout.splitlines()]
+        time.sleep(0.2)
+    assert rows and rows[0]["status"] == "running"
+    cancelled = ansflow(tmp_path, "cancel", rows[0]["execution_id"][:10])
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert proc.wait(timeout=30) == 130
+    assert json.loads(ansflow(tmp_path, "list", "--json").stdout)["status"] == "cancelled"
+
+
+def test_summary_counts_by_category(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "mixed.yml",
+        """\
+        name: mixed
+        steps:
+          good: {run: echo fine}
+          flaky: {run: "echo oops; exit 1", continue-on-error: true}
+          bad: {needs: good, run: "echo broke; exit 3"}
+          after: {needs: bad, run: echo never}
+          off: {if: "false", run: echo off}
+        """,
+    )
+    result = ansflow(tmp_path, "run", path)
+    assert result.returncode == 1
+    summary = result.stdout.splitlines()[-1]
+    assert summary.endswith("steps: 1 success, 1 failed, 1 allowed-failure, 2 skipped")
+    assert "── bad failed" in result.stdout and "── flaky" not in result.stdout
+    assert "✖ flaky failed (" in result.stdout and "exit 1, allowed to fail)" in result.stdout
+    execution_id = json.loads(ansflow(tmp_path, "list", "--json").stdout)["execution_id"]
+    shown = ansflow(tmp_path, "show", execution_id).stdout
+    assert "5 steps: 1 success, 1 failed, 1 allowed-failure, 2 skipped" in shown
+    assert "skipped: its if: condition was false" in shown

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import NotFound
 from ..events import ExecutionStatus, StepStatus
+from ..format import step_reason
 from .runner import Runner, get_runner
 
 LOG_TAIL = 20
@@ -40,11 +41,7 @@ def _failure_message(
 ) -> str:
     lines = [f"pipeline {status} (execution {execution_id})" + (f": {message}" if message else "")]
     for failure in failures:
-        detail = ", ".join(
-            f"{key} {failure[key]}"
-            for key in ("exit_code", "reason")
-            if failure.get(key) is not None
-        )
+        detail = step_reason(failure)
         lines.append(
             f"step {failure['step_id']!r} {failure['status']}" + (f" ({detail})" if detail else "")
         )

@@ -179,7 +179,9 @@ def _cell(value: Any, column: str) -> str:
 
         return datetime.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
     if column == "duration" and isinstance(value, int | float):
-        return f"{value:.1f}s"
+        from ..format import format_duration
+
+        return format_duration(value)
     return str(value)
 
 

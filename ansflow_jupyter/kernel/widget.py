@@ -21,6 +21,7 @@ import anywidget
 import traitlets as t
 
 from ansflow_jupyter.events import Event, EventType, SnapshotBuilder
+from ansflow_jupyter.format import step_suffix
 
 __all__ = ["EXECUTION_MIME_TYPE", "ExecutionWidget"]
 
@@ -349,12 +350,5 @@ def _summary_row(step: Mapping[str, Any]) -> str:
 
 
 def _step_extra(step: Mapping[str, Any]) -> str:
-    bits = []
-    duration = step.get("duration")
-    if isinstance(duration, int | float):
-        bits.append(f"{duration:.1f}s")
-    if step.get("exit_code") not in (None, 0):
-        bits.append(f"exit {step['exit_code']}")
-    if step.get("reason") not in (None, "exit"):
-        bits.append(str(step["reason"]))
-    return f" ({', '.join(bits)})" if bits else ""
+    suffix = step_suffix(step)
+    return f" ({suffix})" if suffix else ""

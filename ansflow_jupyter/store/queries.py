@@ -20,6 +20,7 @@ _LIST_COLUMNS = (
     EXECUTIONS.c.path,
     EXECUTIONS.c.created_at,
 )
+_AMBIGUOUS_SHOWN = 5  # candidates named in the error for an ambiguous id prefix
 _DELETE_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
 
 
@@ -48,6 +49,30 @@ def list_executions(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def resolve_execution_id(conn: Connection, prefix: str) -> str:
+    """The full id of the one execution whose id is or starts with `prefix`.
+
+    NotFound when none matches, BadRequest naming the candidates when several do."""
+    if not prefix:
+        raise BadRequest("an execution id (or a unique prefix of one) is required")
+    if conn.scalar(select(EXECUTIONS.c.id).where(EXECUTIONS.c.id == prefix)) is not None:
+        return prefix
+    stmt = (
+        select(EXECUTIONS.c.id)
+        .where(EXECUTIONS.c.id.startswith(prefix, autoescape=True))
+        .order_by(EXECUTIONS.c.num.desc())
+        .limit(_AMBIGUOUS_SHOWN + 1)
+    )
+    found = list(conn.scalars(stmt))
+    if not found:
+        raise NotFound(f"execution {prefix} not found")
+    if len(found) > 1:
+        more = ", …" if len(found) > _AMBIGUOUS_SHOWN else ""
+        shown = ", ".join(found[:_AMBIGUOUS_SHOWN]) + more
+        raise BadRequest(f"execution id {prefix!r} is ambiguous ({shown}): give more of it")
+    return str(found[0])
 
 
 def stats(conn: Connection, pipeline: str | None) -> dict[str, Any]:

@@ -316,6 +316,11 @@ class Store:
         row.pop("num")
         return row
 
+    def resolve_execution_id(self, prefix: str) -> str:
+        """The full id of the execution `prefix` names (a whole id or a unique prefix)."""
+        with self._read() as conn:
+            return queries.resolve_execution_id(conn, prefix)
+
     def list_executions(
         self,
         status: str | None = None,

@@ -93,7 +93,7 @@ def test_wait_on_failing_pipeline_raises_pipeline_failed(ip: Any, tmp_path: Path
         ip.run_line_magic("ansflow", "run broken.yml --wait")
     message = str(info.value)
     assert "explode" in message
-    assert "exit_code 3" in message
+    assert "'explode' failed (exit 3)" in message
     assert "boom: something broke" in message
     assert "line 30" in message
     assert "line 5\n" not in message  # only the tail of the log

@@ -244,7 +244,7 @@ def test_mimebundle_has_text_and_html_summaries(widget: Any) -> None:
     assert "Demo <pipe>" in text
     assert "failed" in text
     assert "Build & test" in text
-    assert "needs-failed" in text
+    assert "skipped: a step it needs failed" in text
 
 
 def test_only_server_mode_bundles_name_the_execution(widget: Any) -> None:

@@ -1,0 +1,91 @@
+"""`ansflow logs ID`: stored lines, or followed live, of one step, a matrix, or all steps.
+
+One step's lines print raw. Lines of several steps (all of them, or the legs of a
+matrix step) print as `step | line` in the order they were written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import BadRequest
+from .events import EventType
+
+
+def select_steps(steps: Sequence[Mapping[str, Any]], wanted: str | None) -> list[str] | None:
+    """The step ids `--step` names: None for every step, [id] for one step, its legs for a
+    matrix step; BadRequest naming the steps when it names none."""
+    if wanted is None:
+        return None
+    ids = [str(s["step_id"]) for s in steps]
+    if wanted in ids:
+        return [wanted]
+    legs = [
+        str(s["step_id"])
+        for s in steps
+        if s.get("template_id") == wanted or str(s["step_id"]).startswith(wanted + "[")
+    ]
+    if legs:
+        return legs
+    raise BadRequest(f"unknown step {wanted!r}; the steps are: {', '.join(ids)}")
+
+
+async def cmd_logs(manager: Any, args: argparse.Namespace) -> int:
+    """`ansflow logs ID [--step S] [--tail N] [--grep P] [--follow]`."""
+    if args.follow and args.grep:
+        raise BadRequest("--follow cannot be combined with --grep")
+    snapshot = await manager.snapshot(args.id)
+    chosen = select_steps(snapshot.data["steps"], args.step)
+    prefixed = chosen is None or len(chosen) > 1 or chosen[0] != args.step
+    if args.follow:
+        await _follow(manager, args, chosen, prefixed)
+        return 0
+    if chosen is None:
+        rows = await manager.logs(args.id, tail=args.tail, q=args.grep)
+    else:
+        per_step = [
+            await manager.logs(args.id, step=sid, tail=args.tail, q=args.grep) for sid in chosen
+        ]
+        rows = list(heapq.merge(*per_step, key=lambda r: r.get("ts") or 0.0))
+        if args.tail is not None:
+            rows = rows[-args.tail :] if args.tail else []
+    _write(((r["step_id"], r["line"]) for r in rows), prefixed)
+    return 0
+
+
+async def _follow(
+    manager: Any, args: argparse.Namespace, chosen: list[str] | None, prefixed: bool
+) -> None:
+    """Replay the stored lines (only the last `--tail`), then print new ones live."""
+    wanted = None if chosen is None else set(chosen)
+    tail: list[tuple[str, str]] = []
+    async with await manager.subscribe(args.id, since=0) as stream:
+        while batch := await stream.next_batch():
+            for event in batch:
+                if event.type is not EventType.LOG_UPDATE:
+                    continue
+                sid = event.data["step_id"]
+                if wanted is not None and sid not in wanted:
+                    continue
+                lines = [(sid, line) for line in event.data["lines"]]
+                if stream.replaying and args.tail is not None:
+                    tail = (tail + lines)[-args.tail :] if args.tail else []
+                    continue
+                _write([*tail, *lines], prefixed)
+                tail = []
+            if not stream.replaying and tail:
+                _write(tail, prefixed)
+                tail = []
+            sys.stdout.flush()
+    _write(tail, prefixed)
+
+
+def _write(lines: Iterable[tuple[str, str]], prefixed: bool) -> None:
+    if prefixed:
+        sys.stdout.writelines(f"{sid} | {line}\n" for sid, line in lines)
+    else:
+        sys.stdout.writelines(f"{line}\n" for _, line in lines)

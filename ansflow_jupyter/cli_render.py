@@ -1,0 +1,201 @@
+"""Rich renderables for the terminal: badges, the steps table, `list` and `show`.
+
+Every string from a pipeline or the store (names, ids, messages, log lines) reaches rich
+as a `Text`, never as markup, and every Console here is made with markup, emoji and
+highlighting off: `tests[python=3.13]` stays as written and a stored name such as
+`[/] boom` can neither style nor crash anything. Control characters in them (an escape
+sequence in a pipeline name) are shown as symbols (`␛`), never sent to the terminal;
+only log lines keep their colours.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .format import (
+    count_categories,
+    describe_counts,
+    format_duration,
+    step_category,
+    step_reason,
+)
+
+#: Icon and style per status or step category.
+STATUS_STYLE = {
+    "pending": ("○", "dim"),
+    "running": ("●", "bold cyan"),
+    "success": ("✔", "green"),
+    "failed": ("✖", "bold red"),
+    "allowed-failure": ("✖", "yellow"),
+    "cancelled": ("■", "yellow"),
+    "skipped": ("↷", "dim"),
+    "reused": ("↺", "green"),
+    "cached": ("↺", "green"),
+    "interrupted": ("!", "magenta"),
+}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+#: Pipes and files get lines this long instead of rich's 80 columns: nothing wraps there.
+PIPE_WIDTH = 10_000
+GAP = 2  # spaces between table columns
+#: C0 controls and DEL shown as their Unicode control pictures (ESC -> ␛).
+_CONTROLS = {code: 0x2400 + code for code in range(32)} | {0x7F: 0x2421}
+
+
+def clean(value: object) -> str:
+    """`str(value)` with every control character made visible (`␛`, `␊`)."""
+    return str(value).translate(_CONTROLS)
+
+
+def make_console(file: TextIO | None = None, *, width: int | None = None) -> Console:
+    """A Console that never interprets markup, emoji codes or "highlights" user text."""
+    return Console(file=file, width=width, markup=False, emoji=False, highlight=False)
+
+
+def page_console(file: TextIO | None = None) -> Console:
+    """Like make_console; not a terminal (a pipe, a file) gets unwrapped lines."""
+    console = make_console(file)
+    if console.is_terminal:
+        return console
+    return make_console(file, width=PIPE_WIDTH)
+
+
+def badge(status: str, spin: str | None = None) -> Text:
+    """A coloured status word with its icon (a spinner frame while running)."""
+    icon, style = STATUS_STYLE.get(status, ("?", ""))
+    return Text(f"{spin if spin and status == 'running' else icon} {status}", style=style)
+
+
+def fit_id(step_id: str, width: int) -> str:
+    """Cut a step id to `width` keeping its matrix values: `build-…[python=3.13]`."""
+    if len(step_id) <= width:
+        return step_id
+    cut = step_id.find("[")
+    if cut > 0 and len(step_id) - cut + 2 <= width:
+        suffix = step_id[cut:]
+        return step_id[: width - len(suffix) - 1] + "…" + suffix
+    return step_id[: max(width - 1, 0)] + "…"
+
+
+def fit_widths(natural: Sequence[int], width: int, order: Sequence[tuple[int, int]]) -> list[int]:
+    """Column widths that fit `width` (gaps included): shrink column i down to its floor,
+    in `order` of (i, floor); columns cut to 0 disappear with their gap."""
+    widths = list(natural)
+
+    def total() -> int:
+        shown = [w for w in widths if w > 0]
+        return sum(shown) + GAP * max(len(shown) - 1, 0)
+
+    for index, floor in order:
+        excess = total() - width
+        if excess <= 0:
+            break
+        if widths[index] > floor:
+            widths[index] -= min(excess, widths[index] - floor)
+            if floor == 0 and widths[index] < 4:  # too narrow to say anything
+                widths[index] = 0
+    return widths
+
+
+def steps_table(
+    steps: Iterable[Mapping[str, Any]],
+    width: int,
+    *,
+    now: float | None = None,
+    timeouts: Mapping[str, float | None] | None = None,
+    lines: bool = False,
+) -> Table:
+    """One row per step: status, time, step id, details, needs (and log lines).
+
+    Status and time always keep their width; the step id, the details and the needs
+    share what is left, needs first to go, then details, then the end of the id."""
+    now = time.time() if now is None else now
+    spin = SPINNER[int(now * 10) % len(SPINNER)]
+    timeouts = timeouts or {}
+    rows = []
+    for step in steps:
+        sid = str(step.get("step_id", ""))
+        category = step_category(step)
+        running = category == "running"
+        note = step_reason(step, timeouts.get(sid))
+        if (step.get("attempt") or 1) > 1:
+            note = f"attempt {step['attempt']}" + (f", {note}" if note else "")
+        cells = [
+            badge(category, spin),
+            Text(format_duration(elapsed(step, now))),
+            Text(clean(sid), style="dim" if category == "pending" else ""),
+            Text(clean(note), style="" if running else "dim"),
+            Text(clean(", ".join(str(n) for n in step.get("needs") or [])), style="dim"),
+        ]
+        if lines:
+            cells.insert(2, Text(str(step.get("log_lines") or 0)))
+        rows.append(cells)
+    headers = ["status", "time", *(["lines"] if lines else []), "step", "details", "needs"]
+    natural = [max([len(h), *(r[i].cell_len for r in rows)]) for i, h in enumerate(headers)]
+    step_col = headers.index("step")
+    note_col, needs_col = step_col + 1, step_col + 2
+    for col in (note_col, needs_col):
+        if not any(r[col].plain for r in rows):
+            natural[col] = 0  # nothing to say: no column
+    order = [(needs_col, 0), (note_col, 20), (step_col, 20), (note_col, 0), (step_col, 6)]
+    widths = fit_widths(natural, width, order)
+    table = Table(box=None, header_style="dim", pad_edge=False, padding=(0, GAP, 0, 0))
+    shown = [i for i, w in enumerate(widths) if w > 0]
+    for i in shown:
+        table.add_column(headers[i], width=widths[i], no_wrap=True, overflow="ellipsis")
+    for cells in rows:
+        cells[step_col].plain = fit_id(cells[step_col].plain, widths[step_col])
+        table.add_row(*(cells[i] for i in shown))
+    return table
+
+
+def elapsed(row: Mapping[str, Any], now: float) -> float | None:
+    """The duration of a finished row, or the time it has been running so far."""
+    if row.get("duration") is not None:
+        return float(row["duration"])
+    if row.get("started_at"):
+        return max(0.0, now - float(row["started_at"]))
+    return None
+
+
+def print_executions(rows: Iterable[Mapping[str, Any]], console: Console | None = None) -> None:
+    """`ansflow list` as a table."""
+    console = console or page_console()
+    table = Table(box=None, header_style="dim")
+    for col in ("id", "pipeline", "status", "started", "time", "steps"):
+        table.add_column(col, no_wrap=col != "pipeline", overflow="fold")
+    for row in rows:
+        started = row.get("started_at")
+        table.add_row(
+            Text(clean(row["execution_id"])[:12]),
+            Text(clean(row.get("pipeline_name") or "")),
+            badge(str(row.get("status", ""))),
+            Text(time.strftime("%m-%d %H:%M:%S", time.localtime(started)) if started else ""),
+            Text(format_duration(row.get("duration"))),
+            Text(f"{row.get('steps_done', 0)}/{row.get('steps_total', 0)}"),
+        )
+    console.print(table)
+
+
+def print_snapshot(data: Mapping[str, Any], console: Console | None = None) -> None:
+    """`ansflow show ID`: the execution header and one row per step."""
+    console = console or page_console()
+    ex = data["execution"]
+    head = Text()
+    head.append(clean(ex.get("pipeline_name") or ""), style="bold")
+    head.append("  ")
+    head.append_text(badge(str(ex.get("status"))))
+    head.append(f"  {format_duration(ex.get('duration'))}  ")
+    head.append(str(ex.get("execution_id") or ""), style="dim")
+    console.print(head)
+    if ex.get("message"):
+        console.print(Text(clean(ex["message"]), style="dim"))
+    table = steps_table(data["steps"], console.width, lines=True)
+    console.print(table)
+    counts = describe_counts(count_categories(data["steps"]))
+    console.print(Text(f"{len(data['steps'])} steps: {counts}", style="dim"))
