@@ -286,7 +286,8 @@ def test_cancel_stops_an_ansflow_run_in_another_process(tmp_path: Path) -> None:
     assert rows and rows[0]["status"] == "running"
     cancelled = ansflow(tmp_path, "cancel", rows[0]["execution_id"][:10])
     assert cancelled.returncode == 0, cancelled.stderr
-    assert proc.wait(timeout=30) == 130
+    # The request goes through the store; the owner cancels (exit 1: cancelled, not by Ctrl-C).
+    assert proc.wait(timeout=30) == 1
     assert json.loads(ansflow(tmp_path, "list", "--json").stdout)["status"] == "cancelled"
 
 
