@@ -10,16 +10,20 @@ a follower's cost per batch is what its `deliver` does (one frame write for a so
 then delivers the held and later batches with `seq` above what it replayed: nothing
 missed, nothing twice. Live events of an execution run by another process reach the bus
 through the store watcher, so both cases take this path.
+
+`EventStream`: the same following for pull-style consumers (the CLI, the widget
+forwarder), handed out with `next_batch()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .bus import Bus, SubscriberLagged
+from .bus import DEFAULT_QUEUE_EVENTS, Bus, SubscriberLagged
 from .events import Event
 
 if TYPE_CHECKING:
@@ -170,3 +174,67 @@ class Following:
         if not self._ended.is_set():
             self.reason = reason
             self._ended.set()
+
+
+class EventStream:
+    """Replay-then-live events of one execution, handed out in batches: the follower of
+    pull-style consumers (the CLI, the widget forwarder). Its `next_batch()` returns []
+    once the execution has ended and everything was handed out."""
+
+    max_pending = DEFAULT_QUEUE_EVENTS  # undelivered live events before it counts as lagged
+
+    def __init__(self, manager: ExecutionManager, execution: Mapping[str, Any], since: int | None):
+        self.execution_id = str(execution["execution_id"])
+        self.replaying = True
+        self._batches: deque[tuple[list[Event], bool]] = deque()
+        self._pending = 0
+        self._wake = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._task = asyncio.create_task(manager._follow(execution, self, since))
+
+    def deliver(self, batch: Sequence[Event], live: bool) -> bool:
+        """Queue a batch for `next_batch` (called by the following)."""
+        self._batches.append((list(batch), live))
+        self._pending += len(batch)
+        self._empty.clear()
+        self._wake.set()
+        return self._pending <= self.max_pending
+
+    async def drained(self) -> None:
+        """Wait until the consumer took every queued batch."""
+        await self._empty.wait()
+
+    async def next_batch(self) -> list[Event]:
+        """The next events in seq order; [] once the execution has ended and all was sent.
+
+        Raises SubscriberLagged when the consumer fell too far behind (resume with `since`)."""
+        while not self._batches:
+            if self._task.done():
+                if self._task.result() == LAGGED:
+                    raise SubscriberLagged
+                return []
+            self._wake.clear()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        batch, live = self._batches.popleft()
+        while self._batches and self._batches[0][1] == live:  # one frame's worth
+            batch.extend(self._batches.popleft()[0])
+        self._pending -= len(batch)
+        if not self._batches:
+            self._empty.set()
+        self.replaying = not live
+        return batch
+
+    def close(self) -> None:
+        """Stop following."""
+        self._task.cancel()
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()

@@ -14,19 +14,18 @@ import contextlib
 import queue
 import threading
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from .bus import DEFAULT_QUEUE_EVENTS, Bus, SubscriberLagged, Subscription
+from .bus import Bus, Subscription
 from .engine.backend import Backend, BackendUnavailable
 from .engine.executor import Executor
 from .errors import BadRequest, Conflict, NotFound, Unavailable
 from .events import Event, EventType, ExecutionStatus, StepStatus
-from .hub import LAGGED, REPLAY_PAGE, Follower, Following, Hub
+from .hub import REPLAY_PAGE, EventStream, Follower, Following, Hub
 from .pipeline import load_pipeline, load_pipeline_file, validate
 from .pipeline.errors import SpecIssue
 from .pipeline.spec import PipelineSpec
@@ -504,70 +503,6 @@ class _StoreSink:
             await self._manager._write(
                 self._manager.store.save_summary, execution_id, step_id, attempt, markdown
             )
-
-
-class EventStream:
-    """Replay-then-live events of one execution, handed out in batches: the follower of
-    pull-style consumers (the CLI, the widget forwarder). Its `next_batch()` returns []
-    once the execution has ended and everything was handed out."""
-
-    max_pending = DEFAULT_QUEUE_EVENTS  # undelivered live events before it counts as lagged
-
-    def __init__(self, manager: ExecutionManager, execution: Mapping[str, Any], since: int | None):
-        self.execution_id = str(execution["execution_id"])
-        self.replaying = True
-        self._batches: deque[tuple[list[Event], bool]] = deque()
-        self._pending = 0
-        self._wake = asyncio.Event()
-        self._empty = asyncio.Event()
-        self._empty.set()
-        self._task = asyncio.create_task(manager._follow(execution, self, since))
-
-    def deliver(self, batch: Sequence[Event], live: bool) -> bool:
-        """Queue a batch for `next_batch` (called by the following)."""
-        self._batches.append((list(batch), live))
-        self._pending += len(batch)
-        self._empty.clear()
-        self._wake.set()
-        return self._pending <= self.max_pending
-
-    async def drained(self) -> None:
-        """Wait until the consumer took every queued batch."""
-        await self._empty.wait()
-
-    async def next_batch(self) -> list[Event]:
-        """The next events in seq order; [] once the execution has ended and all was sent.
-
-        Raises SubscriberLagged when the consumer fell too far behind (resume with `since`)."""
-        while not self._batches:
-            if self._task.done():
-                if self._task.result() == LAGGED:
-                    raise SubscriberLagged
-                return []
-            self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
-        batch, live = self._batches.popleft()
-        while self._batches and self._batches[0][1] == live:  # one frame's worth
-            batch.extend(self._batches.popleft()[0])
-        self._pending -= len(batch)
-        if not self._batches:
-            self._empty.set()
-        self.replaying = not live
-        return batch
-
-    def close(self) -> None:
-        """Stop following."""
-        self._task.cancel()
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
 
 
 def reusable_steps(

@@ -50,7 +50,9 @@ class StoreWatcher:
         self.poll_interval = poll_interval
         # Reaping often enough that a dead owner is marked within owner_timeout + 2 s.
         self.reap_interval = min(2.0, owner_timeout / 3)
-        self.tick = min(1.0, heartbeat, self.reap_interval)
+        # The change signal is the fast path; the tick bounds the delay if one is missed
+        # (a round is one indexed query of the active runs).
+        self.tick = min(0.25, heartbeat, self.reap_interval)
         # The last seq this process has published of each execution it relays or runs.
         self._known: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None

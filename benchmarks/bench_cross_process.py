@@ -7,6 +7,8 @@ and for every event receipt time - the event's `ts` (what the store, the watcher
 relays other processes' runs, the bus and the socket add after the engine's batching).
 Baseline: the same pipeline started through the server's REST API (in-process events).
 Goals for the cross-process relay: p99 <= 250 ms on SQLite, <= 50 ms on PostgreSQL.
+Also: how long a REST cancel of a CLI run takes to show as `cancelled` on the socket
+(the CLI must act on the request within 1 s; the step's SIGTERM is included).
 
     python benchmarks/bench_cross_process.py [--seconds 4] [--pg URL]
 
@@ -116,6 +118,37 @@ async def from_cli(
         await proc.wait()
 
 
+async def cancel_latency(url: str, db_url: str, workdir: Path, runs: int) -> list[float]:
+    """Seconds from the REST cancel of a CLI run to its final event on the server socket."""
+    pipeline = workdir / "nap.yml"
+    pipeline.write_text("name: nap\nsteps:\n  nap:\n    run: echo up; sleep 300\n")
+    out: list[float] = []
+    for _ in range(runs):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ansflow_jupyter.cli", "run", "--json", "--db", db_url,
+            str(pipeline), stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        execution_id = json.loads(await proc.stdout.readline())["execution_id"]
+        drain = asyncio.ensure_future(proc.stdout.read())
+        ws_url = url.replace("http", "ws", 1) + f"ansflow/ws/executions/{execution_id}?since=0"
+        async with connect(ws_url, additional_headers=AUTH, max_size=None) as ws:
+            async for frame in ws:  # until the step printed: it is running
+                events = json.loads(frame)
+                if any(e["type"] == "log_update" for e in events):
+                    break
+            started = time.perf_counter()
+            await asyncio.to_thread(rest, url, "POST", f"executions/{execution_id}/cancel")
+            async for frame in ws:
+                if any(e["type"] == "execution_update" and e["data"]["status"] == "cancelled"
+                       for e in json.loads(frame)):  # fmt: skip
+                    out.append(time.perf_counter() - started)
+                    break
+        await drain
+        await proc.wait()
+    return out
+
+
 def report(label: str, lines: list[float], events: list[float]) -> float:
     """Print p50/p99 in ms; returns the event p99."""
     l50, l99 = percentile(lines, 0.5) * 1e3, percentile(lines, 0.99) * 1e3
@@ -146,10 +179,17 @@ def main() -> None:
                 cross = report(
                     "cross-process", *asyncio.run(from_cli(url, db_url, workdir, args.seconds))
                 )
+                cancels = asyncio.run(cancel_latency(url, db_url, workdir, 5))
             verdict = "met" if cross <= goal else "NOT met"
             print(
                 f"  event p99 cross/in-process = {cross / base:.2f}x"
                 f"  (goal p99 <= {goal:g} ms: {verdict})"
+            )
+            print(
+                f"  REST cancel of a CLI run -> its final event on the server socket: "
+                f"median {sorted(cancels)[len(cancels) // 2] * 1e3:.0f} ms, "
+                f"max {max(cancels) * 1e3:.0f} ms over {len(cancels)} runs"
+                f" (goal: acted on within 1 s: {'met' if max(cancels) <= 1 else 'NOT met'})"
             )
 
 
