@@ -66,7 +66,7 @@ def test_sigkill_mid_run_loses_no_published_line_and_leaves_no_process(
 
     rows = [json.loads(line) for line in cli(tmp_path, "list", "--json").stdout.splitlines()]
     assert [(r["execution_id"], r["status"]) for r in rows] == [(execution_id, "interrupted")]
-    stored = cli(tmp_path, "logs", execution_id).stdout.splitlines()
+    stored = cli(tmp_path, "logs", execution_id, "--step", "talk").stdout.splitlines()
     assert stored[: len(published)] == published
     assert stored == [f"line-{i}" for i in range(1, len(stored) + 1)]
     leftovers = [

@@ -18,7 +18,7 @@ import threading
 
 import psutil
 
-from .process import freeze_tree, signal_group
+from ..processes import freeze_tree, signal_group
 
 
 class Reaper:

@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from ..engine import process
+from .. import processes
 from ..events import Event, EventType, ExecutionStatus, StepReason, StepStatus
 
 log = logging.getLogger("ansflow_jupyter.store")
@@ -79,9 +79,9 @@ def kill_leftover(step: Any, host: str) -> bool:
     if not same_process(step.pid, step.create_time):
         return False
     if step.pgid:
-        done = process.signal_group(step.pgid, signal.SIGKILL)
+        done = processes.signal_group(step.pgid, signal.SIGKILL)
     else:
-        done = process.signal_process(step.pid, signal.SIGKILL)
+        done = processes.signal_process(step.pid, signal.SIGKILL)
     if done:
         log.info("killed leftover process group %s of step %s", step.pgid or step.pid, step.step_id)
     return done
@@ -90,7 +90,7 @@ def kill_leftover(step: Any, host: str) -> bool:
 def kill_tagged(execution_id: str) -> int:
     """SIGKILL every process on this host whose environment names this execution (the
     descendants of its steps, whichever process group or session they moved to)."""
-    killed = process.kill_tagged(process.all_pids(), lambda tag: tag[0] == execution_id)
+    killed = processes.kill_tagged(processes.all_pids(), lambda tag: tag[0] == execution_id)
     if killed:
         log.info("killed %d leftover processes of execution %s", killed, execution_id)
     return killed

@@ -14,7 +14,7 @@ Faults, in our own code rather than in scheduler settings an external cluster ma
   `retry`), and a watcher process on the worker (engine/reaper.py) kills what the dead
   worker's steps left running.
 - Cancel and timeout kill the step's whole tree on its worker with the local backend's
-  engine/process.kill_tree, through `client.run(..., workers=[address])`.
+  processes.kill_tree, through `client.run(..., workers=[address])`.
 - An unreachable scheduler is reported by `open()` at once (BackendUnavailable).
 """
 

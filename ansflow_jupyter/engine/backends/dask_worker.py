@@ -125,6 +125,6 @@ def _worker_reaper() -> Any:  # pragma: no cover - runs on a worker
 
 async def kill_step(pid: int, pgid: int, grace: float) -> None:  # pragma: no cover - worker
     """Runs on the worker: the local backend's tree kill (escaped descendants too)."""
-    from ..process import kill_tree
+    from ...processes import kill_tree
 
     await kill_tree(pid, pgid, grace)

@@ -16,8 +16,8 @@ from typing import Any
 
 import psutil
 
+from ...processes import Sweeper, Tag, kill_tree, signal_group, watch_exit
 from ..backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
-from ..process import Sweeper, Tag, kill_tree, signal_group, watch_exit
 
 READ_SIZE = 64 * 1024
 #: How long the pipes may stay open after the tree is gone while nothing is waiting for
