@@ -58,6 +58,8 @@ class StepReason(enum.StrEnum):
     SPAWN_ERROR = "spawn-error"
     INTERRUPTED = "interrupted"
     REUSED = "reused"
+    CACHED = "cached"
+    OUTPUT_ERROR = "output-error"
 
 
 class EventType(enum.StrEnum):

@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 from .bus import Bus, Subscription
 from .engine.backend import Backend
 from .engine.executor import Executor
+from .engine.stepdata import DEFAULT_MAX_BYTES, StepData
 from .errors import BadRequest, Conflict, NotFound
 from .events import Event, EventType, ExecutionStatus, StepStatus
 from .pipeline import load_pipeline, load_pipeline_file, validate
@@ -56,7 +57,13 @@ class ExecutionManager:
         retention_days: float | None = None,
         max_executions: int | None = None,
         kill_grace: float = 5.0,
+        artifact_url: str | None = None,
+        artifact_max_bytes: int = DEFAULT_MAX_BYTES,
+        cache_max_bytes: int | None = None,
     ):
+        from .store.artifacts import BlobStore
+        from .store.data import DEFAULT_CACHE_MAX_BYTES, DataStore
+
         if backend is None:
             from .engine.backends.local import LocalBackend
 
@@ -69,6 +76,15 @@ class ExecutionManager:
         self.retention_days = retention_days
         self.max_executions = max_executions
         self.kill_grace = kill_grace
+        self.artifact_max_bytes = artifact_max_bytes
+        sqlite_file = (
+            store.engine.url.database if store.engine.url.get_backend_name() == "sqlite" else None
+        )
+        self.data = DataStore(
+            store,
+            BlobStore(artifact_url, sqlite_file=sqlite_file),
+            cache_max_bytes=cache_max_bytes or DEFAULT_CACHE_MAX_BYTES,
+        )
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ansflow-store-write")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="ansflow-store-read")
         self._runs: dict[str, _Run] = {}
@@ -86,9 +102,11 @@ class ExecutionManager:
         """Delete finished executions beyond `retention_days` / `max_executions`."""
         if self.retention_days is None and self.max_executions is None:
             return 0
-        return await self._write(
+        deleted = await self._write(
             self.store.apply_retention, self.retention_days, self.max_executions
         )
+        await self._write(self.data.collect_garbage)
+        return deleted
 
     async def shutdown(self, *, cancel_running: bool = True) -> None:
         """Stop every execution of this process; no step process outlives it.
@@ -153,8 +171,15 @@ class ExecutionManager:
         env: Mapping[str, str] | None = None,
         max_parallel: int | None = None,
         reuse: Mapping[str, str] | None = None,
+        force: bool | Sequence[str] = False,
     ) -> dict[str, Any]:
-        """Record a new execution and run it in the background; returns its summary."""
+        """Record a new execution and run it in the background; returns its summary.
+
+        `force` bypasses the cache (True: every step; a list: those step ids)."""
+        if not isinstance(force, bool):
+            unknown = sorted(set(force) - set(spec.steps))
+            if unknown:
+                raise BadRequest(f"force: unknown step id(s) {unknown}")
         execution_id = uuid.uuid4().hex
         steps = [
             {
@@ -174,6 +199,17 @@ class ExecutionManager:
             Owner.current(),
             steps,
         )
+        reused = await self._write(self._carry_artifacts, execution_id, dict(reuse or {}))
+        data = StepData(
+            self.data,
+            self.data,
+            pipeline_name=spec.name,
+            execution_id=execution_id,
+            env={**spec.env, **(env or {})},
+            max_bytes=self.artifact_max_bytes,
+            force=force if isinstance(force, bool) else frozenset(force),
+            reused=reused,
+        )
         executor = Executor(
             spec,
             execution_id,
@@ -184,6 +220,7 @@ class ExecutionManager:
             reuse=dict(reuse or {}),
             kill_grace=self.kill_grace,
             env=dict(env or {}),
+            data=data,
         )
         run = _Run(executor)
         self._runs[execution_id] = run
@@ -196,6 +233,16 @@ class ExecutionManager:
             "steps_total": len(steps),
             "steps_done": 0,
         }
+
+    def _carry_artifacts(self, execution_id: str, reuse: dict[str, str]) -> dict[str, Any]:
+        """Reused steps keep their artifacts: recorded for the new execution too."""
+        carried = {}
+        for step_id, source in reuse.items():
+            files = self.data.files(source, step_id) if source != execution_id else []
+            if files:
+                self.data.record(execution_id, step_id, files)
+                carried[step_id] = files
+        return carried
 
     async def _drive(self, execution_id: str, run: _Run) -> ExecutionStatus:
         try:
@@ -220,7 +267,12 @@ class ExecutionManager:
             raise Conflict(f"execution {execution_id} is running in another process")
 
     async def rerun(
-        self, execution_id: str, *, failed_only: bool = False, base_dir: Path | None = None
+        self,
+        execution_id: str,
+        *,
+        failed_only: bool = False,
+        base_dir: Path | None = None,
+        force: bool | Sequence[str] = False,
     ) -> dict[str, Any]:
         """A new execution of the same pipeline source; `failed_only` reuses what succeeded.
 
@@ -234,7 +286,7 @@ class ExecutionManager:
         if failed_only:
             snapshot = await self._read(self.store.snapshot, execution_id)
             reuse = reusable_steps(spec, snapshot.data["steps"], execution_id)
-        return await self.start(spec, reuse=reuse)
+        return await self.start(spec, reuse=reuse, force=force)
 
     async def delete(self, execution_id: str) -> None:
         """Remove an execution with its events and logs; Conflict while it runs."""
@@ -297,6 +349,22 @@ class ExecutionManager:
             tail=tail,
             q=q,
         )
+
+    async def artifacts(self, execution_id: str) -> builtins.list[dict[str, Any]]:
+        """Every artifact of an execution: `{step_id, path, size, sha256, media_type}`."""
+        return await self._read(self.data.list_artifacts, execution_id)
+
+    async def artifact(self, execution_id: str, step_id: str, path: str) -> dict[str, Any]:
+        """One artifact row; NotFound when absent."""
+        return await self._read(self.data.artifact, execution_id, step_id, path)
+
+    async def cache_entries(self) -> builtins.list[dict[str, Any]]:
+        """Every cache entry, most recently used first."""
+        return await self._read(self.data.cache_entries)
+
+    async def clear_cache(self) -> int:
+        """Delete every cache entry; how many."""
+        return await self._write(self.data.clear_cache)
 
     async def stats(self, pipeline: str | None = None) -> dict[str, Any]:
         """Runs, success rate and duration percentiles."""

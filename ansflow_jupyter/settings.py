@@ -41,6 +41,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_executions": _positive_int,
     "log_line_max_bytes": _positive_int,
     "kill_grace": float,
+    "artifact_url": str,
+    "artifact_max_bytes": _positive_int,
+    "cache_max_bytes": _positive_int,
 }
 
 
@@ -56,6 +59,9 @@ class Settings:
     max_executions: int | None = None
     log_line_max_bytes: int = 65_536
     kill_grace: float = 5.0
+    artifact_url: str | None = None  # None: `artifacts/` beside the SQLite file
+    artifact_max_bytes: int = 5 * 1024**3  # per execution
+    cache_max_bytes: int = 10 * 1024**3
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -95,6 +101,9 @@ class Settings:
             retention_days=self.retention_days,
             max_executions=self.max_executions,
             kill_grace=self.kill_grace,
+            artifact_url=self.artifact_url,
+            artifact_max_bytes=self.artifact_max_bytes,
+            cache_max_bytes=self.cache_max_bytes,
         )
 
 

@@ -25,6 +25,7 @@ from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess
 from .output import LineProcessor
 from .state import ConditionValues, StepResult, StepState, runs_when_cancelled, shell_argv
+from .stepdata import StepData
 from .writer import EventSink, EventWriter
 
 __all__ = ["EventSink", "Executor", "shell_argv"]
@@ -46,6 +47,7 @@ class Executor:
         reuse: Mapping[str, str] | None = None,
         kill_grace: float = 5.0,
         env: Mapping[str, str] | None = None,
+        data: StepData | None = None,
     ) -> None:
         self.spec = spec
         self.execution_id = execution_id
@@ -55,6 +57,7 @@ class Executor:
         self._reuse = dict(reuse or {})
         self._kill_grace = kill_grace
         self._env_overrides = dict(env or {})
+        self._data = data  # artifacts and cache (None: neither)
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
         self._base_env = dict(os.environ)  # copying os.environ per step costs ~0.1 ms
@@ -275,6 +278,12 @@ class Executor:
 
         cwd = str(self.spec.base_dir / spec.working_directory)
         result: StepResult = (StepStatus.FAILED, StepReason.EXIT, None)
+        if self._data is not None:
+            step.started_at = time.time()
+            needs = [self._steps[n] for n in spec.needs if n in self._steps]
+            if await self._data.before(step, needs, cwd, env, log):
+                self._finish(step, StepStatus.SUCCESS, StepReason.CACHED)
+                return
         for attempt in range(1, spec.retry.max + 2):
             if attempt > 1:
                 delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
@@ -318,6 +327,8 @@ class Executor:
                 break
             result = (StepStatus.FAILED, StepReason.TIMEOUT if timed_out else StepReason.EXIT, code)
         status, reason, step.exit_code = result
+        if self._data is not None:
+            status, reason = await self._data.after(step, cwd, status, reason, log)
         self._finish(step, status, reason)
 
     async def _wait(self, process: StepProcess, timeout: float | None) -> tuple[int, bool]:

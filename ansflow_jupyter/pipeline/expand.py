@@ -123,6 +123,8 @@ def build_steps(
                 matrix=matrix,
                 template_id=step.id,
                 line=step.anchor.start_mark.line + 1,
+                artifacts=step.artifacts,
+                cache=step.cache,
             )
     return out
 

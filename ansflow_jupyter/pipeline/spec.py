@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 SHELLS = ("bash", "sh", "python")
+IF_NO_FILES = ("warn", "error", "ignore")
 
 
 class ConditionContext(Protocol):
@@ -54,6 +55,22 @@ class RetrySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtifactsSpec:
+    """`artifacts:` — globs/directories relative to the working directory."""
+
+    paths: tuple[str, ...]
+    if_no_files: str = "warn"  # one of IF_NO_FILES: what a pattern matching nothing does
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSpec:
+    """`cache:` — skip the step when nothing its key hashes changed."""
+
+    inputs: tuple[str, ...] | None = None  # globs; None: the git-tracked files of the cwd
+    key: str = ""  # extra text mixed into the key (e.g. a manual version)
+
+
+@dataclass(frozen=True, slots=True)
 class StepSpec:
     """One step after matrix expansion and `${{ }}` substitution."""
 
@@ -71,6 +88,8 @@ class StepSpec:
     matrix: Mapping[str, str] = field(default_factory=dict)
     template_id: str = ""  # the id as written in the file (before matrix expansion)
     line: int = 0  # 1-based line of the step's key in the file
+    artifacts: ArtifactsSpec | None = None
+    cache: CacheSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

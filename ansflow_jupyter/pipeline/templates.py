@@ -9,7 +9,7 @@ from typing import Any
 from yaml.nodes import Node
 
 from .conditions import ParsedCondition
-from .spec import RetrySpec
+from .spec import ArtifactsSpec, CacheSpec, RetrySpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,8 @@ class StepTemplate:
     retry: RetrySpec = field(default_factory=RetrySpec)
     continue_on_error: bool = False
     matrix: list[tuple[str, list[Text]]] = field(default_factory=list)
+    artifacts: ArtifactsSpec | None = None
+    cache: CacheSpec | None = None
 
 
 @dataclass(slots=True)

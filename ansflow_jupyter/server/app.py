@@ -14,7 +14,7 @@ from traitlets import Enum, Float, Int, Type, Unicode, default
 from .. import __version__
 from ..bus import SubscriberLagged
 from ..events import EventType, ExecutionStatus
-from . import discovery, handlers, ws
+from . import artifacts_handlers, discovery, handlers, ws
 
 EVENT_SCHEMA = Path(__file__).with_name("execution_event.yaml")
 EVENT_SCHEMA_ID = "https://events.ansflow.dev/execution/v1"
@@ -48,6 +48,18 @@ class AnsFlowApp(ExtensionApp):
     ).tag(config=True)
     log_line_max_bytes = Int(65_536, help="Longer log lines are cut and marked.").tag(config=True)
     kill_grace = Float(5.0, help="Seconds between SIGTERM and SIGKILL of a step.").tag(config=True)
+    artifact_url = Unicode(
+        None,
+        allow_none=True,
+        help="fsspec URL of the artifact store (default: ANSFLOW_ARTIFACT_URL or an "
+        "`artifacts` folder beside the SQLite file).",
+    ).tag(config=True)
+    artifact_max_bytes = Int(
+        5 * 1024**3, help="Artifact bytes one execution may store (more fails the step)."
+    ).tag(config=True)
+    cache_max_bytes = Int(
+        10 * 1024**3, help="Size of the step cache; least recently used entries are evicted."
+    ).tag(config=True)
     on_shutdown = Enum(
         ["cancel", "interrupt"],
         "cancel",
@@ -96,6 +108,9 @@ class AnsFlowApp(ExtensionApp):
             retention_days=self.retention_days,
             max_executions=self.max_executions,
             kill_grace=self.kill_grace,
+            artifact_url=self.artifact_url,
+            artifact_max_bytes=self.artifact_max_bytes,
+            cache_max_bytes=self.cache_max_bytes,
         )
         self.settings.update(
             ansflow_manager=self.manager,
@@ -111,6 +126,7 @@ class AnsFlowApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         """REST and WebSocket routes (under base_url)."""
         self.handlers.extend(handlers.default_handlers)
+        self.handlers.extend(artifacts_handlers.default_handlers)
         self.handlers.extend(ws.default_handlers)
 
     def _make_backend(self) -> Any:

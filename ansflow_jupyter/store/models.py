@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 #: Bumped on any change of the tables below. Changes are additive only (new tables, new
 #: nullable columns): an older store is upgraded when opened (migrate.py), a newer one is
 #: refused with a clear error.
-SCHEMA_VERSION = 2  # 2: steps.needs and steps.continue_on_error
+SCHEMA_VERSION = 3  # 2: steps.needs and steps.continue_on_error; 3: artifacts and cache
 
 
 class Base(DeclarativeBase):
@@ -105,6 +105,10 @@ class Step(Base):
     # failure from a fatal one: the needs as a JSON list, and `continue-on-error`.
     needs: Mapped[str | None] = mapped_column(Text)
     continue_on_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[str | None] = mapped_column(Text)  # the reason in words
+    cached_from: Mapped[str | None] = mapped_column(String(128))
+    cache_miss: Mapped[str | None] = mapped_column(Text)
+    artifacts: Mapped[str | None] = mapped_column(Text)  # json {count, bytes}
 
     __table_args__ = (Index("ix_steps_latest", "execution_id", "latest", "position"),)
 
@@ -128,6 +132,53 @@ class StoredEvent(Base):
     line_count: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_events_logs", "execution_id", "step_id", "line_offset"),)
+
+
+class Artifact(Base):
+    """One file a step collected; its content is the blob `sha256` of the artifact store."""
+
+    __tablename__ = "artifacts"
+
+    execution_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    step_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_artifacts_sha256", "sha256"),)
+
+
+class CacheRow(Base):
+    """A cache entry: the key of a successful step and what replays it (json `data`)."""
+
+    __tablename__ = "cache_entries"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    execution_id: Mapped[str] = mapped_column(String(128))
+    step_id: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_cache_scope", "scope", "created_at"),
+        Index("ix_cache_used_at", "used_at"),
+    )
+
+
+class FileHash(Base):
+    """The stat index of hashed input files: (size, mtime_ns, inode) -> sha256."""
+
+    __tablename__ = "file_hashes"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
 
 
 #: Field names of the `execution_update` payload (SPEC §3), in the seed's order.
@@ -159,4 +210,7 @@ STEP_FIELDS = (
     "host",
     "create_time",
     "reused_from",
+    "message",
+    "cached_from",
+    "cache_miss",
 )

@@ -17,11 +17,12 @@ from sqlalchemy import BigInteger, Connection, Table, bindparam, case, func, ins
 from ..errors import Conflict, NotFound
 from ..events import Event, EventType, StepStatus
 from . import codec
-from .models import EXECUTION_FIELDS, STEP_FIELDS, Execution, Step, StoredEvent
+from .models import EXECUTION_FIELDS, STEP_FIELDS, Artifact, Execution, Step, StoredEvent
 
 EXECUTIONS = cast(Table, Execution.__table__)
 STEPS = cast(Table, Step.__table__)
 EVENTS = cast(Table, StoredEvent.__table__)
+ARTIFACTS = cast(Table, Artifact.__table__)
 
 #: execution_update fields the executions row keeps (execution_id is the row's `id`).
 _EXECUTION_COLUMNS = tuple(f for f in EXECUTION_FIELDS if f != "execution_id")
@@ -189,6 +190,8 @@ class _StepFold:
         for column in _STEP_COLUMNS:
             if column in data:
                 row[column] = data[column]
+        if "artifacts" in data:
+            row["artifacts"] = json.dumps(data["artifacts"])
         self.dirty.add(step_id)
 
     def log_update(self, step_id: str, end: int) -> None:
@@ -228,7 +231,7 @@ class _StepFold:
             self.conn.execute(_update_step, changes)
 
 
-_WRITABLE = (*_STEP_COLUMNS, "log_lines", "latest")
+_WRITABLE = (*_STEP_COLUMNS, "artifacts", "log_lines", "latest")
 
 
 def _has_run(row: dict[str, Any]) -> bool:
@@ -258,4 +261,5 @@ def new_step_row(execution_id: str, step: dict[str, Any], position: int) -> dict
     row.update((k, v) for k, v in step.items() if k in STEP_FIELDS or k == "log_lines")
     row["needs"] = json.dumps(list(step.get("needs") or []))
     row["continue_on_error"] = bool(step.get("continue_on_error"))
+    row["artifacts"] = None
     return row

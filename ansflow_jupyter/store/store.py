@@ -320,6 +320,7 @@ def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
         "log_lines": row["log_lines"],
         "needs": json.loads(row["needs"]) if row["needs"] else [],
         "continue_on_error": bool(row["continue_on_error"]),
+        "artifacts": json.loads(row["artifacts"]) if row.get("artifacts") else None,
     }
 
 

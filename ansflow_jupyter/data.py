@@ -1,0 +1,86 @@
+"""What the engine needs from the artifact store and the cache index (implemented in store/).
+
+The engine may not import the store, so these are Protocols (in a module importing nothing
+of ours); the service hands an
+implementation to the Executor. Every method is blocking: the engine calls them from a
+worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFile:
+    """One collected file: its path relative to the step's working directory ('/'-separated)."""
+
+    path: str
+    size: int
+    sha256: str
+    media_type: str
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (REST, cache entries)."""
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """What a successful cached step left: enough to replay it without running it."""
+
+    key: str
+    scope: str  # pipeline name + step id: where a miss looks for the previous entry
+    execution_id: str
+    step_id: str
+    components: Mapping[str, str]  # part of the key -> its hash (tells why a key changed)
+    inputs: Mapping[str, str]  # input file -> sha256
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    artifacts: Sequence[ArtifactFile] = ()
+
+
+#: A file's stat fingerprint: (size, mtime_ns, inode) -> its sha256, like git's index.
+StatRow = tuple[str, int, int, int, str]  # (absolute path, size, mtime_ns, inode, sha256)
+
+
+class ArtifactStore(Protocol):
+    """Content-addressed blobs plus the per-execution list of collected files."""
+
+    @property
+    def location(self) -> str:
+        """Where the blobs live (for messages)."""
+
+    def put(self, local_path: str) -> tuple[str, int]:
+        """Store a file's content once; returns (sha256, size)."""
+
+    def materialize(self, sha256: str, dest: str) -> None:
+        """Write (or link, read-only) the blob to the local path `dest`."""
+
+    def record(self, execution_id: str, step_id: str, files: Sequence[ArtifactFile]) -> None:
+        """Persist the metadata rows of a step's artifacts."""
+
+
+class CacheIndex(Protocol):
+    """The cache entries and the stat index of hashed input files."""
+
+    def known_hashes(self, root: str) -> dict[str, tuple[int, int, int, str]]:
+        """Stat index rows of files under `root`: path -> (size, mtime_ns, inode, sha256)."""
+
+    def remember_hashes(self, rows: Sequence[StatRow]) -> None:
+        """Add or replace stat index rows."""
+
+    def lookup(self, key: str) -> CacheEntry | None:
+        """The entry of this key (marked as used now), or None."""
+
+    def latest(self, scope: str) -> CacheEntry | None:
+        """The newest entry of this scope (to tell why a key missed)."""
+
+    def save(self, entry: CacheEntry) -> None:
+        """Store an entry (replacing one with the same key) and evict beyond the size limit."""
