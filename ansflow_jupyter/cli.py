@@ -1,4 +1,4 @@
-"""The `ansflow` command: run, validate, schema, list, show, logs.
+"""The `ansflow` command: run, validate, schema, list, show, logs, artifacts, cache.
 
 Exit codes: 0 success, 1 failed, 2 invalid input (pipeline, arguments or store),
 130 cancelled with Ctrl-C (every step process is killed first).
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .cli_data import add_data_commands, cmd_data
 from .errors import AnsFlowError, SpecError
 from .events import Event, EventType, ExecutionStatus
 
@@ -77,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="cut longer log lines ($ANSFLOW_LOG_LINE_MAX_BYTES; default: 65536)",
     )
+
+    run.add_argument("--force", action="store_true", help="bypass the step cache")
+    run.add_argument(
+        "--force-step",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="bypass the step cache for this step (repeatable)",
+    )
+    add_data_commands(sub, with_db)
 
     validate = sub.add_parser("validate", help="check a pipeline file and report every error")
     validate.add_argument("file")
@@ -169,6 +180,8 @@ async def _dispatch(args: argparse.Namespace, spec: Any, env: dict[str, str]) ->
             return await cmd_list(manager, args)
         if args.command == "show":
             return await cmd_show(manager, args)
+        if args.command in ("artifacts", "cache"):
+            return await cmd_data(manager, args)
         return await cmd_logs(manager, args)
     finally:
         await manager.shutdown()
@@ -178,7 +191,8 @@ async def cmd_run(manager: Any, spec: Any, args: argparse.Namespace, env: dict[s
     """`ansflow run FILE`: start, follow live, map the final status to the exit code."""
     from .cli_view import make_view
 
-    info = await manager.start(spec, env=env, max_parallel=args.max_parallel)
+    force = True if args.force else list(args.force_step)
+    info = await manager.start(spec, env=env, max_parallel=args.max_parallel, force=force)
     execution_id = info["execution_id"]
     interrupted = False
 

@@ -39,6 +39,12 @@ _FIELDS: dict[str, _Check] = {
         "an integer >= 1",
     ),
     "failed_only": (lambda v: isinstance(v, bool), "a boolean"),
+    "force": (
+        lambda v: (
+            isinstance(v, bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        ),
+        "a boolean or a list of step ids",
+    ),
 }
 
 
@@ -155,14 +161,16 @@ class ExecutionsHandler(_Handler):
     @_authorized_to("execute")
     async def post(self) -> None:
         """Start a pipeline from `{path}` or `{yaml}` (+ env, max_parallel); 201."""
-        body = self.json_body("path", "yaml", "env", "max_parallel")
+        body = self.json_body("path", "yaml", "env", "max_parallel", "force")
         source = self.source(body)
         env = body.get("env")
         # YAML text has no folder of its own: its working directories resolve in root_dir.
         spec = await asyncio.to_thread(
             lambda: self.manager.load(**source, env=env, base_dir=Path(self.root_dir))
         )
-        execution = await self.manager.start(spec, env=env, max_parallel=body.get("max_parallel"))
+        execution = await self.manager.start(
+            spec, env=env, max_parallel=body.get("max_parallel"), force=body.get("force", False)
+        )
         self.created(execution)
 
 
@@ -204,9 +212,12 @@ class RerunHandler(_Handler):
     @_authorized_to("execute")
     async def post(self, execution_id: str) -> None:
         """A new execution of the same pipeline; `failed_only` reuses what succeeded; 201."""
-        body = self.json_body("failed_only")
+        body = self.json_body("failed_only", "force")
         execution = await self.manager.rerun(
-            execution_id, failed_only=body.get("failed_only", False), base_dir=Path(self.root_dir)
+            execution_id,
+            failed_only=body.get("failed_only", False),
+            base_dir=Path(self.root_dir),
+            force=body.get("force", False),
         )
         self.created(execution)
 

@@ -177,3 +177,22 @@ def test_server_mode_bundle_names_the_execution(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(view, "make_widget", lambda *args: None)
     bare = ExecutionHandle(runner, {"execution_id": "ex-8"})
     assert bare._repr_mimebundle_()[EXECUTION_MIME_TYPE]["execution_id"] == "ex-8"
+
+
+def test_artifacts_of_a_handle(tmp_path: Path) -> None:
+    text = f"""\
+name: files
+steps:
+  make:
+    run: echo hi > {tmp_path}/a.txt
+    working-directory: {tmp_path}
+    artifacts: [a.txt]
+"""
+    handle = run_pipeline(text, wait=True, display=False)
+    (row,) = handle.artifacts()
+    assert (row["step_id"], row["path"], row["size"], row["media_type"]) == (
+        "make",
+        "a.txt",
+        3,
+        "text/plain",
+    )

@@ -95,3 +95,31 @@ async def test_unknown_execution_step_or_path_is_404(
 async def test_artifacts_need_authentication(api: Api) -> None:
     code, _ = await api("GET", "executions", "x", "artifacts", headers={"Authorization": ""})
     assert code == 403
+
+
+async def test_force_bypasses_the_cache_over_rest(api: Api) -> None:
+    text = "name: c\nsteps:\n  s: {run: 'true', cache: {inputs: [nothing*]}}\n"
+    ids = []
+    for force in (None, None, True, ["s"]):
+        body: dict[str, Any] = {"yaml": text}
+        if force is not None:
+            body["force"] = force
+        code, execution = await api("POST", "executions", body=body)
+        assert code == 201
+        ids.append(execution["execution_id"])
+        await wait_for_status(api, ids[-1], {"success"})
+    reasons = []
+    for execution_id in ids:
+        _, snap = await api("GET", "executions", execution_id)
+        step = snap["data"]["steps"][0]
+        reasons.append((step["reason"], step["cache_miss"]))
+    assert reasons == [
+        ("exit", "no entry"),
+        ("cached", None),
+        ("exit", "forced"),
+        ("exit", "forced"),
+    ]
+    code, body = await api("POST", "executions", body={"yaml": text, "force": ["nope"]})
+    assert (code, body["message"]) == (400, "force: unknown step id(s) ['nope']")
+    code, body = await api("POST", "executions", body={"yaml": text, "force": "yes"})
+    assert (code, body["message"]) == (400, "'force' must be a boolean or a list of step ids")
