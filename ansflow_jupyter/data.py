@@ -1,9 +1,8 @@
 """What the engine needs from the artifact store and the cache index (implemented in store/).
 
 The engine may not import the store, so these are Protocols (in a module importing nothing
-of ours); the service hands an
-implementation to the Executor. Every method is blocking: the engine calls them from a
-worker thread.
+of ours); the service hands an implementation to the Executor. Every method is blocking:
+the engine calls them from a worker thread.
 """
 
 from __future__ import annotations
@@ -50,18 +49,25 @@ class CacheEntry:
 StatRow = tuple[str, int, int, int, str]  # (absolute path, size, mtime_ns, inode, sha256)
 
 
-class ArtifactStore(Protocol):
+class BlobAccess(Protocol):
+    """Reading and writing blobs; picklable, so a step on another machine can use it."""
+
+    def put(self, local_path: str) -> tuple[str, int]:
+        """Store a file's content once; returns (sha256, size)."""
+
+    def materialize(self, sha256: str, dest: str) -> None:
+        """Copy the blob to the local path `dest`."""
+
+
+class ArtifactStore(BlobAccess, Protocol):
     """Content-addressed blobs plus the per-execution list of collected files."""
 
     @property
     def location(self) -> str:
         """Where the blobs live (for messages)."""
 
-    def put(self, local_path: str) -> tuple[str, int]:
-        """Store a file's content once; returns (sha256, size)."""
-
-    def materialize(self, sha256: str, dest: str) -> None:
-        """Write (or link, read-only) the blob to the local path `dest`."""
+    def worker_blobs(self) -> BlobAccess:
+        """The blobs for steps running on other machines (Dask workers)."""
 
     def record(self, execution_id: str, step_id: str, files: Sequence[ArtifactFile]) -> None:
         """Persist the metadata rows of a step's artifacts."""

@@ -213,7 +213,7 @@ class ExecutionManager:
         executor = Executor(
             spec,
             execution_id,
-            self.backend,
+            data.wrap(self.backend),
             _StoreSink(self),
             max_parallel=max_parallel or spec.max_parallel or self.max_parallel,
             log_line_max_bytes=self.log_line_max_bytes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: Called with ("stdout" | "stderr", a raw chunk). It returns None, or an awaitable when
 #: the consumer is full: the backend then reads no more output until it is done, so a
@@ -32,6 +33,7 @@ class StepLaunch:
     argv: Sequence[str]
     env: Mapping[str, str]  # the complete environment of the process
     cwd: str
+    files: Any = None  # remote.RemoteFiles: artifact work on the worker (remote backends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ class StepProcess(abc.ABC):
     """One running attempt."""
 
     info: ProcessInfo | None
+    files: dict[str, Any] | None = None  # remote backends: what the worker collected
 
     @abc.abstractmethod
     async def wait(self) -> int:
@@ -61,6 +64,10 @@ class StepProcess(abc.ABC):
 
 class Backend(abc.ABC):
     """Runs step attempts somewhere (local processes, a Dask cluster)."""
+
+    #: True when steps may run where the engine cannot see their files: artifacts then
+    #: travel through the artifact store, handled on the worker (engine/remote.py).
+    moves_files = False
 
     @abc.abstractmethod
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:

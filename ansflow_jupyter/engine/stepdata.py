@@ -14,11 +14,14 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Collection, Mapping, MutableMapping, Sequence
+from typing import Any
 
 from ..data import ArtifactFile, ArtifactStore, CacheEntry, CacheIndex
 from ..events import StepReason, StepStatus
 from . import artifacts, cache
+from .backend import Backend
 from .output import LineProcessor
+from .remote import FilesBackend, RemoteFiles
 from .state import StepState
 
 DEFAULT_MAX_BYTES = 5 * 1024**3
@@ -61,6 +64,17 @@ class StepData:
         }
         self._keys: dict[str, cache.CacheKey] = {}
         self._staging: dict[str, str] = {}
+        self.remote = False  # steps run where we cannot see their files (see wrap())
+        self._remote: dict[str, RemoteFiles] = {}
+        self._results: dict[str, dict[str, Any] | None] = {}
+
+    def wrap(self, backend: Backend) -> Backend:
+        """The backend to run this execution on: for one whose steps run on other
+        machines, the file work moves to the worker and files travel through the store."""
+        if not backend.moves_files:
+            return backend
+        self.remote = True
+        return FilesBackend(backend, self._remote.get, self._results.__setitem__)
 
     def forced(self, step_id: str) -> bool:
         """True when the cache is bypassed for this step."""
@@ -80,7 +94,9 @@ class StepData:
     ) -> bool:
         """Lay out the needs' artifacts under $ANSFLOW_ARTIFACTS; True on a cache hit
         (then the step's outputs, artifacts and `cached_from` are set)."""
-        if needs:
+        if self.remote:
+            self._plan_remote(step, needs)
+        elif needs:
             folder = tempfile.mkdtemp(prefix="ansflow-artifacts-")
             self._staging[step.spec.id] = folder
             env["ANSFLOW_ARTIFACTS"] = folder
@@ -108,6 +124,22 @@ class StepData:
         except Exception as exc:  # the store failed: run the step, say why
             step.extra["cache_miss"] = f"cache unavailable: {exc}"
             return False
+
+    def _plan_remote(self, step: StepState, needs: Sequence[StepState]) -> None:
+        legs = [
+            (artifacts.leg_folder(n.spec.template_id or n.spec.id, n.spec.matrix), n.spec.id)
+            for n in needs
+        ]
+        stage = tuple(
+            (f"{sub}/{f.path}", f.sha256) for sub, sid in legs for f in self.collected.get(sid, [])
+        )
+        if legs or step.spec.artifacts is not None:
+            self._remote[step.spec.id] = RemoteFiles(
+                self.store.worker_blobs(),
+                stage,
+                tuple(sub for sub, _ in legs),
+                step.spec.artifacts,
+            )
 
     def _lookup(self, step: StepState, needs: Sequence[StepState], cwd: str) -> bool:
         assert self.index is not None
@@ -158,12 +190,17 @@ class StepData:
             await asyncio.to_thread(artifacts.remove_tree, folder)
         spec = step.spec
         if spec.artifacts is not None and status in (StepStatus.SUCCESS, StepStatus.FAILED):
-            error = await asyncio.to_thread(self._collect, step, cwd, log)
+            if self.remote:
+                error = await asyncio.to_thread(self._collected_remotely, step, log)
+            else:
+                error = await asyncio.to_thread(self._collect, step, cwd, log)
             if error is not None:
                 log.add_line("stderr", f"ansflow: {error}")
                 step.extra["message"] = error
                 if status is StepStatus.SUCCESS:
                     status, reason = StepStatus.FAILED, StepReason.OUTPUT_ERROR
+        self._remote.pop(spec.id, None)
+        self._results.pop(spec.id, None)
         key = self._keys.pop(spec.id, None)
         if status is StepStatus.SUCCESS and key is not None and self.index is not None:
             entry = CacheEntry(
@@ -196,20 +233,45 @@ class StepData:
             log.add_line("stderr", f"ansflow: warning: {warning}")
         size = found.size
         if self.bytes + size > self.max_bytes:
-            return (
-                f"artifacts: {human_bytes(size)} would exceed artifact_max_bytes "
-                f"({human_bytes(self.max_bytes)} per execution, {human_bytes(self.bytes)} used)"
-            )
+            return self._too_big(size)
         try:
             files = artifacts.store(found, self.store)
-            self.store.record(self.execution_id, step.spec.id, files)
-        except Exception as exc:  # OSError from the blob store, StoreError from SQL
+        except Exception as exc:  # OSError from the blob store
             return f"artifact store {self.store.location}: cannot write: {exc}"
+        return self._keep(step, files)
+
+    def _collected_remotely(self, step: StepState, log: LineProcessor) -> str | None:
+        """What the worker collected and uploaded for the last attempt."""
+        result = self._results.get(step.spec.id)
+        if not result:
+            return "artifacts: the worker sent no list of files (it ended early)"
+        if "error" in result:
+            return str(result["error"])
+        for warning in result.get("warnings", []):
+            log.add_line("stderr", f"ansflow: warning: {warning}")
+        files = [ArtifactFile(**f) for f in result.get("files", [])]
+        size = sum(f.size for f in files)
+        if self.bytes + size > self.max_bytes:
+            return self._too_big(size)
+        return self._keep(step, files)
+
+    def _keep(self, step: StepState, files: list[ArtifactFile]) -> str | None:
+        """Record stored files for the step; the error message, or None."""
+        try:
+            self.store.record(self.execution_id, step.spec.id, files)
+        except Exception as exc:  # StoreError from SQL
+            return f"artifact store {self.store.location}: cannot record: {exc}"
         self.bytes += sum(f.size for f in files)
         self.collected[step.spec.id] = files
         if files:
             step.extra["artifacts"] = _summary(files)
         return None
+
+    def _too_big(self, size: int) -> str:
+        return (
+            f"artifacts: {human_bytes(size)} would exceed artifact_max_bytes "
+            f"({human_bytes(self.max_bytes)} per execution, {human_bytes(self.bytes)} used)"
+        )
 
 
 def _stage(

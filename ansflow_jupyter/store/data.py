@@ -51,6 +51,10 @@ class DataStore:
         """The blob as a local file."""
         self.blobs.materialize(sha256, dest)
 
+    def worker_blobs(self) -> BlobStore:
+        """The BlobStore itself: it pickles (an fsspec file system and a root)."""
+        return self.blobs
+
     def record(self, execution_id: str, step_id: str, files: Sequence[ArtifactFile]) -> None:
         """Replace the artifact rows of one step of one execution."""
         rows = [{"execution_id": execution_id, "step_id": step_id, **f.to_dict()} for f in files]

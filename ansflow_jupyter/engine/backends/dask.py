@@ -32,12 +32,22 @@ STRAGGLERS = 1.0
 
 
 def run_step(
-    argv: Sequence[str], env: Mapping[str, str], cwd: str, topic: str
+    argv: Sequence[str], env: Mapping[str, str], cwd: str, topic: str, files: Any = None
 ) -> int | None:  # pragma: no cover - runs on a worker (covered through the cluster tests)
     """The task: run one attempt in its own session and stream its output as events."""
     from distributed import get_worker
 
+    from .. import remote
+
     worker = get_worker()
+    folder = None
+    if files is not None:
+        try:
+            extra, folder = remote.prepare(files)
+            env = {**env, **extra}
+        except Exception as exc:  # the step still runs; its log says why files are missing
+            message = f"ansflow: warning: artifacts of needs unavailable: {exc}\n".encode()
+            worker.log_event(topic, {"kind": "output", "stream": "stderr", "data": message})
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -84,7 +94,8 @@ def run_step(
         os.killpg(proc.pid, signal.SIGKILL)  # what the step left behind dies with it
     for reader in readers:
         reader.join(timeout=2.0)
-    worker.log_event(topic, {"kind": "exit", "code": code})
+    result = remote.finish(files, cwd, folder) if files is not None else None
+    worker.log_event(topic, {"kind": "exit", "code": code, "files": result})
     return code
 
 
@@ -158,6 +169,7 @@ class DaskProcess(StepProcess):
                     await wait
             elif msg["kind"] == "exit":
                 self._code = int(msg["code"])
+                self.files = msg.get("files")
         self._backend.unsubscribe(self._topic)
         self.future.release()  # the result is not needed; don't keep it on the cluster
         return self._code
@@ -183,6 +195,8 @@ class DaskProcess(StepProcess):
 
 class DaskBackend(Backend):
     """Runs each attempt as a task on a Dask cluster at `address` (or a given client)."""
+
+    moves_files = True
 
     def __init__(self, address: str | None = None, *, client: Any = None):
         self._address = address
@@ -232,6 +246,7 @@ class DaskBackend(Backend):
             dict(launch.env),
             launch.cwd,
             topic,
+            launch.files,
             key=topic,
             pure=False,
             retries=0,
