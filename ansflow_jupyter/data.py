@@ -45,8 +45,8 @@ class CacheEntry:
     artifacts: Sequence[ArtifactFile] = ()
 
 
-#: A file's stat fingerprint: (size, mtime_ns, inode) -> its sha256, like git's index.
-StatRow = tuple[str, int, int, int, str]  # (absolute path, size, mtime_ns, inode, sha256)
+#: A file's stat fingerprint and its sha256, like git's index: (size, mtime_ns, inode, sha256).
+StatRow = tuple[int, int, int, str]
 
 
 class BlobAccess(Protocol):
@@ -76,11 +76,11 @@ class ArtifactStore(BlobAccess, Protocol):
 class CacheIndex(Protocol):
     """The cache entries and the stat index of hashed input files."""
 
-    def known_hashes(self, root: str) -> dict[str, tuple[int, int, int, str]]:
-        """Stat index rows of files under `root`: path -> (size, mtime_ns, inode, sha256)."""
+    def known_hashes(self, root: str) -> dict[str, StatRow]:
+        """The stat index of a folder: relative path -> (size, mtime_ns, inode, sha256)."""
 
-    def remember_hashes(self, rows: Sequence[StatRow]) -> None:
-        """Add or replace stat index rows."""
+    def remember_hashes(self, root: str, rows: Mapping[str, StatRow]) -> None:
+        """Add or replace entries of a folder's stat index."""
 
     def lookup(self, key: str) -> CacheEntry | None:
         """The entry of this key (marked as used now), or None."""

@@ -239,3 +239,24 @@ def test_entries_keep_their_blobs_and_the_oldest_are_evicted(tmp_path: Path) -> 
         assert await manager.cache_entries() == []
 
     with_manager(tmp_path, body)
+
+
+def test_input_patterns_match_like_glob(tmp_path: Path) -> None:
+    from ansflow_jupyter.engine.cache import input_files
+    from ansflow_jupyter.pipeline.spec import CacheSpec
+
+    for name in ("src/x.py", "src/a/y.py", "src/a/b/z.txt", "src/.hid/h.py", "top.toml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    cases = {
+        "src/**": ["src/a/b/z.txt", "src/a/y.py", "src/x.py"],  # hidden only when named
+        "src": ["src/a/b/z.txt", "src/a/y.py", "src/x.py"],
+        "src/**/*.py": ["src/a/y.py", "src/x.py"],
+        "src/*.py": ["src/x.py"],
+        "*.toml": ["top.toml"],
+        "src/.hid/*": ["src/.hid/h.py"],
+        "s?c/[ax]*": ["src/x.py"],
+        "missing/**": [],
+    }
+    for pattern, expected in cases.items():
+        assert list(input_files(str(tmp_path), CacheSpec((pattern,)))) == expected, pattern

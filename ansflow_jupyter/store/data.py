@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
@@ -23,6 +23,8 @@ from .store import Store
 CACHE = cast(Table, CacheRow.__table__)
 HASHES = cast(Table, FileHash.__table__)
 DEFAULT_CACHE_MAX_BYTES = 10 * 1024**3
+#: Least-recently-used order is kept to the minute.
+USED_AT_RESOLUTION = 60.0
 _CHUNK = 500
 
 
@@ -98,25 +100,22 @@ class DataStore:
 
     # -- stat index -----------------------------------------------------------------------
 
-    def known_hashes(self, root: str) -> dict[str, tuple[int, int, int, str]]:
-        """Stat index rows under `root` (a range scan of the primary key)."""
-        prefix = root.rstrip("/") + "/"
-        stmt = select(HASHES).where(HASHES.c.path >= prefix, HASHES.c.path < prefix[:-1] + "0")
+    def known_hashes(self, root: str) -> dict[str, StatRow]:
+        """The stat index of a folder: relative path -> (size, mtime_ns, inode, sha256)."""
         with self.store._read() as conn:
-            return {
-                r.path: (r.size, r.mtime_ns, r.inode, r.sha256) for r in conn.execute(stmt).all()
-            }
+            raw = conn.scalar(select(HASHES.c.entries).where(HASHES.c.root == root))
+        return _stat_rows(raw)
 
-    def remember_hashes(self, rows: Sequence[StatRow]) -> None:
-        """Add or replace stat index rows."""
-        values = [
-            {"path": p, "size": s, "mtime_ns": m, "inode": i, "sha256": h} for p, s, m, i, h in rows
-        ]
+    def remember_hashes(self, root: str, rows: Mapping[str, StatRow]) -> None:
+        """Merge entries into a folder's stat index (one row rewritten)."""
         with self.store._write() as conn:
-            for start in range(0, len(values), _CHUNK):
-                chunk = values[start : start + _CHUNK]
-                conn.execute(delete(HASHES).where(HASHES.c.path.in_([v["path"] for v in chunk])))
-                conn.execute(insert(HASHES), chunk)
+            raw = conn.scalar(select(HASHES.c.entries).where(HASHES.c.root == root))
+            merged = {**_stat_rows(raw), **rows}
+            conn.execute(delete(HASHES).where(HASHES.c.root == root))
+            conn.execute(
+                insert(HASHES),
+                {"root": root, "entries": json.dumps(merged), "updated_at": time.time()},
+            )
 
     # -- cache ------------------------------------------------------------------------------
 
@@ -129,8 +128,10 @@ class DataStore:
         entry = _entry(row)
         if not all(self.blobs.exists(f.sha256) for f in entry.artifacts):
             return None
-        with self.store._write() as conn:
-            conn.execute(update(CACHE).where(CACHE.c.key == key).values(used_at=time.time()))
+        now = time.time()
+        if now - row.used_at > USED_AT_RESOLUTION:  # a write per hit costs more than it tells
+            with self.store._write() as conn:
+                conn.execute(update(CACHE).where(CACHE.c.key == key).values(used_at=now))
         return entry
 
     def latest(self, scope: str) -> CacheEntry | None:
@@ -222,6 +223,12 @@ class DataStore:
                 delete(ARTIFACTS).where(ARTIFACTS.c.execution_id.not_in(select(EXECUTIONS.c.id)))
             )
         return self.blobs.remove_unreferenced(self.referenced(), now)
+
+
+def _stat_rows(raw: str | None) -> dict[str, StatRow]:
+    if not raw:
+        return {}
+    return {k: (int(v[0]), int(v[1]), int(v[2]), str(v[3])) for k, v in json.loads(raw).items()}
 
 
 def _entry(row: Any) -> CacheEntry:

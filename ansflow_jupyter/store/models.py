@@ -170,15 +170,15 @@ class CacheRow(Base):
 
 
 class FileHash(Base):
-    """The stat index of hashed input files: (size, mtime_ns, inode) -> sha256."""
+    """The stat index of one folder's hashed input files, like git's index: one row per
+    folder holding json {relative path: [size, mtime_ns, inode, sha256]}. One row reads
+    10,000 entries ~10x faster than 10,000 rows."""
 
     __tablename__ = "file_hashes"
 
-    path: Mapped[str] = mapped_column(Text, primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    mtime_ns: Mapped[int] = mapped_column(BigInteger)
-    inode: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    root: Mapped[str] = mapped_column(Text, primary_key=True)
+    entries: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float)
 
 
 #: Field names of the `execution_update` payload (SPEC §3), in the seed's order.
