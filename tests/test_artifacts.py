@@ -299,3 +299,23 @@ def test_default_store_is_beside_the_sqlite_file(tmp_path: Path) -> None:
         assert [p.name for p in blobs.iterdir()]
 
     with_manager(tmp_path, body)
+
+
+def test_settings_from_the_environment(tmp_path: Path) -> None:
+    from ansflow_jupyter.settings import Settings
+
+    settings = Settings.load(
+        {
+            "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 's.sqlite'}",
+            "ANSFLOW_ARTIFACT_URL": f"file://{tmp_path / 'elsewhere'}",
+            "ANSFLOW_ARTIFACT_MAX_BYTES": "1234",
+            "ANSFLOW_CACHE_MAX_BYTES": "99",
+        }
+    )
+    manager = settings.make_manager()
+    try:
+        assert manager.data.blobs.location == f"file://{tmp_path / 'elsewhere'}"
+        assert manager.data.blobs.local
+        assert (manager.artifact_max_bytes, manager.data.cache_max_bytes) == (1234, 99)
+    finally:
+        manager.store.close()

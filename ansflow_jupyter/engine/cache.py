@@ -214,7 +214,7 @@ def compute(
         "needs": _h(needs),
         "inputs": _h(inputs),
     }
-    return CacheKey(_h(components), f"{pipeline_name}\0{spec.id}", components, inputs)
+    return CacheKey(_h(components), f"{pipeline_name}\x1f{spec.id}", components, inputs)
 
 
 def miss_reason(key: CacheKey, previous: CacheEntry | None) -> str:

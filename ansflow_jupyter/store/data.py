@@ -191,7 +191,7 @@ class DataStore:
         return [
             {
                 "key": r.key,
-                "pipeline": r.scope.split("\0", 1)[0],
+                "pipeline": r.scope.split("\x1f", 1)[0],
                 "step_id": r.step_id,
                 "execution_id": r.execution_id,
                 "bytes": r.bytes,

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from _server_helpers import Api, wait_for_status
+
+
+@pytest.fixture
+def ansflow_config(tmp_path: Path) -> dict[str, Any]:
+    """The store location comes from `c.AnsFlowApp.artifact_url`."""
+    return {"kill_grace": 1.0, "artifact_url": str(tmp_path / "configured-store")}
+
 
 PIPELINE = """\
 name: files
@@ -32,9 +41,10 @@ async def _run(api: Api, pipelines: Callable[..., str]) -> str:
 
 
 async def test_list_and_download_with_the_right_headers(
-    api: Api, pipelines: Callable[..., str], jp_fetch: Any
+    api: Api, pipelines: Callable[..., str], jp_fetch: Any, tmp_path: Path
 ) -> None:
     execution_id = await _run(api, pipelines)
+    assert (tmp_path / "configured-store" / "blobs").is_dir()
     code, listed = await api("GET", "executions", execution_id, "artifacts")
     assert code == 200
     assert [(a["step_id"], a["path"], a["size"], a["media_type"]) for a in listed] == [
