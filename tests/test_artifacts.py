@@ -319,3 +319,30 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
         assert (manager.artifact_max_bytes, manager.data.cache_max_bytes) == (1234, 99)
     finally:
         manager.store.close()
+
+
+def test_a_reused_step_keeps_its_artifacts_for_a_rerun(tmp_path: Path) -> None:
+    flag = tmp_path / "fixed"
+    pipeline = f"""\
+    name: rerun
+    steps:
+      build: {{run: "echo built > out.txt", artifacts: [out.txt]}}
+      check:
+        needs: build
+        run: test -e {flag} && cat "$ANSFLOW_ARTIFACTS/build/out.txt"
+    """
+
+    async def body(manager: ExecutionManager) -> None:
+        first = await run(manager, pipeline, tmp_path)
+        assert steps(first)["check"]["status"] == "failed"
+        flag.touch()
+        info = await manager.rerun(first.execution_id, failed_only=True, base_dir=tmp_path)
+        await manager.wait(info["execution_id"])
+        second = await manager.snapshot(info["execution_id"])
+        assert steps(second)["build"]["reason"] == "reused"
+        assert steps(second)["check"]["status"] == "success"
+        assert await log_text(manager, second.execution_id, "check") == "built"
+        listed = await manager.artifacts(second.execution_id)
+        assert [(a["step_id"], a["path"]) for a in listed] == [("build", "out.txt")]
+
+    with_manager(tmp_path, body)

@@ -260,3 +260,22 @@ def test_input_patterns_match_like_glob(tmp_path: Path) -> None:
     }
     for pattern, expected in cases.items():
         assert list(input_files(str(tmp_path), CacheSpec((pattern,)))) == expected, pattern
+
+
+def test_the_example_pipeline_is_cached_on_its_second_run(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "notebooks" / "pipelines" / "artifacts-cache.yml"
+    (tmp_path / example.name).write_text(example.read_text())
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", example.name)
+
+    async def body(manager: ExecutionManager) -> None:
+        first = await run(manager, example.read_text(), tmp_path)
+        assert {s["status"] for s in first.data["steps"]} == {"success"}
+        second = await run(manager, example.read_text(), tmp_path)
+        by_id = steps(second)
+        assert (by_id["build"]["reason"], by_id["test"]["reason"]) == ("cached", "cached")
+        assert by_id["report"]["status"] == "success"
+        paths = [a["path"] for a in await manager.artifacts(second.execution_id)]
+        assert "report/timings.svg" in paths and "dist/demo_app-1.0-py3-none-any.whl" in paths
+
+    with_manager(tmp_path, body)
