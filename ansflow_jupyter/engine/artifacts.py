@@ -74,24 +74,32 @@ def find(cwd: str, spec: ArtifactsSpec) -> Found:
 
 
 def _files(cwd: str, match: str, root: str) -> Iterator[str]:
-    """The regular files of one match (a directory is walked), as '/' relative paths."""
+    """The regular files of one match (a directory is walked), as '/' relative paths.
+
+    Only the match itself and symlinks are resolved: a plain entry of a folder that is
+    inside stays inside (one realpath per file cost more than storing small files)."""
     full = os.path.join(cwd, match)
     _inside(full, root, match)
     if not os.path.isdir(full):
         if os.path.isfile(full):
             yield _rel(full, cwd)
         return
-    for dirpath, dirs, names in os.walk(full):
-        for name in dirs:
-            # Symlinked folders are not walked (no loops); one pointing out is an error.
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                _inside(path, root, _rel(path, cwd))
-        for name in sorted(names):
-            path = os.path.join(dirpath, name)
-            _inside(path, root, _rel(path, cwd))
-            if os.path.isfile(path):
-                yield _rel(path, cwd)
+    start = _rel(full, cwd).rstrip("/")
+    stack = [(full, "" if start == "." else f"{start}/")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            if entry.is_symlink():
+                _inside(entry.path, root, rel)  # pointing out is an error
+                if entry.is_file():  # a link to a file inside is kept; linked folders
+                    yield rel  # are not walked (no loops)
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, f"{rel}/"))
+            elif entry.is_file(follow_symlinks=False):
+                yield rel
 
 
 def _inside(path: str, root: str, shown: str) -> None:

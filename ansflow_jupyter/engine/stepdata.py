@@ -94,9 +94,11 @@ class StepData:
     ) -> bool:
         """Lay out the needs' artifacts under $ANSFLOW_ARTIFACTS; True on a cache hit
         (then the step's outputs, artifacts and `cached_from` are set)."""
+        # Only needs that declare artifacts get a folder: most steps pay nothing.
+        needs_with_files = [n for n in needs if n.spec.artifacts is not None]
         if self.remote:
-            self._plan_remote(step, needs)
-        elif needs:
+            self._plan_remote(step, needs_with_files)
+        elif needs_with_files:
             folder = tempfile.mkdtemp(prefix="ansflow-artifacts-")
             self._staging[step.spec.id] = folder
             env["ANSFLOW_ARTIFACTS"] = folder
@@ -105,7 +107,7 @@ class StepData:
                     artifacts.leg_folder(n.spec.template_id or n.spec.id, n.spec.matrix),
                     self.collected.get(n.spec.id, []),
                 )
-                for n in needs
+                for n in needs_with_files
             ]
             try:
                 await asyncio.to_thread(_stage, folder, legs, self.store)
