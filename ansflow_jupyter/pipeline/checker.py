@@ -8,11 +8,12 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from . import data_keys
 from .conditions import ConditionSyntaxError, ParsedCondition, parse_condition
 from .durations import parse_duration
 from .keys import ENV_NAME_PATTERN, ID_PATTERN, LIST_STEP_KEYS, STEP_KEYS, TOP_KEYS, Key
 from .source import Reporter, is_str, kind, scalar_text, to_bool, to_int, to_number
-from .spec import IF_NO_FILES, SHELLS, ArtifactsSpec, CacheSpec, RetrySpec
+from .spec import SHELLS, RetrySpec
 from .templates import Document, StepTemplate, Text, did_you_mean, join
 
 _ID = re.compile(ID_PATTERN)
@@ -39,8 +40,8 @@ class Checker:
             "names": self._names,
             "env": self._env,
             "matrix": self._matrix,
-            "artifacts": self._artifacts,
-            "cache": self._cache,
+            "artifacts": lambda n, p: data_keys.artifacts(self, n, p),
+            "cache": lambda n, p: data_keys.cache(self, n, p),
             "steps": self._steps,
         }
 
@@ -284,84 +285,6 @@ class Checker:
             else:
                 out.append(Text(text, item, join(path, i)))
         return out if len(out) == len(node.value) else None
-
-    def _patterns(self, node: Node, path: str) -> tuple[str, ...] | None:
-        """A non-empty list of relative path patterns (nothing absolute, nothing with '..')."""
-        if not isinstance(node, SequenceNode) or not node.value:
-            self._expect(node, path, "a non-empty list of paths or globs")
-            return None
-        out: list[str] = []
-        for i, item in enumerate(node.value):
-            text = self._string(item, join(path, i))
-            if text is None:
-                continue
-            value = text.value.strip()
-            parts = value.replace("\\", "/").split("/")
-            if not value:
-                self.rep.at(item, text.path, "must not be empty")
-            elif value.startswith(("/", "~")) or ".." in parts:
-                self.rep.at(
-                    item, text.path, f"'{value}' leaves the working directory (use a relative path)"
-                )
-            else:
-                out.append(value)
-        return tuple(out) if len(out) == len(node.value) else None
-
-    def _artifacts(self, node: Node, path: str) -> ArtifactsSpec | None:
-        if isinstance(node, SequenceNode):
-            paths = self._patterns(node, path)
-            return ArtifactsSpec(paths) if paths is not None else None
-        if not isinstance(node, MappingNode):
-            self._expect(node, path, "a list of paths or {paths: [...], if-no-files: ...}")
-            return None
-        paths, policy, ok = None, "warn", True
-        for name, key_node, value in self.pairs(node, path, "key"):
-            if name == "paths":
-                paths = self._patterns(value, join(path, name))
-                ok = ok and paths is not None
-            elif name == "if-no-files":
-                text = self._string(value, join(path, name))
-                if text is not None and text.value not in IF_NO_FILES:
-                    self.rep.at(value, text.path, f"must be one of {', '.join(IF_NO_FILES)}")
-                    text = None
-                ok = ok and text is not None
-                policy = text.value if text is not None else policy
-            else:
-                hint = (
-                    did_you_mean(name, ["paths", "if-no-files"]) or " (allowed: paths, if-no-files)"
-                )
-                self.rep.at(key_node, join(path, name), f"unknown key '{name}'{hint}")
-                ok = False
-        if paths is None:
-            if ok:
-                self.rep.at(node, join(path, "paths"), "missing required key 'paths'")
-            return None
-        return ArtifactsSpec(paths, policy) if ok else None
-
-    def _cache(self, node: Node, path: str) -> CacheSpec | None:
-        if isinstance(node, ScalarNode) and to_bool(node) is not None:
-            return CacheSpec() if to_bool(node) else None
-        if not isinstance(node, MappingNode):
-            self._expect(node, path, "true or {inputs: [globs], key: '...'}")
-            return None
-        inputs: tuple[str, ...] | None = None
-        key, ok = "", True
-        for name, key_node, value in self.pairs(node, path, "key"):
-            if name == "inputs":
-                inputs = self._patterns(value, join(path, name))
-                ok = ok and inputs is not None
-            elif name == "key":
-                text = scalar_text(value)
-                if text is None:
-                    self._expect(value, join(path, name), "a string")
-                    ok = False
-                else:
-                    key = text
-            else:
-                hint = did_you_mean(name, ["inputs", "key"]) or " (allowed: inputs, key)"
-                self.rep.at(key_node, join(path, name), f"unknown key '{name}'{hint}")
-                ok = False
-        return CacheSpec(inputs, key) if ok else None
 
     # -- steps ----------------------------------------------------------------------------
 
