@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -199,6 +200,8 @@ class ExecutionManager:
             Owner.current(),
             steps,
         )
+        if self.backend.moves_files and self.data.blobs.local:
+            await self._check_shared_store(spec)
         reused = await self._write(self._carry_artifacts, execution_id, dict(reuse or {}))
         data = StepData(
             self.data,
@@ -233,6 +236,21 @@ class ExecutionManager:
             "steps_total": len(steps),
             "steps_done": 0,
         }
+
+    async def _check_shared_store(self, spec: PipelineSpec) -> None:
+        """A local artifact folder cannot carry files between machines: refuse at start."""
+        if not any(s.artifacts is not None for s in spec.steps.values()):
+            return
+        here = {"127.0.0.1", "localhost", "::1", socket.gethostname()}
+        with contextlib.suppress(OSError):
+            here.add(socket.gethostbyname(socket.gethostname()))
+        away = [h for h in await self.backend.worker_hosts() if h not in here]
+        if away:
+            raise BadRequest(
+                f"artifact store {self.data.blobs.location} is a local folder, but Dask "
+                f"workers run on other hosts ({', '.join(away)}): set artifact_url to a "
+                "URL every worker reaches (s3://..., a shared mount)"
+            )
 
     def _carry_artifacts(self, execution_id: str, reuse: dict[str, str]) -> dict[str, Any]:
         """Reused steps keep their artifacts: recorded for the new execution too."""

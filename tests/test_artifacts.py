@@ -346,3 +346,39 @@ def test_a_reused_step_keeps_its_artifacts_for_a_rerun(tmp_path: Path) -> None:
         assert [(a["step_id"], a["path"]) for a in listed] == [("build", "out.txt")]
 
     with_manager(tmp_path, body)
+
+
+def test_a_local_store_with_workers_on_other_hosts_is_refused(tmp_path: Path) -> None:
+    from distributed import Client, Scheduler, Worker
+
+    from ansflow_jupyter.engine.backends.dask import DaskBackend
+    from ansflow_jupyter.errors import BadRequest
+
+    async def main() -> str:
+        # A worker listening on 127.0.0.2 stands for another machine: its host is not ours.
+        scheduler = await Scheduler(host="127.0.0.2", port=0, dashboard_address=None)
+        worker = await Worker(scheduler.address, host="127.0.0.2")
+        client = await Client(scheduler.address, asynchronous=True)  # type: ignore[no-untyped-call]
+        manager = ExecutionManager(
+            Store(f"sqlite:///{tmp_path / 's.sqlite'}"), DaskBackend(client=client)
+        )
+        try:
+            plain = load_pipeline("name: p\nsteps:\n  a: {run: 'true'}\n", base_dir=tmp_path)
+            await manager.start(plain)  # without artifacts nothing travels: fine
+            spec = load_pipeline(
+                "name: p\nsteps:\n  a: {run: 'true', artifacts: [x]}\n", base_dir=tmp_path
+            )
+            try:
+                await manager.start(spec)
+            except BadRequest as exc:
+                return str(exc)
+            return "started"
+        finally:
+            await manager.shutdown()
+            await client.close()
+            await worker.close()
+            await scheduler.close()
+
+    message = asyncio.run(asyncio.wait_for(main(), 60))
+    assert message.startswith(f"artifact store {tmp_path / 'artifacts'} is a local folder, but")
+    assert "workers run on other hosts (127.0.0.2)" in message

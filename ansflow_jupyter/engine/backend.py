@@ -73,5 +73,9 @@ class Backend(abc.ABC):
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Start the attempt; raise SpawnError when it cannot start."""
 
+    async def worker_hosts(self) -> list[str]:
+        """Hosts where steps may run (empty: only this machine)."""
+        return []
+
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources; running attempts have been terminated by then."""

@@ -260,6 +260,12 @@ class DaskBackend(Backend):
         result = await client.run(signal_step_group, pgid, sig, workers=[worker])
         return bool(result.get(worker))
 
+    async def worker_hosts(self) -> list[str]:
+        """The hosts of the cluster's workers."""
+        client = await self._connect()
+        workers = (await client.scheduler.identity()).get("workers", {})
+        return sorted({str(w.get("host", "")) for w in workers.values()})
+
     def unsubscribe(self, topic: str) -> None:
         """Stop following a finished attempt's topic."""
         if self._client is not None:
