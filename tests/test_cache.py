@@ -279,3 +279,25 @@ def test_the_example_pipeline_is_cached_on_its_second_run(tmp_path: Path) -> Non
         assert "report/timings.svg" in paths and "dist/demo_app-1.0-py3-none-any.whl" in paths
 
     with_manager(tmp_path, body)
+
+
+def test_secret_values_are_hashed_never_stored(tmp_path: Path) -> None:
+    pipeline = """\
+    name: secret
+    secrets: [TOKEN]
+    steps:
+      s: {run: "echo $TOKEN", cache: {inputs: [none*]}}
+    """
+    secret = "s3cr3t-value-xyz"
+
+    async def body(manager: ExecutionManager) -> None:
+        await run(manager, pipeline, tmp_path, env={"TOKEN": secret})
+        hit = await run(manager, pipeline, tmp_path, env={"TOKEN": secret})
+        assert steps(hit)["s"]["reason"] == "cached"
+        other = await run(manager, pipeline, tmp_path, env={"TOKEN": "another"})
+        assert steps(other)["s"]["cache_miss"] == "env changed"  # part of the key...
+        with manager.data.store._read() as conn:  # ...but never in the cache's rows
+            rows = conn.exec_driver_sql("SELECT * FROM cache_entries").all()
+        assert rows and not any(secret in str(row) for row in rows)
+
+    with_manager(tmp_path, body)
