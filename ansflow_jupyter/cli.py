@@ -1,4 +1,5 @@
-"""The `ansflow` command: run, validate, schema, list, show, logs, cancel, rerun.
+"""The `ansflow` command: run, validate, schema, list, show, logs, cancel, rerun, artifacts,
+cache.
 
 Exit codes: 0 success, 1 failed, 2 invalid input (pipeline, arguments or store),
 130 cancelled with Ctrl-C (every step process is killed first).
@@ -15,9 +16,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .cli_artifacts import add_data_commands, cmd_data
 from .cli_logs import cmd_logs
 from .errors import AnsFlowError, Conflict, SpecError
-from .events import Event, ExecutionStatus
+from .events import Event, EventType, ExecutionStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 CANCEL_WAIT = 30.0  # seconds `ansflow cancel` waits for the owning process to stop it
@@ -80,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="cut longer log lines ($ANSFLOW_LOG_LINE_MAX_BYTES; default: 65536)",
     )
+
+    run.add_argument("--force", action="store_true", help="bypass the step cache")
+    run.add_argument(
+        "--force-step",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="bypass the step cache for this step (repeatable)",
+    )
+    add_data_commands(sub, with_db)
 
     validate = sub.add_parser("validate", help="check a pipeline file and report every error")
     validate.add_argument("file")
@@ -189,7 +201,11 @@ async def _dispatch(args: argparse.Namespace, spec: Any, env: dict[str, str]) ->
             return await cmd_run(manager, spec, args, env)
         if args.command == "list":
             return await cmd_list(manager, args)
+        if args.command == "cache":
+            return await cmd_data(manager, args)
         args.id = await manager.resolve_id(args.id)
+        if args.command == "artifacts":
+            return await cmd_data(manager, args)
         command = {"show": cmd_show, "cancel": cmd_cancel, "rerun": cmd_rerun, "logs": cmd_logs}
         return await command[args.command](manager, args)
     finally:
@@ -198,19 +214,18 @@ async def _dispatch(args: argparse.Namespace, spec: Any, env: dict[str, str]) ->
 
 async def cmd_run(manager: Any, spec: Any, args: argparse.Namespace, env: dict[str, str]) -> int:
     """`ansflow run FILE`: start, follow live, map the final status to the exit code."""
-    info = await manager.start(spec, env=env, max_parallel=args.max_parallel)
+    force = True if args.force else list(args.force_step)
+    info = await manager.start(spec, env=env, max_parallel=args.max_parallel, force=force)
     return await follow_run(manager, info["execution_id"], spec, args)
 
 
 async def cmd_rerun(manager: Any, args: argparse.Namespace) -> int:
     """`ansflow rerun ID [--failed] [--force]`: a new execution of the same pipeline, live."""
-    # `--force` bypasses cached step results; no step result is cached yet, so every step
-    # that is not reused (`--failed`) runs anyway.
     from pathlib import Path
 
     from .pipeline import load_pipeline
 
-    info = await manager.rerun(args.id, failed_only=args.failed)
+    info = await manager.rerun(args.id, failed_only=args.failed, force=args.force)
     row = await manager.get(info["execution_id"])
     path = row.get("path")
     base_dir = Path(path).parent if path else Path.cwd()

@@ -59,7 +59,7 @@ class StepReason(enum.StrEnum):
     INTERRUPTED = "interrupted"
     REUSED = "reused"
     WORKER_LOST = "worker-lost"
-
+    CACHED = "cached"
     OUTPUT_ERROR = "output-error"
 
 

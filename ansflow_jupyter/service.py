@@ -13,6 +13,7 @@ import builtins
 import contextlib
 import queue
 import threading
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 from .bus import Bus, Subscription
 from .engine.backend import Backend, BackendUnavailable
 from .engine.executor import Executor
+from .engine.stepdata import DEFAULT_MAX_BYTES, StepData
 from .errors import BadRequest, Conflict, NotFound, Unavailable
 from .events import Event, EventType, ExecutionStatus, StepStatus
 from .hub import REPLAY_PAGE, EventStream, Follower, Following, Hub
@@ -63,7 +65,13 @@ class ExecutionManager:
         owner_heartbeat: float = 3.0,
         owner_timeout: float = 10.0,
         watch_interval: float = 0.05,
+        artifact_url: str | None = None,
+        artifact_max_bytes: int = DEFAULT_MAX_BYTES,
+        cache_max_bytes: int | None = None,
     ):
+        from .store.artifacts import BlobStore
+        from .store.data import DEFAULT_CACHE_MAX_BYTES, DataStore
+
         if backend is None:
             from .engine.backends.local import LocalBackend
 
@@ -77,6 +85,15 @@ class ExecutionManager:
         self.retention_days = retention_days
         self.max_executions = max_executions
         self.kill_grace = kill_grace
+        self.artifact_max_bytes = artifact_max_bytes
+        sqlite_file = (
+            store.engine.url.database if store.engine.url.get_backend_name() == "sqlite" else None
+        )
+        self.data = DataStore(
+            store,
+            BlobStore(artifact_url, sqlite_file=sqlite_file),
+            cache_max_bytes=cache_max_bytes or DEFAULT_CACHE_MAX_BYTES,
+        )
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ansflow-store-write")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="ansflow-store-read")
         self._runs: dict[str, _Run] = {}
@@ -101,9 +118,11 @@ class ExecutionManager:
         """Delete finished executions beyond `retention_days` / `max_executions`."""
         if self.retention_days is None and self.max_executions is None:
             return 0
-        return await self._write(
+        deleted = await self._write(
             self.store.apply_retention, self.retention_days, self.max_executions
         )
+        await self._write(self.data.collect_garbage)
+        return deleted
 
     async def shutdown(self, *, cancel_running: bool = True) -> None:
         """Stop every execution of this process; no step process outlives it.
@@ -170,8 +189,15 @@ class ExecutionManager:
         max_parallel: int | None = None,
         reuse: Mapping[str, str] | None = None,
         reuse_outputs: Mapping[str, Mapping[str, str]] | None = None,
+        force: bool | Sequence[str] = False,
     ) -> dict[str, Any]:
-        """Record a new execution and run it in the background; returns its summary."""
+        """Record a new execution and run it in the background; returns its summary.
+
+        `force` bypasses the cache (True: every step; a list: those step ids)."""
+        if not isinstance(force, bool):
+            unknown = sorted(set(force) - set(spec.steps))
+            if unknown:
+                raise BadRequest(f"force: unknown step id(s) {unknown}")
         try:
             await self.backend.open()  # an unreachable cluster is an error now, not per step
         except BackendUnavailable as exc:
@@ -195,10 +221,23 @@ class ExecutionManager:
             Owner.current(),
             steps,
         )
+        if self.backend.moves_files and self.data.blobs.local:
+            await self._check_shared_store(spec)
+        reused = await self._write(self._carry_artifacts, execution_id, dict(reuse or {}))
+        data = StepData(
+            self.data,
+            self.data,
+            pipeline_name=spec.name,
+            execution_id=execution_id,
+            env={**spec.env, **(env or {})},
+            max_bytes=self.artifact_max_bytes,
+            force=force if isinstance(force, bool) else frozenset(force),
+            reused=reused,
+        )
         executor = Executor(
             spec,
             execution_id,
-            self.backend,
+            data.wrap(self.backend),
             _StoreSink(self),
             max_parallel=max_parallel or spec.max_parallel or self.max_parallel,
             log_line_max_bytes=self.log_line_max_bytes,
@@ -207,6 +246,7 @@ class ExecutionManager:
             env=dict(env or {}),
             summaries=_StoreSink(self),
             reuse_outputs=reuse_outputs,
+            data=data,
         )
         run = _Run(executor)
         self._runs[execution_id] = run
@@ -220,6 +260,31 @@ class ExecutionManager:
             "steps_total": len(steps),
             "steps_done": 0,
         }
+
+    async def _check_shared_store(self, spec: PipelineSpec) -> None:
+        """A local artifact folder cannot carry files between machines: refuse at start."""
+        if not any(s.artifacts is not None for s in spec.steps.values()):
+            return
+        here = {"127.0.0.1", "localhost", "::1", socket.gethostname()}
+        with contextlib.suppress(OSError):
+            here.add(socket.gethostbyname(socket.gethostname()))
+        away = [h for h in await self.backend.worker_hosts() if h not in here]
+        if away:
+            raise BadRequest(
+                f"artifact store {self.data.blobs.location} is a local folder, but Dask "
+                f"workers run on other hosts ({', '.join(away)}): set artifact_url to a "
+                "URL every worker reaches (s3://..., a shared mount)"
+            )
+
+    def _carry_artifacts(self, execution_id: str, reuse: dict[str, str]) -> dict[str, Any]:
+        """Reused steps keep their artifacts: recorded for the new execution too."""
+        carried = {}
+        for step_id, source in reuse.items():
+            files = self.data.files(source, step_id) if source != execution_id else []
+            if files:
+                self.data.record(execution_id, step_id, files)
+                carried[step_id] = files
+        return carried
 
     async def _drive(self, execution_id: str, run: _Run) -> ExecutionStatus:
         try:
@@ -247,7 +312,12 @@ class ExecutionManager:
         await self._write(self.store.request_cancel, execution_id)
 
     async def rerun(
-        self, execution_id: str, *, failed_only: bool = False, base_dir: Path | None = None
+        self,
+        execution_id: str,
+        *,
+        failed_only: bool = False,
+        base_dir: Path | None = None,
+        force: bool | Sequence[str] = False,
     ) -> dict[str, Any]:
         """A new execution of the same pipeline source; `failed_only` reuses what succeeded.
 
@@ -263,7 +333,7 @@ class ExecutionManager:
             snapshot = await self._read(self.store.snapshot, execution_id)
             reuse = reusable_steps(spec, snapshot.data["steps"], execution_id)
             outputs = {s["step_id"]: s.get("outputs") for s in snapshot.data["steps"]}
-        return await self.start(spec, reuse=reuse, reuse_outputs=outputs)
+        return await self.start(spec, reuse=reuse, reuse_outputs=outputs, force=force)
 
     async def delete(self, execution_id: str) -> None:
         """Remove an execution with its events and logs; Conflict while it runs."""
@@ -346,6 +416,22 @@ class ExecutionManager:
     ) -> builtins.list[dict[str, Any]]:
         """Step summaries: `{step_id, attempt, markdown}` per step that wrote one."""
         return await self._read(self.store.summaries, execution_id, step)
+
+    async def artifacts(self, execution_id: str) -> builtins.list[dict[str, Any]]:
+        """Every artifact of an execution: `{step_id, path, size, sha256, media_type}`."""
+        return await self._read(self.data.list_artifacts, execution_id)
+
+    async def artifact(self, execution_id: str, step_id: str, path: str) -> dict[str, Any]:
+        """One artifact row; NotFound when absent."""
+        return await self._read(self.data.artifact, execution_id, step_id, path)
+
+    async def cache_entries(self) -> builtins.list[dict[str, Any]]:
+        """Every cache entry, most recently used first."""
+        return await self._read(self.data.cache_entries)
+
+    async def clear_cache(self) -> int:
+        """Delete every cache entry; how many."""
+        return await self._write(self.data.clear_cache)
 
     async def stats(self, pipeline: str | None = None) -> dict[str, Any]:
         """Runs, success rate and duration percentiles."""

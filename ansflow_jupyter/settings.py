@@ -51,6 +51,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "kill_grace": float,
     "owner_heartbeat": _positive_float,
     "owner_timeout": _positive_float,
+    "artifact_url": str,
+    "artifact_max_bytes": _positive_int,
+    "cache_max_bytes": _positive_int,
 }
 
 
@@ -71,6 +74,9 @@ class Settings:
     # process on one store needs owner_timeout well above the others' heartbeat.
     owner_heartbeat: float = 3.0
     owner_timeout: float = 10.0
+    artifact_url: str | None = None  # None: `artifacts/` beside the SQLite file
+    artifact_max_bytes: int = 5 * 1024**3  # per execution
+    cache_max_bytes: int = 10 * 1024**3
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -125,6 +131,9 @@ class Settings:
             "kill_grace": self.kill_grace,
             "owner_heartbeat": self.owner_heartbeat,
             "owner_timeout": self.owner_timeout,
+            "artifact_url": self.artifact_url,
+            "artifact_max_bytes": self.artifact_max_bytes,
+            "cache_max_bytes": self.cache_max_bytes,
         }
 
 

@@ -315,3 +315,41 @@ def test_summary_counts_by_category(tmp_path: Path) -> None:
     shown = ansflow(tmp_path, "show", execution_id).stdout
     assert "5 steps: 1 success, 1 failed, 1 allowed-failure, 2 skipped" in shown
     assert "skipped: its if: condition was false" in shown
+
+CACHED = """\
+name: cli cache
+steps:
+  build:
+    run: mkdir -p dist && echo built >> dist/a.txt && echo ran
+    artifacts: [dist/]
+    cache: {inputs: [c.yml]}
+"""
+
+
+def test_artifacts_cache_and_force_from_the_command_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yml", CACHED)
+    assert ansflow(tmp_path, "run", "--plain", path).returncode == 0
+    second = ansflow(tmp_path, "run", "--plain", path)
+    assert "✔ build success" in second.stdout and "cached" in second.stdout
+    assert "build | ran" not in second.stdout
+    forced = ansflow(tmp_path, "run", "--plain", "--force-step", "build", path)
+    assert "build | ran" in forced.stdout
+    rows = [json.loads(x) for x in ansflow(tmp_path, "list", "--json").stdout.splitlines()]
+    newest = rows[0]["execution_id"]
+    listed = ansflow(tmp_path, "artifacts", newest, "--json")
+    (row,) = [json.loads(x) for x in listed.stdout.splitlines()]
+    assert (row["step_id"], row["path"], row["size"]) == ("build", "dist/a.txt", 12)
+    table = ansflow(tmp_path, "artifacts", newest).stdout
+    assert "dist/a.txt" in table and "12 B" in table
+    got = ansflow(tmp_path, "artifacts", newest, "--download", "out")
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "out" / "build" / "dist" / "a.txt").read_text() == "built\nbuilt\n"
+    entries = ansflow(tmp_path, "cache", "list", "--json").stdout.splitlines()
+    assert [json.loads(e)["step_id"] for e in entries] == ["build"]
+    assert ansflow(tmp_path, "cache", "clear").stdout.strip() == "removed 1 cache entries"
+    assert ansflow(tmp_path, "cache", "list").stdout.strip() == "(none)"
+    unknown = ansflow(tmp_path, "artifacts", "nope")
+    assert (unknown.returncode, unknown.stderr.strip()) == (
+        2,
+        "ansflow: error: execution nope not found",
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .environment import StepEnvironment
 
@@ -45,6 +46,7 @@ class StepLaunch:
     #: How `env` was built, for a backend that starts the process elsewhere: a Dask
     #: worker builds it again on top of its own environment. None: use `env` as it is.
     environment: StepEnvironment | None = None
+    files: Any = None  # remote.RemoteFiles: artifact work on the worker (remote backends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class StepProcess(abc.ABC):
     """One running attempt."""
 
     info: ProcessInfo | None
+    files: dict[str, Any] | None = None  # remote backends: what the worker collected
 
     @abc.abstractmethod
     async def wait(self) -> int:
@@ -81,12 +84,20 @@ class StepProcess(abc.ABC):
 class Backend(abc.ABC):
     """Runs step attempts somewhere (local processes, a Dask cluster)."""
 
+    #: True when steps may run where the engine cannot see their files: artifacts then
+    #: travel through the artifact store, handled on the worker (engine/remote.py).
+    moves_files = False
+
     @abc.abstractmethod
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Start the attempt; raise SpawnError when it cannot start."""
 
     async def open(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Check that steps can run (connect); raise BackendUnavailable, fast, when not."""
+
+    async def worker_hosts(self) -> list[str]:
+        """Hosts where steps may run (empty: only this machine)."""
+        return []
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources; running attempts have been terminated by then."""

@@ -37,6 +37,7 @@ from .stepfiles import (
     needs_context,
     render_runtime,
 )
+from .stepdata import StepData
 from .writer import EventSink, EventWriter
 
 __all__ = ["EventSink", "Executor", "default_max_parallel", "shell_argv"]
@@ -65,6 +66,7 @@ class Executor:
         env: Mapping[str, str] | None = None,
         summaries: SummarySink | None = None,
         reuse_outputs: Mapping[str, Mapping[str, str]] | None = None,
+        data: StepData | None = None,
     ) -> None:
         self.spec = spec
         self.execution_id = execution_id
@@ -80,6 +82,7 @@ class Executor:
         self._environment = ExecutionEnvironment(
             execution_id, spec.env, spec.secrets, env or {}, inherit=spec.env_inherit
         )
+        self._data = data  # artifacts and cache (None: neither)
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
         # Incremental ready set: unfinished-needs counters and a heap of file positions, so
@@ -332,6 +335,12 @@ class Executor:
                 step.extra["message"] = str(exc)
                 self._finish(step, StepStatus.FAILED, StepReason.SPAWN_ERROR)
                 return
+        if self._data is not None:
+            step.started_at = time.time()
+            needs = [self._steps[n] for n in spec.needs if n in self._steps]
+            if await self._data.before(step, needs, cwd, env, log):
+                self._finish(step, StepStatus.SUCCESS, StepReason.CACHED)
+                return
         summary = ""
         for attempt in range(1, spec.retry.max + 2):
             if attempt > 1:
@@ -409,6 +418,8 @@ class Executor:
                     self.execution_id, spec.id, step.attempt, summary
                 )
             step.extra["summary"] = len(summary.encode())
+        if self._data is not None:
+            status, reason = await self._data.after(step, cwd, status, reason, log)
         self._finish(step, status, reason)
 
     def _lost(self, step: StepState, log: LineProcessor, exc: WorkerLost) -> StepResult:

@@ -61,11 +61,14 @@ class ServerClient:
         path: str | None = None,
         yaml: str | None = None,
         env: Mapping[str, str] | None = None,
+        force: bool | list[str] = False,
     ) -> dict[str, Any]:
         """Start an execution from a file (absolute path) or YAML text; its summary."""
         body: dict[str, Any] = {"path": path} if path is not None else {"yaml": yaml}
         if env:
             body["env"] = dict(env)
+        if force:
+            body["force"] = force
         return dict(self._request("POST", "executions", body=body, source=path))
 
     def snapshot(self, execution_id: str) -> dict[str, Any]:
@@ -101,6 +104,11 @@ class ServerClient:
         answer = self._request("GET", f"executions/{_q(execution_id)}/logs", query=query)
         if isinstance(answer, Mapping):
             answer = answer.get("lines", [])
+        return [dict(row) for row in answer]
+
+    def artifacts(self, execution_id: str) -> list[dict[str, Any]]:
+        """The files the steps of an execution collected."""
+        answer = self._request("GET", f"executions/{_q(execution_id)}/artifacts")
         return [dict(row) for row in answer]
 
     # -- transport -----------------------------------------------------------------

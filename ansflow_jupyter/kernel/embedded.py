@@ -100,10 +100,11 @@ class EmbeddedRuntime:
         path: str | None = None,
         yaml: str | None = None,
         env: Mapping[str, str] | None = None,
+        force: bool | list[str] = False,
     ) -> dict[str, Any]:
         """Validate and start a pipeline; its summary. Raises SpecError for bad input."""
         spec = self.manager.load(path=path, yaml=yaml, env=env, base_dir=Path.cwd())
-        return self.call(self.manager.start(spec, env=env))
+        return self.call(self.manager.start(spec, env=env, force=force))
 
     def snapshot(self, execution_id: str) -> dict[str, Any]:
         """The snapshot envelope of one execution."""
@@ -128,6 +129,10 @@ class EmbeddedRuntime:
     ) -> list[dict[str, Any]]:
         """Stored log lines."""
         return self.call(self.manager.logs(execution_id, step=step, tail=tail))
+
+    def artifacts(self, execution_id: str) -> list[dict[str, Any]]:
+        """The files the steps of an execution collected."""
+        return self.call(self.manager.artifacts(execution_id))
 
     def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionStatus:
         """Block until the execution ends; its final status."""

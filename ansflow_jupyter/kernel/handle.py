@@ -95,6 +95,10 @@ class ExecutionHandle:
         """Stored log lines (of one step, or of all), optionally only the last `tail`."""
         return [_line_text(row) for row in self._runner.logs(self.id, step=step, tail=tail)]
 
+    def artifacts(self) -> list[dict[str, Any]]:
+        """The files the steps collected: `{step_id, path, size, sha256, media_type}`."""
+        return self._runner.artifacts(self.id)
+
     # -- control ---------------------------------------------------------------------
 
     def wait(
@@ -245,14 +249,16 @@ def run_pipeline(
     env: Mapping[str, str] | None = None,
     display: bool = True,
     raise_on_failure: bool = True,
+    force: bool | list[str] = False,
 ) -> ExecutionHandle:
     """Start a pipeline from a file path or YAML text (text when it has a newline).
 
     The Jupyter server runs it when it launched this kernel, else the kernel itself
     (`embedded=True` forces that). With `wait`, block until it ends and raise
-    PipelineFailed unless it succeeded (`raise_on_failure=False` only returns)."""
+    PipelineFailed unless it succeeded (`raise_on_failure=False` only returns). `force`
+    bypasses the step cache (True, or a list of step ids)."""
     runner = get_runner(embedded)
-    summary = runner.start(**pipeline_source(source), env=dict(env or {}))
+    summary = runner.start(**pipeline_source(source), env=dict(env or {}), force=force)
     return _launch(runner, summary, wait=wait, display=display, raise_on_failure=raise_on_failure)
 
 

@@ -18,8 +18,8 @@ from .handle import ExecutionHandle, run_pipeline, show_execution
 from .runner import get_runner
 
 USAGE = """\
-%ansflow run FILE [--wait] [--embedded] [--env K=V ...]
-%%ansflow run [--wait] [--embedded] [--env K=V ...]     (pipeline YAML in the cell)
+%ansflow run FILE [--wait] [--embedded] [--force] [--env K=V ...]
+%%ansflow run [--wait] [--embedded] [--force] [--env K=V ...]  (pipeline YAML in the cell)
 %ansflow list [--limit N] [--status S] [--embedded]
 %ansflow show ID [--embedded]
 %ansflow cancel ID [--embedded]
@@ -42,6 +42,7 @@ def _parser() -> _Parser:
     run = sub.add_parser("run", add_help=False)
     run.add_argument("file", nargs="?")
     run.add_argument("--wait", action="store_true")
+    run.add_argument("--force", action="store_true", help="bypass the step cache")
     run.add_argument("--env", action="append", default=[], metavar="K=V")
     for name in ("list", "show", "cancel", "logs"):
         cmd = sub.add_parser(name, add_help=False)
@@ -107,7 +108,13 @@ def _run(args: argparse.Namespace, cell: str | None) -> ExecutionHandle:
         raise UsageError("%%ansflow run: the cell is empty; write the pipeline YAML in it")
     # A one-line cell is still YAML, never a path: keep the newline that marks it as text.
     source: str = args.file if cell is None else cell if "\n" in cell else cell + "\n"
-    return run_pipeline(source, wait=args.wait, embedded=args.embedded, env=env_pairs(args.env))
+    return run_pipeline(
+        source,
+        wait=args.wait,
+        embedded=args.embedded,
+        env=env_pairs(args.env),
+        force=args.force,
+    )
 
 
 def _list(args: argparse.Namespace, cell: str | None) -> None:

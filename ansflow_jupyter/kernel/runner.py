@@ -19,8 +19,10 @@ class Runner(Protocol):
         path: str | None = None,
         yaml: str | None = None,
         env: Mapping[str, str] | None = None,
+        force: bool | list[str] = False,
     ) -> dict[str, Any]:
-        """Start an execution; its summary (with `execution_id`)."""
+        """Start an execution; its summary (with `execution_id`). `force` bypasses the
+        step cache (True: every step; a list: those step ids)."""
 
     def snapshot(self, execution_id: str) -> dict[str, Any]:
         """The snapshot envelope."""
@@ -40,6 +42,9 @@ class Runner(Protocol):
         self, execution_id: str, *, step: str | None = None, tail: int | None = None
     ) -> list[dict[str, Any]]:
         """Stored log lines."""
+
+    def artifacts(self, execution_id: str) -> list[dict[str, Any]]:
+        """The files the steps collected: `{step_id, path, size, sha256, media_type}`."""
 
 
 def get_runner(embedded: bool | None = None) -> Runner:

@@ -8,6 +8,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from . import data_keys
 from .conditions import ConditionSyntaxError, ParsedCondition, parse_condition
 from .durations import parse_duration
 from .keys import ENV_NAME_PATTERN, ID_PATTERN, LIST_STEP_KEYS, STEP_KEYS, TOP_KEYS, Key
@@ -39,6 +40,8 @@ class Checker:
             "names": self._names,
             "env": self._env,
             "matrix": self._matrix,
+            "artifacts": lambda n, p: data_keys.artifacts(self, n, p),
+            "cache": lambda n, p: data_keys.cache(self, n, p),
             "steps": self._steps,
         }
 
@@ -351,4 +354,6 @@ class Checker:
             continue_on_error=f.get("continue-on-error", False),
             matrix=f.get("matrix", []),
             env_inherit=f.get("env-inherit"),
+            artifacts=f.get("artifacts"),
+            cache=f.get("cache"),
         )

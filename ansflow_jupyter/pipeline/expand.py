@@ -299,6 +299,8 @@ def build_steps(
                 line=step.anchor.start_mark.line + 1,
                 env_inherit=step.env_inherit,
                 runtime=runtime,
+                artifacts=step.artifacts,
+                cache=step.cache,
             )
     return out
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .durations import DURATION_PATTERN
-from .spec import SHELLS
+from .spec import IF_NO_FILES, SHELLS
 
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -48,6 +48,16 @@ STEP_KEYS: dict[str, Key] = {
     "retry": Key("mapping", "Retry a failing step.", table=RETRY_KEYS),
     "continue-on-error": Key("bool", "A failure of this step does not fail the pipeline."),
     "matrix": Key("matrix", "Run once per combination: {python: ['3.11', '3.12']}."),
+    "artifacts": Key(
+        "artifacts",
+        "Files to keep: globs/directories relative to the working directory, or "
+        "{paths: [...], if-no-files: warn|error|ignore}.",
+    ),
+    "cache": Key(
+        "cache",
+        "Skip the step when its inputs did not change: true (git-tracked files) or "
+        "{inputs: [globs], key: '...'}.",
+    ),
 }
 
 # Only in the list form of `steps`: `- id: build`.
@@ -101,6 +111,33 @@ KIND_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "propertyNames": {"pattern": ENV_NAME_PATTERN},
         "additionalProperties": _SCALAR,
+    },
+    "artifacts": {
+        "anyOf": [
+            {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+            {
+                "type": "object",
+                "properties": {
+                    "paths": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "if-no-files": {"enum": list(IF_NO_FILES)},
+                },
+                "required": ["paths"],
+                "additionalProperties": False,
+            },
+        ]
+    },
+    "cache": {
+        "anyOf": [
+            {"type": "boolean"},
+            {
+                "type": "object",
+                "properties": {
+                    "inputs": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "key": {"type": "string"},
+                },
+                "additionalProperties": False,
+            },
+        ]
     },
     "matrix": {
         "type": "object",

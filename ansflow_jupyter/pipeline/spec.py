@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .interpolate import Template
 
 SHELLS = ("bash", "sh", "python")
+IF_NO_FILES = ("warn", "error", "ignore")
 
 
 class ConditionContext(Protocol):
@@ -61,6 +62,22 @@ class RetrySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtifactsSpec:
+    """`artifacts:` — globs/directories relative to the working directory."""
+
+    paths: tuple[str, ...]
+    if_no_files: str = "warn"  # one of IF_NO_FILES: what a pattern matching nothing does
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSpec:
+    """`cache:` — skip the step when nothing its key hashes changed."""
+
+    inputs: tuple[str, ...] | None = None  # globs; None: the git-tracked files of the cwd
+    key: str = ""  # extra text mixed into the key (e.g. a manual version)
+
+
+@dataclass(frozen=True, slots=True)
 class StepSpec:
     """One step after matrix expansion and `${{ }}` substitution."""
 
@@ -82,6 +99,8 @@ class StepSpec:
     # `run` ("run") and env values ("env.NAME") whose `${{ }}` read `needs` or call
     # hashFiles(): rendered when the step starts (until then they show the `${{ }}`).
     runtime: Mapping[str, Template] = field(default_factory=dict)
+    artifacts: ArtifactsSpec | None = None
+    cache: CacheSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 from yaml.nodes import Node
 
 from .conditions import ParsedCondition
-from .spec import RetrySpec
+from .spec import ArtifactsSpec, CacheSpec, RetrySpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,8 @@ class StepTemplate:
     continue_on_error: bool = False
     matrix: list[tuple[str, list[Text]]] = field(default_factory=list)
     env_inherit: bool | None = None
+    artifacts: ArtifactsSpec | None = None
+    cache: CacheSpec | None = None
 
 
 @dataclass(slots=True)

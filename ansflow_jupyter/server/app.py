@@ -17,7 +17,7 @@ from ..bus import SubscriberLagged
 from ..errors import AnsFlowError
 from ..events import Event, EventType
 from ..settings import Settings
-from . import discovery, handlers, ws
+from . import artifacts_handlers, discovery, handlers, ws
 from .base import UNAVAILABLE
 
 EVENT_SCHEMA = Path(__file__).with_name("execution_event.yaml")
@@ -59,6 +59,18 @@ class AnsFlowApp(ExtensionApp):
         10.0,
         help="A run whose owning process (this server, a CLI, a kernel) has not written a "
         "heartbeat for this long is marked interrupted.",
+    ).tag(config=True)
+    artifact_url = Unicode(
+        None,
+        allow_none=True,
+        help="fsspec URL of the artifact store (default: ANSFLOW_ARTIFACT_URL or an "
+        "`artifacts` folder beside the SQLite file).",
+    ).tag(config=True)
+    artifact_max_bytes = Int(
+        5 * 1024**3, help="Artifact bytes one execution may store (more fails the step)."
+    ).tag(config=True)
+    cache_max_bytes = Int(
+        10 * 1024**3, help="Size of the step cache; least recently used entries are evicted."
     ).tag(config=True)
     on_shutdown = Enum(
         ["cancel", "interrupt"],
@@ -140,6 +152,8 @@ class AnsFlowApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         """REST and WebSocket routes (under base_url)."""
+        # The REST list ends with the JSON 404 for every other api path: it goes last.
+        self.handlers.extend(artifacts_handlers.default_handlers)
         self.handlers.extend(handlers.default_handlers)
         self.handlers.extend(ws.default_handlers)
 

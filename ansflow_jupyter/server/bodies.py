@@ -33,6 +33,12 @@ _FIELDS: dict[str, _Check] = {
         "an integer >= 1",
     ),
     "failed_only": (lambda v: isinstance(v, bool), "a boolean"),
+    "force": (
+        lambda v: (
+            isinstance(v, bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        ),
+        "a boolean or a list of step ids",
+    ),
 }
 
 

@@ -116,14 +116,16 @@ class ExecutionsHandler(_Handler):
     @_authorized_to("execute")
     async def post(self) -> None:
         """Start a pipeline from `{path}` or `{yaml}` (+ env, max_parallel); 201."""
-        body = await self.json_body("path", "yaml", "env", "max_parallel")
+        body = await self.json_body("path", "yaml", "env", "max_parallel", "force")
         source = self.source(body)
         env = body.get("env")
         # YAML text has no folder of its own: its working directories resolve in root_dir.
         spec = await asyncio.to_thread(
             lambda: self.manager.load(**source, env=env, base_dir=Path(self.root_dir))
         )
-        execution = await self.manager.start(spec, env=env, max_parallel=body.get("max_parallel"))
+        execution = await self.manager.start(
+            spec, env=env, max_parallel=body.get("max_parallel"), force=body.get("force", False)
+        )
         self.created(execution)
 
 
@@ -165,9 +167,12 @@ class RerunHandler(_Handler):
     @_authorized_to("execute")
     async def post(self, execution_id: str) -> None:
         """A new execution of the same pipeline; `failed_only` reuses what succeeded; 201."""
-        body = await self.json_body("failed_only")
+        body = await self.json_body("failed_only", "force")
         execution = await self.manager.rerun(
-            execution_id, failed_only=body.get("failed_only", False), base_dir=Path(self.root_dir)
+            execution_id,
+            failed_only=body.get("failed_only", False),
+            base_dir=Path(self.root_dir),
+            force=body.get("force", False),
         )
         self.created(execution)
 

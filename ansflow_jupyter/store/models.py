@@ -24,8 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 #: Bumped on any change of the tables below. Changes are additive only (new tables, new
 #: nullable columns): an older store is upgraded when opened (migrate.py), a newer one is
 #: refused with a clear error.
-#: 2: steps.needs, steps.continue_on_error; 3: owner liveness, cancel; 4: outputs, summaries.
-SCHEMA_VERSION = 4
+#: 2: steps.needs, steps.continue_on_error; 3: owner liveness, cancel; 4: outputs, summaries;
+#: 5: artifacts, cache, step messages.
+SCHEMA_VERSION = 5
 
 
 class Base(DeclarativeBase):
@@ -114,6 +115,10 @@ class Step(Base):
     # The step's outputs as a JSON object of strings, and its summary's size in bytes.
     outputs: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)  # the reason in words
+    cached_from: Mapped[str | None] = mapped_column(String(128))
+    cache_miss: Mapped[str | None] = mapped_column(Text)
+    artifacts: Mapped[str | None] = mapped_column(Text)  # json {count, bytes}
 
     __table_args__ = (Index("ix_steps_latest", "execution_id", "latest", "position"),)
 
@@ -152,6 +157,53 @@ class StoredEvent(Base):
     __table_args__ = (Index("ix_events_logs", "execution_id", "step_id", "line_offset"),)
 
 
+class Artifact(Base):
+    """One file a step collected; its content is the blob `sha256` of the artifact store."""
+
+    __tablename__ = "artifacts"
+
+    execution_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    step_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_artifacts_sha256", "sha256"),)
+
+
+class CacheRow(Base):
+    """A cache entry: the key of a successful step and what replays it (json `data`)."""
+
+    __tablename__ = "cache_entries"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    execution_id: Mapped[str] = mapped_column(String(128))
+    step_id: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_cache_scope", "scope", "created_at"),
+        Index("ix_cache_used_at", "used_at"),
+    )
+
+
+class FileHash(Base):
+    """The stat index of one folder's hashed input files, like git's index: one row per
+    folder holding json {relative path: [size, mtime_ns, inode, sha256]}. One row reads
+    10,000 entries ~10x faster than 10,000 rows."""
+
+    __tablename__ = "file_hashes"
+
+    root: Mapped[str] = mapped_column(Text, primary_key=True)
+    entries: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 #: Field names of the `execution_update` payload (SPEC §3), in the seed's order.
 EXECUTION_FIELDS = (
     "execution_id",
@@ -182,4 +234,7 @@ STEP_FIELDS = (
     "create_time",
     "reused_from",
     "summary",
+    "message",
+    "cached_from",
+    "cache_miss",
 )

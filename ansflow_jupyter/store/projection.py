@@ -17,12 +17,21 @@ from sqlalchemy import BigInteger, Connection, Table, bindparam, case, func, ins
 from ..errors import Conflict, NotFound
 from ..events import Event, EventType, StepStatus
 from . import codec
-from .models import EXECUTION_FIELDS, STEP_FIELDS, Execution, Step, StepSummary, StoredEvent
+from .models import (
+    EXECUTION_FIELDS,
+    STEP_FIELDS,
+    Artifact,
+    Execution,
+    Step,
+    StepSummary,
+    StoredEvent,
+)
 
 EXECUTIONS = cast(Table, Execution.__table__)
 STEPS = cast(Table, Step.__table__)
 EVENTS = cast(Table, StoredEvent.__table__)
 SUMMARIES = cast(Table, StepSummary.__table__)
+ARTIFACTS = cast(Table, Artifact.__table__)
 
 #: execution_update fields the executions row keeps (execution_id is the row's `id`).
 _EXECUTION_COLUMNS = tuple(f for f in EXECUTION_FIELDS if f != "execution_id")
@@ -207,6 +216,8 @@ class _StepFold:
                 row[column] = data[column]
         if "outputs" in data:
             row["outputs"] = json.dumps(data["outputs"])
+        if "artifacts" in data:
+            row["artifacts"] = json.dumps(data["artifacts"])
         self.dirty.add(step_id)
 
     def log_update(self, step_id: str, end: int) -> None:
@@ -246,7 +257,7 @@ class _StepFold:
             self.conn.execute(_update_step, changes)
 
 
-_WRITABLE = (*_STEP_COLUMNS, "log_lines", "latest", "outputs")
+_WRITABLE = (*_STEP_COLUMNS, "artifacts", "log_lines", "latest", "outputs")
 
 
 def _has_run(row: dict[str, Any]) -> bool:
@@ -277,4 +288,5 @@ def new_step_row(execution_id: str, step: dict[str, Any], position: int) -> dict
     row["needs"] = json.dumps(list(step.get("needs") or []))
     row["continue_on_error"] = bool(step.get("continue_on_error"))
     row["outputs"] = json.dumps(step["outputs"]) if step.get("outputs") is not None else None
+    row["artifacts"] = None
     return row

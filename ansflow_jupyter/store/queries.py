@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, select
 from ..errors import BadRequest, NotFound
 from ..events import ExecutionStatus
 from .models import EXECUTION_FIELDS
-from .projection import EVENTS, EXECUTIONS, STEPS, SUMMARIES
+from .projection import ARTIFACTS, EVENTS, EXECUTIONS, STEPS, SUMMARIES
 
 FINISHED = tuple(s.value for s in ExecutionStatus if s.finished)
 RECENT = 20
@@ -153,6 +153,6 @@ def delete_executions(conn: Connection, ids: Sequence[str]) -> None:
     """Delete the events, steps and rows of these executions."""
     for start in range(0, len(ids), _DELETE_CHUNK):
         chunk = list(ids[start : start + _DELETE_CHUNK])
-        for table in (EVENTS, STEPS, SUMMARIES):
+        for table in (EVENTS, STEPS, SUMMARIES, ARTIFACTS):
             conn.execute(delete(table).where(table.c.execution_id.in_(chunk)))
         conn.execute(delete(EXECUTIONS).where(EXECUTIONS.c.id.in_(chunk)))

@@ -460,6 +460,7 @@ def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
         "needs": json.loads(row["needs"]) if row["needs"] else [],
         "continue_on_error": bool(row["continue_on_error"]),
         "outputs": json.loads(row["outputs"]) if row["outputs"] else None,
+        "artifacts": json.loads(row["artifacts"]) if row.get("artifacts") else None,
     }
 
 

@@ -202,3 +202,21 @@ steps:
 """
     handle = run_pipeline(text, wait=True, display=False)
     assert handle.outputs == {"build": {"version": "2.0"}, "use": {"seen": "2.0"}}
+
+def test_artifacts_of_a_handle(tmp_path: Path) -> None:
+    text = f"""\
+name: files
+steps:
+  make:
+    run: echo hi > {tmp_path}/a.txt
+    working-directory: {tmp_path}
+    artifacts: [a.txt]
+"""
+    handle = run_pipeline(text, wait=True, display=False)
+    (row,) = handle.artifacts()
+    assert (row["step_id"], row["path"], row["size"], row["media_type"]) == (
+        "make",
+        "a.txt",
+        3,
+        "text/plain",
+    )

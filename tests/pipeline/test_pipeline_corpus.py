@@ -270,6 +270,46 @@ CASES: list[tuple[str, str, int, int, str, int]] = [
         "steps.s10",
         1,
     ),
+    (
+        "artifacts_parent_dir",
+        "'../secrets.txt' leaves the working directory",
+        5,
+        24,
+        "steps.build.artifacts[1]",
+        1,
+    ),
+    (
+        "artifacts_bad_policy",
+        "must be one of warn, error, ignore",
+        5,
+        46,
+        "steps.build.artifacts.if-no-files",
+        1,
+    ),
+    (
+        "artifacts_not_a_list",
+        "must be a list of paths or {paths: [...]",
+        5,
+        16,
+        "steps.build.artifacts",
+        1,
+    ),
+    (
+        "cache_unknown_key",
+        "unknown key 'keys'; did you mean 'key'?",
+        5,
+        31,
+        "steps.build.cache.keys",
+        1,
+    ),
+    (
+        "cache_not_bool",
+        "must be true or {inputs: [globs], key: '...'}",
+        5,
+        12,
+        "steps.build.cache",
+        1,
+    ),
 ]
 
 

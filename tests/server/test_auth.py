@@ -59,7 +59,7 @@ async def test_every_route_refuses_without_credentials(
     jp_serverapp: Any, jp_fetch: Any, jp_ws_fetch: Any, jp_base_url: str
 ) -> None:
     routes = ansflow_routes(jp_serverapp)
-    assert len(routes) == 12
+    assert len(routes) == 14
     checked = 0
     for pattern, handler in routes:
         parts = concrete(pattern, jp_base_url)
@@ -81,7 +81,7 @@ async def test_every_route_refuses_without_credentials(
             assert response.code in (401, 403), (method, pattern, response.code)
             assert "message" in json.loads(response.body)
             checked += 1
-    assert checked == 18
+    assert checked == 20
 
 
 class DenyAnsFlow(Authorizer):  # type: ignore[misc]

@@ -46,7 +46,7 @@ async def test_every_route_answers_503_with_the_reason(
             answer = json.loads(response.body)
             assert "readonly" in answer["message"], answer
             checked += 1
-    assert checked == 18
+    assert checked == 20
     # Jupyter itself is fine.
     response = await jp_fetch("api", "status")
     assert response.code == 200

@@ -126,6 +126,7 @@ class DaskProcess(StepProcess):
                     await wait
             elif msg["kind"] == "exit":
                 self._code = int(msg["code"])
+                self.files = msg.get("files")
         return self._code
 
     async def _ended_without_exit(self) -> None:
@@ -156,6 +157,8 @@ class DaskProcess(StepProcess):
 
 class DaskBackend(Backend):
     """Runs each attempt as a task on a Dask cluster at `address` (or a given client)."""
+
+    moves_files = True
 
     def __init__(self, address: str | None = None, *, client: Any = None):
         self._address = address
@@ -239,6 +242,7 @@ class DaskBackend(Backend):
             launch.cwd,
             self._topic,
             key,
+            launch.files,
             key=key,
             pure=False,
             retries=0,
@@ -290,6 +294,12 @@ class DaskBackend(Backend):
         client = await self._connect()
         with contextlib.suppress(Exception):  # a lost worker took its steps along
             await client.run(kill_step, pid, pgid, grace, workers=[worker])
+
+    async def worker_hosts(self) -> list[str]:
+        """The hosts of the cluster's workers."""
+        client = await self._connect()
+        workers = (await client.scheduler.identity()).get("workers", {})
+        return sorted({str(w.get("host", "")) for w in workers.values()})
 
     async def close(self) -> None:
         """Close the client (and the cluster) this backend created."""

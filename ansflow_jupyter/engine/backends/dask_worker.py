@@ -34,9 +34,13 @@ def run_step(  # pragma: no cover - runs on a worker (covered through the cluste
     cwd: str,
     topic: str,
     key: str,
+    files: Any = None,
 ) -> int | None:
-    """The task: claim the attempt, run it in its own session, stream its output."""
+    """The task: claim the attempt, run it in its own session, stream its output; with
+    `files` (remote.RemoteFiles), stage the needs' artifacts first and upload its own after."""
     from distributed import get_worker
+
+    from .. import remote
 
     worker = get_worker()
     if not _claim(worker, key):
@@ -48,6 +52,14 @@ def run_step(  # pragma: no cover - runs on a worker (covered through the cluste
 
     # The worker's environment, not the client's: only the overrides travel.
     env = StepEnvironment(inherit, overrides).resolve()
+    folder = None
+    if files is not None:
+        try:
+            extra, folder = remote.prepare(files)
+            env.update(extra)
+        except Exception as exc:  # the step still runs; its log says why files are missing
+            message = f"ansflow: warning: artifacts of needs unavailable: {exc}\n".encode()
+            send({"kind": "output", "stream": "stderr", "data": message})
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -93,7 +105,8 @@ def run_step(  # pragma: no cover - runs on a worker (covered through the cluste
     reaper.forget(proc.pid)
     for reader in readers:
         reader.join(timeout=2.0)
-    send({"kind": "exit", "code": code})
+    result = remote.finish(files, cwd, folder) if files is not None else None
+    send({"kind": "exit", "code": code, "files": result})
     return code
 
 
