@@ -111,10 +111,17 @@ def compose(text: str, rep: Reporter) -> MappingNode | None:
 
 
 def _too_deep(root: Node, rep: Reporter) -> bool:
-    """Report the first node nested deeper than MAX_NESTING (an iterative walk)."""
+    """Report the first node nested deeper than MAX_NESTING (an iterative walk).
+
+    Aliases make the tree a graph (a few lines can reach 10^9 nodes): a node already
+    walked at this depth or deeper is not walked again."""
     stack: list[tuple[Node, int]] = [(root, 1)]
+    deepest: dict[int, int] = {}
     while stack:
         node, depth = stack.pop()
+        if deepest.get(id(node), 0) >= depth:
+            continue
+        deepest[id(node)] = depth
         if depth > MAX_NESTING:
             rep.at(node, "", f"YAML is nested too deeply (more than {MAX_NESTING} levels)")
             return True
