@@ -95,6 +95,13 @@ class ExecutionUpdateData(TypedDict):
     steps_done: int
 
 
+class ArtifactCounts(TypedDict):
+    """How many files a step kept, and their bytes (the list is REST)."""
+
+    count: int
+    bytes: int
+
+
 class StepUpdateData(TypedDict):
     """`step_update`: one attempt of one step after a change."""
 
@@ -111,8 +118,13 @@ class StepUpdateData(TypedDict):
     pgid: NotRequired[int | None]
     host: NotRequired[str | None]
     create_time: NotRequired[float | None]
-    message: NotRequired[str]  # why it failed when no exit code says it
+    message: NotRequired[str | None]  # the reason in words
     reused_from: NotRequired[str | None]  # the execution whose result a re-run reused
+    cached_from: NotRequired[str | None]  # the execution a cache hit came from
+    cache_miss: NotRequired[str | None]  # why the cache did not answer
+    outputs: NotRequired[dict[str, str] | None]  # what the step wrote to $ANSFLOW_OUTPUT
+    summary: NotRequired[int | None]  # bytes of its Markdown summary (the text is REST)
+    artifacts: NotRequired[ArtifactCounts | None]
 
 
 class LogUpdateData(TypedDict):
