@@ -6,7 +6,6 @@ import asyncio
 import multiprocessing
 import os
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,7 +49,6 @@ def find_pipelines(root_dir: str | Path) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     budget = Budget()
     for file in _candidate_files(root):
-        time.sleep(0)  # hand the GIL to the event loop between files (see summary.py)
         summary = pipeline_summary(file, budget, MAX_PIPELINE_BYTES)
         if summary is not None:
             found.append({"path": file.relative_to(root).as_posix(), **summary})
