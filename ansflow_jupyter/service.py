@@ -14,6 +14,7 @@ import contextlib
 import queue
 import socket
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -496,6 +497,9 @@ def _one_at_a_time(items: Iterator[T]) -> Iterator[T]:
                 item = next(items, _END)
             if item is _END:
                 return
+            # A voluntary GIL release is often re-taken at once by the same thread; a
+            # short sleep lets the event loop's thread in between chunks for sure.
+            time.sleep(0.0005)
             yield item  # type: ignore[misc]
     finally:
         close = getattr(items, "close", None)

@@ -284,6 +284,7 @@ def main() -> None:
                 ctx[key] = rest(url, "POST", "executions", {"yaml": text})["execution_id"]
                 wait_done(url, ctx[key])
             ctx["sleepy"] = rest(url, "POST", "executions", {"yaml": SLEEPY})["execution_id"]
+            download_rate(url, ctx["biglog"])  # warm the store's pages and the thread pool
             megabytes, rate = download_rate(url, ctx["biglog"])
             _, raw_rate = download_rate(url, ctx["biglog"], "&raw=1")
             before = paged_rate(url, ctx["biglog"])

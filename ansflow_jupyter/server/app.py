@@ -17,7 +17,7 @@ from ..bus import SubscriberLagged
 from ..errors import AnsFlowError
 from ..events import Event, EventType
 from ..settings import Settings
-from . import artifacts_handlers, discovery, handlers, ws
+from . import artifacts_handlers, discovery, handlers, paths, ws
 from .base import UNAVAILABLE
 
 EVENT_SCHEMA = Path(__file__).with_name("execution_event.yaml")
@@ -178,6 +178,7 @@ class AnsFlowApp(ExtensionApp):
             return  # unavailable: the routes answer 503
         # The port is final only now (port retries happen after extensions load).
         discovery.publish(serverapp, self._secret)
+        paths.start_scanner()
         recovered = await self.manager.start_up()
         if recovered:
             self.log.warning("ansflow: marked %d executions interrupted", len(recovered))
@@ -196,6 +197,7 @@ class AnsFlowApp(ExtensionApp):
                 await task
         if self.manager is None:
             return
+        paths.stop_scanner()
         await self.manager.shutdown(cancel_running=self.on_shutdown == "cancel")
         if self._previous_env is not None:
             discovery.withdraw(self._secret, self._previous_env)

@@ -15,7 +15,7 @@ from tornado import web
 from ..errors import BadRequest
 from ..events import ExecutionStatus
 from .base import AnsFlowAPIHandler, NotFoundHandler
-from .paths import find_pipelines, resolve_in_root
+from .paths import resolve_in_root, scan_pipelines
 
 AUTH_RESOURCE = "ansflow"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,7 +76,7 @@ class PipelinesHandler(_Handler):
     @authorized
     async def get(self) -> None:
         """List `{path, name, steps}` of every pipeline file (bounded scan, off the loop)."""
-        found = await asyncio.to_thread(find_pipelines, self.root_dir)
+        found = await scan_pipelines(self.root_dir)
         self.finish(json.dumps(found))
 
 

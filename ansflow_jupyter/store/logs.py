@@ -8,7 +8,6 @@ search scans the whole log without ever holding it in memory.
 from __future__ import annotations
 
 import re
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -163,9 +162,6 @@ def _row_texts(conn: Connection, query: LogQuery) -> Iterator[tuple[str, list[st
         _rows_statement(query, descending=False)
     )
     for step_id, first, payload, _ in result:
-        # Let any other thread (the event loop's) take the GIL between rows, instead of
-        # waiting up to the 5 ms switch interval behind a long download.
-        time.sleep(0)
         lines: list[str] = codec.decode(payload, None)["lines"]
         if query.step is not None and query.offset > first:
             lines = lines[query.offset - first :]

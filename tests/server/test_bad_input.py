@@ -3,6 +3,7 @@ oversized bodies): a JSON 4xx with a message, nothing started, the server still 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from _server_helpers import QUICK, SLEEPY, Api, read_frames
+from jupyter_server.utils import url_path_join
 from tornado.httpclient import HTTPClientError
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
@@ -173,3 +175,25 @@ async def test_empty_and_out_of_range_query_values_are_400(
     code, answer = await api("GET", *route, params=params)
     assert code == 400, answer
     assert message in answer["message"]
+
+
+async def test_chunked_body_over_the_limit_is_413(
+    api: Api, jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    path = url_path_join(jp_base_url, "ansflow/api/executions")
+    auth = "".join(f"{k}: {v}\r\n" for k, v in jp_auth_header.items())
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    )
+    chunk = b" " * 2**20
+    for _ in range(5):
+        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        await writer.drain()
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 30)
+    writer.close()
+    assert b" 413 " in status, status
+    assert await api("GET", "executions") == (200, [])

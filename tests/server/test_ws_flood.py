@@ -5,6 +5,7 @@ late, and no write is left with an unretrieved exception."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -67,12 +68,12 @@ async def test_ping_flood_without_reading_is_closed_4008(
     eid = execution["execution_id"]
     await wait_for_step(api, eid, "sleep", "running")
     client = await stalled_client(jp_http_port, jp_base_url, eid, jp_auth_header)
+    # ~1,200 pongs fill the send buffers here; the rest queue up to the bound of 20. The
+    # flood stays short: the server keeps a closed connection only 30 s for a late reader.
     sent = 0
-    with pytest.raises((ConnectionClosed, TimeoutError)):  # noqa: PT012
-        for sent in range(1, 50_001):  # noqa: B007
+    with contextlib.suppress(ConnectionClosed, TimeoutError):
+        for sent in range(1, 5_001):  # noqa: B007
             await asyncio.wait_for(client.send('{"type": "ping"}'), 5)
-        await asyncio.sleep(LATE)
-        raise TimeoutError  # sent everything: now read, late
     await asyncio.sleep(LATE)
     frames, code = await read_all(client)
     assert code == 4008, (sent, len(frames))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ansflow_jupyter.errors import BadRequest
+from ansflow_jupyter.errors import BadRequest, NotFound
 from ansflow_jupyter.store import Store
 
 Run = Any  # tests/store/conftest.py:Run
@@ -104,3 +104,34 @@ def test_log_lines_match_what_was_sent(store: Store, run: Run) -> None:
     ]
     got = [(r["step_id"], r["offset"], r["stream"], r["line"]) for r in store.log_lines(run.id)]
     assert got == sent
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"offset": 37, "limit": 100},
+        {"step": "a", "offset": 95, "limit": 12},
+        {"step": "b"},
+        {"tail": 7},
+        {"q": "/^b0[01]/"},
+        {"q": "ERROR", "limit": 3},
+    ],
+)
+@pytest.mark.parametrize("raw", [False, True])
+def test_log_text_is_log_lines_as_text(
+    store: Store, run: Run, query: dict[str, Any], raw: bool
+) -> None:
+    prefix = "step" not in query
+    text = "".join(store.log_text(run.id, prefix=prefix, strip=not raw, **query))
+    expected = []
+    for row in store.log_lines(run.id, **query):
+        line = row["line"] if raw else row["line"].replace("\x1b[32m", "").replace("\x1b[0m", "")
+        expected.append(f"{row['step_id']} | {line}" if prefix else line)
+    assert text.splitlines() == expected
+    assert text.endswith("\n") or not expected
+
+
+def test_log_text_of_an_unknown_execution_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        list(store.log_text("nope"))
