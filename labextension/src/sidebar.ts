@@ -34,7 +34,10 @@ export class AnsFlowSidebar extends Widget {
   private readonly executionsNode = document.createElement('div');
   private readonly statusNode = document.createElement('span');
 
-  constructor(private readonly settings: ServerConnection.ISettings, private readonly open: OpenExecution) {
+  constructor(
+    private readonly settings: ServerConnection.ISettings,
+    private readonly open: OpenExecution
+  ) {
     super();
     injectStyle();
     this.id = 'ansflow-sidebar';
@@ -108,7 +111,10 @@ export class AnsFlowSidebar extends Widget {
       return;
     }
     const rows = this.pipelines
-      .map(p => `<tr><td class="af-grow" title="${escapeHtml(p)}">${escapeHtml(p)}</td><td style="width:1%"><button data-run="${escapeHtml(p)}">Run</button></td></tr>`)
+      .map(
+        p =>
+          `<tr><td class="af-grow" title="${escapeHtml(p)}">${escapeHtml(p)}</td><td style="width:1%"><button data-run="${escapeHtml(p)}">Run</button></td></tr>`
+      )
       .join('');
     this.pipelinesNode.innerHTML = `<table><tbody>${rows}</tbody></table>`;
   }
@@ -184,7 +190,7 @@ export class AnsFlowSidebar extends Widget {
       .map(ex => {
         const status = ex.status ?? 'pending';
         const start = toSeconds(ex.started_at);
-        const secs = status === 'running' && start !== null ? now - start : ex.duration ?? null;
+        const secs = status === 'running' && start !== null ? now - start : (ex.duration ?? null);
         const when = start !== null ? new Date(start * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
         return (
           `<tr class="af-click" data-id="${escapeHtml(ex.execution_id ?? '')}" title="${escapeHtml(ex.execution_id ?? '')}">` +

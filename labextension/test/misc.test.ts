@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDuration } from '../widget/format';
-import { parseLogResponse } from '../widget/history';
+import { parseLogPage, toChunk } from '../widget/history';
 import { layoutDag } from '../widget/layout';
 import { backoffDelay, parseFrame } from '../widget/transport';
 import { toSeconds } from '../widget/types';
@@ -26,7 +26,10 @@ describe('layoutDag', () => {
     assert.deepEqual([layout.layers, layout.rows, layout.edges.length], [4, 2, 0]);
   });
   it('survives unknown needs and cycles', () => {
-    const layout = layoutDag([{ step_id: 'a', needs: ['b', 'ghost'] }, { step_id: 'b', needs: ['a'] }]);
+    const layout = layoutDag([
+      { step_id: 'a', needs: ['b', 'ghost'] },
+      { step_id: 'b', needs: ['a'] }
+    ]);
     assert.equal(layout.positions.size, 2);
   });
 });
@@ -42,13 +45,15 @@ describe('transport helpers', () => {
 });
 
 describe('log history answers', () => {
-  it('accepts the shapes a log endpoint may return', () => {
-    assert.deepEqual(parseLogResponse('{"offset":5,"lines":["a","b"],"ts":[1,2]}', 0), { offset: 5, lines: ['a', 'b'], ts: [1, 2] });
-    assert.deepEqual(parseLogResponse('{"lines":[{"offset":7,"line":"x","ts":3}]}', 0), { offset: 7, lines: ['x'], ts: [3] });
-    const jsonl = parseLogResponse('{"offset":2,"line":"p"}\n{"offset":3,"line":"q"}\n', 0);
-    assert.deepEqual(jsonl.lines, ['p', 'q']);
-    assert.equal(jsonl.offset, 2);
-    assert.equal(parseLogResponse('["u"]', 9).offset, 9);
+  it('parses the one documented page shape and refuses others loudly', () => {
+    const page = parseLogPage(
+      '{"execution_id":"x","lines":[{"step_id":"a","offset":5,"stream":"stderr","line":"boom","ts":3}],"next_offset":6}'
+    );
+    assert.deepEqual(toChunk(page, 0), { offset: 5, lines: ['boom'], ts: [3], streams: ['stderr'] });
+    assert.equal(page.next_offset, 6);
+    assert.equal(toChunk(parseLogPage('{"lines":[],"next_offset":null}'), 9).offset, 9);
+    assert.throws(() => parseLogPage('["u"]'), /lines/);
+    assert.throws(() => parseLogPage('{"lines":[{"text":"x"}]}'), /offset/);
   });
 });
 

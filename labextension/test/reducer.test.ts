@@ -10,7 +10,10 @@ describe('applyEvent', () => {
   it('applies a snapshot then updates', () => {
     const state = createState(EXEC);
     applyEvents(state, [
-      snapshot(3, [{ step_id: 'a', name: 'A', status: 'pending' }, { step_id: 'b', status: 'pending', needs: ['a'] }]),
+      snapshot(3, [
+        { step_id: 'a', name: 'A', status: 'pending' },
+        { step_id: 'b', status: 'pending', needs: ['a'] }
+      ]),
       env(4, 'step_update', { step_id: 'a', status: 'running', attempt: 1, started_at: 10 }),
       env(5, 'execution_update', { status: 'running', steps_done: 0 })
     ]);
@@ -58,7 +61,7 @@ describe('applyEvent', () => {
     applyEvent(state, logs(4, 'a', 1, ['a1', 'a2'])); // overlapping replay
     applyEvent(state, logs(2, 'a', 0, ['a0', 'a1'])); // a replayed old frame
     assert.deepEqual(lines(state, 'a'), ['a0', 'a1', 'a2']);
-    assert.deepEqual(lines(state, null), ['a0', 'a1', 'b0', 'a2'], 'all steps keep arrival order');
+    assert.deepEqual(lines(state, null), ['a0', 'b0', 'a1', 'a2'], 'all steps are in time order');
     assert.equal(state.seq, 4);
     assert.equal(state.logs.row('a', 2)?.ts, 2002);
   });
