@@ -65,3 +65,30 @@ describe('formatting', () => {
     assert.equal(toSeconds(null), null);
   });
 });
+
+describe('step labels and reasons', () => {
+  it('keeps the matrix values of long names', async () => {
+    const { stepLabel, reasonWords, exitWords } = await import('../widget/status');
+    assert.equal(stepLabel({ step_id: 'integration-tests-with-a-long-name[python=3.12,os=linux]' }, 26), 'integration… [3.12, linux]');
+    const label = stepLabel({ step_id: 'x', name: 'Run the whole test suite (3.11, ubuntu)' }, 26);
+    assert.ok(label.endsWith('(3.11, ubuntu)') && label.length <= 26, label);
+    assert.equal(stepLabel({ step_id: 'short[a=1]' }, 26), 'short [1]');
+    assert.equal(stepLabel({ step_id: 'plain-but-very-long-step-name-here' }, 14), 'plain-but-ver…');
+    assert.equal(stepLabel({ step_id: 't', name: 'tests', matrix: { py: '3.13' } }), 'tests [3.13]');
+    assert.equal(exitWords(-15), 'killed by SIGTERM');
+    assert.equal(exitWords(137), 'killed by SIGKILL (exit 137)');
+    assert.equal(reasonWords({ step_id: 'a', status: 'failed', reason: 'timeout', timeout: 300 }), 'killed after the 5m 00s timeout');
+    assert.equal(reasonWords({ step_id: 'a', status: 'skipped', reason: 'needs-failed' }), 'skipped: a step it needs failed');
+    assert.equal(reasonWords({ step_id: 'a', status: 'failed', reason: 'exit', message: 'said by the server' }), 'said by the server');
+    assert.equal(reasonWords({ step_id: 'a', status: 'success', reason: 'exit', exit_code: 0 }), '');
+  });
+});
+
+describe('search counter', () => {
+  it('counts every match exactly beyond the navigable limit', async () => {
+    const { searchLines } = await import('../widget/search');
+    const found = searchLines(250_000, i => (i % 2 ? 'hit' : 'miss'), 'hit', 100_000);
+    assert.equal(found.rows.length, 100_000);
+    assert.equal(found.total, 125_000);
+  });
+});

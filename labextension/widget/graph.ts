@@ -51,7 +51,7 @@ export function renderGraph(steps: readonly StepInfo[], selected: string | null,
     }
     const why = reasonWords(step);
     if (category === 'allowed-failure') {
-      parts.push(`allowed failure${typeof step.exit_code === 'number' ? ` (exit ${step.exit_code})` : ''}`);
+      parts.push(typeof step.exit_code === 'number' ? `exit ${step.exit_code}, allowed` : 'failed, allowed');
     } else if (why && category !== 'success') {
       parts.push(why);
     }

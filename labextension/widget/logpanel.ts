@@ -340,7 +340,10 @@ export class LogPanel {
         const label = this.host.label(row.step.id);
         prefix += `<span class="af-tag" title="${escapeHtml(label)}">${escapeHtml(label)}</span>`;
       } else {
-        prefix += `<span class="af-ln">${row.step.first + i + 1}</span>`;
+        // Lines the view added (attempt separators, gaps) have no number and shift none.
+        let added = 0;
+        for (const local of row.step.info) if (local < row.local) added++;
+        prefix += `<span class="af-ln">${info ? '' : row.step.first + i + 1 - added}</span>`;
       }
       if (this.showTs) {
         prefix += `<span class="af-ts">${formatClock(row.ts)}</span>`;

@@ -12,6 +12,7 @@ import { LogPanel } from './logpanel';
 import { applyEvents, createState, resetState, type ViewState } from './reducer';
 import { categoryOf, reasonWords, stepLabel } from './status';
 import { StepsPane } from './stepspane';
+import { summaryBundle } from './summary';
 import { injectStyle } from './style';
 import type { ConnectionState } from './transport';
 import { type Envelope, FINISHED_EXECUTION } from './types';
@@ -22,6 +23,8 @@ export { GRAPH_MAX_STEPS } from './stepspane';
 
 export interface ViewOptions {
   maxLines?: number;
+  /** Called once per execution when it has ended, with its text/plain and text/html summary. */
+  onFinished?: (summary: { 'text/plain': string; 'text/html': string }) => void;
 }
 
 /** Lines of history fetched per step when the view joins a running or old execution. */
@@ -157,10 +160,15 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     }
   }
 
+  let reported = '';
   function render(): void {
     frame = 0;
     const now = Date.now() / 1000;
     triage();
+    if (options.onFinished && finished() && reported !== state.executionId && state.order.length > 0) {
+      reported = state.executionId;
+      options.onFinished(summaryBundle(state));
+    }
     if (state.dirty.header) {
       state.dirty.header = false;
       header.update(state, ui, now);

@@ -6,11 +6,12 @@ reasons in words, retries, a log pane that survives being hidden, the narrow lay
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_lab import notebook, run_first_cell
+from test_lab import notebook, run_first_cell, save
 
 pytestmark = pytest.mark.e2e
 
@@ -128,6 +129,37 @@ def test_failure_first_and_narrow(lab: Any, page: Any, screenshots: Path) -> Non
     links.first.click()
     page.locator(f"{widget} .af-row.af-focus").first.wait_for(timeout=10_000)
     page.locator(widget).first.screenshot(path=str(screenshots / "failure-first.png"))
+
+    # Downloads: per step and all steps, distinct names, step prefixes, no ANSI, no token
+    # in any link (defect 14).
+    select = page.locator(f"{widget} .af-logbar select").first
+    files = {}
+    for step in ("", "flaky"):
+        select.select_option(step)
+        with page.expect_download() as info:
+            page.locator(f"{widget} .af-download").first.click()
+        download = info.value
+        files[download.suggested_filename] = Path(download.path()).read_text()
+    names = sorted(files)
+    assert (
+        len(names) == 2 and names[0].endswith("-all-steps.log") and names[1].endswith("-flaky.log")
+    )
+    everything = files[names[0]]
+    assert "[setup] setting up" in everything
+    assert "[flaky] second try works" in everything
+    assert "\x1b" not in everything
+    assert files[names[1]].splitlines()[-1] == "second try works"
+    hrefs = page.eval_on_selector_all(f"{widget} a", "els => els.map(e => e.href)")
+    assert not [h for h in hrefs if "token" in h], hrefs
+
+    # The saved output's text summary says how the run ended (defect 2).
+    page.locator(".jp-Cell .jp-InputPrompt").first.click()
+    save(page)
+    saved = json.loads((lab.root / name).read_text())
+    plain = "".join(saved["cells"][0]["outputs"][0]["data"]["text/plain"])
+    assert plain.startswith(
+        "AnsFlow · Nightly integration checks for the payments service · failed"
+    ), plain
 
     # Timeline: one bar per attempt of the retried step.
     page.locator(f"{widget} .af-tabs button", has_text="Timeline").first.click()
