@@ -3,18 +3,18 @@
  * not "done", a continue-on-error failure is an allowed failure), the reason in words,
  * and a label that keeps the distinguishing part (matrix values) of long names.
  */
-import { formatDuration } from './format';
+import { formatLimit } from './format';
 import type { ExecutionInfo, StepInfo } from './types';
 
-/** Display categories, in the order the header lists them. */
+/** Display categories, in the order every view lists them (as ansflow_jupyter/format.py). */
 export const CATEGORIES = [
   'success',
+  'failed',
+  'allowed-failure',
+  'skipped',
+  'cancelled',
   'reused',
   'cached',
-  'allowed-failure',
-  'failed',
-  'cancelled',
-  'skipped',
   'running',
   'pending'
 ] as const;
@@ -66,34 +66,33 @@ export function countCategories(execution: ExecutionInfo, steps: Iterable<StepIn
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
 
-/** "exited with code 1", "killed by SIGTERM" (negative codes are signals). */
+/** `exit 1`, or `killed by SIGTERM` for a negative (signal) code. */
 export function exitWords(code: number): string {
   if (code < 0) {
     return `killed by ${SIGNALS[-code] ?? `signal ${-code}`}`;
   }
-  if (code > 128 && SIGNALS[code - 128]) {
-    return `killed by ${SIGNALS[code - 128]} (exit ${code})`;
-  }
-  return `exited with code ${code}`;
+  return `exit ${code}`;
 }
 
+// The same sentences as the CLI and the kernel (ansflow_jupyter/format.py).
 const REASONS: Record<string, string> = {
-  cancelled: 'cancelled',
+  timeout: 'killed: it ran past its timeout',
+  cancelled: 'cancelled: the run was cancelled',
   'needs-failed': 'skipped: a step it needs failed',
   'condition-false': 'skipped: its if: condition was false',
   'spawn-error': 'could not be started',
-  interrupted: 'interrupted: the server stopped while it ran',
+  interrupted: 'interrupted: the process running it stopped',
   reused: 'reused from an earlier run',
-  cached: 'cached: same inputs as an earlier run',
-  'output-error': 'its outputs could not be read',
-  'worker-lost': 'its worker was lost',
-  'kernel-died': 'the notebook kernel died',
+  cached: 'cached: its inputs did not change',
+  'output-error': 'failed: its outputs could not be read',
+  'worker-lost': 'the worker running it was lost',
+  'kernel-died': 'the notebook kernel running it died',
   'log-limit': 'stopped: it wrote more log than allowed',
-  'tool-missing': 'a tool it needs is missing',
-  'fail-fast': 'cancelled: another leg of its matrix failed (fail-fast)',
-  'runner-os': 'skipped: it needs another operating system',
-  'unsupported-action': 'skipped: the action is not supported here',
-  'needs-container': 'skipped: it needs a container'
+  'tool-missing': 'skipped: a tool it needs is not installed',
+  'fail-fast': 'cancelled: another matrix leg failed (fail-fast)',
+  'runner-os': 'skipped: it runs on another operating system',
+  'unsupported-action': 'skipped: this action is not supported here',
+  'needs-container': 'skipped: it needs a container or services'
 };
 
 /** Why the step ended as it did, in words; '' for a plain success or while it runs. */
@@ -105,19 +104,23 @@ export function reasonWords(step: StepInfo): string {
   if (typeof step.message === 'string' && step.message) {
     return step.message;
   }
-  const reason = step.reason ?? '';
-  if (reason === 'timeout') {
-    const limit = typeof step.timeout === 'number' ? formatDuration(step.timeout) : '';
-    return limit ? `killed after the ${limit} timeout` : 'killed after its timeout';
+  const reason = step.reason ?? 'exit';
+  const code = typeof step.exit_code === 'number' ? step.exit_code : null;
+  const source = step.reused_from || step.cached_from;
+  let text: string;
+  if (reason === 'exit') {
+    text = code === null || (code === 0 && status !== 'failed') ? '' : exitWords(code);
+  } else if (reason === 'timeout' && typeof step.timeout === 'number') {
+    text = `killed after the ${formatLimit(step.timeout)} timeout`;
+  } else if ((reason === 'reused' || reason === 'cached') && source) {
+    text = `${reason} from run ${source.slice(0, 12)}`;
+  } else {
+    text = REASONS[reason] ?? reason;
   }
-  if (reason === 'exit' || reason === '') {
-    if (status === 'failed' && typeof step.exit_code === 'number') {
-      const words = exitWords(step.exit_code);
-      return step.continue_on_error ? `${words} (allowed to fail)` : words;
-    }
-    return status === 'skipped' ? 'skipped' : status === 'cancelled' ? 'cancelled' : '';
+  if (status === 'failed' && step.continue_on_error) {
+    text = text ? `${text}, allowed to fail` : 'allowed to fail';
   }
-  return REASONS[reason] ?? reason;
+  return text;
 }
 
 /** Split "tests[python=3.11,os=linux]" / "Tests (3.11, linux)" into head and matrix part. */

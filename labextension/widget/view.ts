@@ -44,7 +44,7 @@ export function emptyText(state: ViewState, stepId: string | null): string {
   const why = step ? reasonWords(step) : '';
   switch (step ? categoryOf(step) : 'pending') {
     case 'reused':
-      return `Reused from run ${str(step?.reused_from).slice(0, 8) || 'an earlier run'}: it did not run again, so it has no log here.`;
+      return `Reused from run ${str(step?.reused_from).slice(0, 12) || 'an earlier run'}: it did not run again, so it has no log here.`;
     case 'cached':
       return `${why || 'Cached'}: it did not run again, so it has no log here.`;
     case 'skipped':
