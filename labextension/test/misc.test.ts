@@ -94,3 +94,27 @@ describe('search counter', () => {
     assert.equal(found.total, 125_000);
   });
 });
+
+describe('sidebar helpers', () => {
+  it('lists pipelines by name, dates other days, filters executions', async () => {
+    const { parsePipelines, formatWhen, filterExecutions } = await import('../src/executions');
+    assert.deepEqual(parsePipelines([{ path: 'ci/a.yml', name: 'CI', steps: 3 }, { path: 'b.yml' }]), [
+      { path: 'ci/a.yml', name: 'CI' },
+      { path: 'b.yml', name: 'b.yml' }
+    ]);
+    assert.throws(() => parsePipelines({ pipelines: [] }), /list/);
+    const now = new Date(2026, 10, 30, 15, 0);
+    assert.doesNotMatch(formatWhen(new Date(2026, 10, 30, 9, 5).getTime() / 1000, now), /Nov|30/);
+    assert.match(formatWhen(new Date(2026, 10, 29, 9, 5).getTime() / 1000, now), /29/);
+    const list = [
+      { execution_id: '1', pipeline_name: 'Nightly CI', status: 'failed' },
+      { execution_id: '2', pipeline_name: 'Docs', status: 'success' },
+      { execution_id: '3', pipeline_name: 'nightly deploy', status: 'success' }
+    ];
+    assert.deepEqual(
+      filterExecutions(list, 'success', 'NIGHTLY').map(e => e.execution_id),
+      ['3']
+    );
+    assert.equal(filterExecutions(list, '', '').length, 3);
+  });
+});

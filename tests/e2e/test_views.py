@@ -165,6 +165,26 @@ def test_failure_first_and_narrow(lab: Any, page: Any, screenshots: Path) -> Non
     page.locator(f"{widget} .af-tabs button", has_text="Timeline").first.click()
     assert page.locator(f'{widget} tr[data-step="flaky"] .af-gbar').count() == 2
 
+    # The sidebar: pipelines by name, coloured status icons, dates, filters (defect 12).
+    page.locator('.jp-SideBar [data-id="ansflow-sidebar"]').first.click()
+    sidebar = page.locator("#ansflow-sidebar")
+    sidebar.locator(".af-pname", has_text="Nightly integration checks").first.wait_for(
+        timeout=15_000
+    )
+    failed_icon = sidebar.locator("tr.af-click .af-ico.af-s-failed").first
+    failed_icon.wait_for(timeout=15_000)
+    assert failed_icon.evaluate("e => getComputedStyle(e).color") != sidebar.evaluate(
+        "e => getComputedStyle(e).color"
+    )
+    sidebar.locator(".af-filters select").select_option("success")
+    assert sidebar.locator("tr.af-click .af-s-failed").count() == 0
+    sidebar.locator(".af-filters select").select_option("")
+    page.locator(".jp-SideBar .lm-TabBar-tab.lm-mod-current").first.screenshot(
+        path=str(screenshots / "sidebar-tab.png")
+    )
+    sidebar.screenshot(path=str(screenshots / "sidebar.png"))
+    page.locator('.jp-SideBar [data-id="ansflow-sidebar"]').first.click()  # close it again
+
     # Narrow: the widget 500 px wide (defect 13), the file browser closed as on a small screen.
     page.keyboard.press("Escape")
     page.keyboard.press("Control+b")
