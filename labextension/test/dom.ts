@@ -37,6 +37,7 @@ export class FakeModel implements ModelLike {
   }
   set(name: string, value: unknown): void {
     this.values[name] = value;
+    for (const cb of this.handlers.get(`change:${name}`) ?? []) cb(value);
   }
   save_changes(): void {}
   on(event: string, cb: (...args: any[]) => void): void {

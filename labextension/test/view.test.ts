@@ -211,4 +211,25 @@ describe('log pane and keyboard', () => {
     assert.equal(EXEC, 'ex-1');
     stop();
   });
+
+  it('keeps the earlier runs of the view reachable in a selector', async () => {
+    const { el, model } = mount();
+    model.push([snapshot(3, [{ step_id: 'a', status: 'failed' }], { status: 'failed' })]);
+    await frames();
+    const runs = el.querySelector('.af-runs') as HTMLSelectElement;
+    assert.equal(runs.style.display, 'none', 'one run: no selector');
+    model.set('execution_id', 'ex-2'); // a re-run switched the view
+    model.push([env(1, 'snapshot', { execution: { execution_id: 'ex-2', status: 'running' }, steps: [{ step_id: 'a' }] }, 'ex-2')]);
+    await frames();
+    assert.equal(runs.style.display, '');
+    assert.deepEqual(
+      Array.from(runs.options).map(o => o.value),
+      [EXEC, 'ex-2']
+    );
+    assert.equal(runs.value, 'ex-2');
+    runs.value = EXEC;
+    runs.dispatchEvent(new window.Event('change') as unknown as Event);
+    await frames();
+    assert.equal(text(el.querySelector('.af-id')), EXEC.slice(0, 8));
+  });
 });
