@@ -109,7 +109,9 @@ def test_failure_first_and_narrow(lab: Any, page: Any, screenshots: Path) -> Non
     assert "[3.11]" in graph and "[3.12]" in graph
     # A skipped step says why instead of "No log lines yet." (defect 11).
     page.locator(f'{widget} .af-pane [data-step="deploy"]').first.click()
-    assert "a step it needs failed" in page.locator(f"{widget} .af-rows").first.inner_text()
+    page.locator(f"{widget} .af-rows", has_text="a step it needs failed").first.wait_for(
+        timeout=5_000
+    )
     # Retries: a separator between the attempts (defect 7).
     page.locator(f'{widget} .af-pane [data-step="flaky"]').first.click()
     page.wait_for_function(
@@ -122,10 +124,17 @@ def test_failure_first_and_narrow(lab: Any, page: Any, screenshots: Path) -> Non
     node = page.locator(f'{widget} .af-pane [data-step="setup"]').first
     node.focus()
     page.keyboard.press("Enter")
-    assert page.locator(f"{widget} .af-logbar select").first.input_value() == "setup"
+    page.wait_for_function(
+        f"() => document.querySelector('{widget} .af-logbar select').value === 'setup'",
+        timeout=5_000,
+    )
     assert "setup: success" in str(node.get_attribute("aria-label"))
     # The log pane fits its content: two lines do not take 340 px (defect 16).
-    assert _box(page, f"{widget} .af-logwrap")["height"] < 150
+    page.wait_for_function(
+        f"() => document.querySelector('{widget} .af-logwrap')"
+        ".getBoundingClientRect().height < 150",
+        timeout=5_000,
+    )
     links.first.click()
     page.locator(f"{widget} .af-row.af-focus").first.wait_for(timeout=10_000)
     page.locator(widget).first.screenshot(path=str(screenshots / "failure-first.png"))
@@ -163,7 +172,9 @@ def test_failure_first_and_narrow(lab: Any, page: Any, screenshots: Path) -> Non
 
     # Timeline: one bar per attempt of the retried step.
     page.locator(f"{widget} .af-tabs button", has_text="Timeline").first.click()
-    assert page.locator(f'{widget} tr[data-step="flaky"] .af-gbar').count() == 2
+    bars = page.locator(f'{widget} tr[data-step="flaky"] .af-gbar')
+    bars.nth(1).wait_for(timeout=5_000)  # drawn on the next animation frame
+    assert bars.count() == 2
 
     # The sidebar: pipelines by name, coloured status icons, dates, filters (defect 12).
     page.locator('.jp-SideBar [data-id="ansflow-sidebar"]').first.click()
@@ -207,3 +218,21 @@ def test_failure_first_and_narrow(lab: Any, page: Any, screenshots: Path) -> Non
     page.locator(widget).first.screenshot(path=str(screenshots / "narrow-500-timeline.png"))
     page.locator(f"{widget} .af-tabs button", has_text="Graph").first.click()
     page.locator(widget).first.screenshot(path=str(screenshots / "narrow-500-graph.png"))
+
+    # Dark theme, same page: the view follows JupyterLab's colours.
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text="JupyterLab Dark").first.click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=15_000)
+    page.wait_for_timeout(500)
+    links.first.click()
+    background = page.locator(f"{widget}").first.evaluate(
+        "e => getComputedStyle(e).backgroundColor"
+    )
+    row_color = page.locator(f"{widget} .af-row").first.evaluate("e => getComputedStyle(e).color")
+    assert background != "rgb(255, 255, 255)" and row_color != "rgb(0, 0, 0)", (
+        background,
+        row_color,
+    )
+    page.locator(widget).first.screenshot(path=str(screenshots / "failure-first-dark.png"))
