@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,9 @@ class ExecutionHandle:
         except KeyboardInterrupt:
             self.cancel()
             raise
+        if self._widget is not None:
+            # The displayed output's summary follows (server mode sends the kernel no events).
+            self._widget.record_events([self.snapshot()])
         if raise_on_failure and status is not ExecutionStatus.SUCCESS:
             raise self.failure(status)
         return status
@@ -201,7 +205,14 @@ class ExecutionHandle:
 
         if self._shown_in is not None and self._shown_in == _execution_count():
             return  # run_pipeline already showed it in this cell; do not show it twice
-        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+        bundle = self._repr_mimebundle_()
+        widget = self._widget
+        if widget is None:
+            display(bundle, raw=True)  # type: ignore[no-untyped-call]
+            return
+        # With a display id the widget re-publishes this output with the final state.
+        widget.display_id = widget.display_id or uuid.uuid4().hex
+        display(bundle, raw=True, display_id=widget.display_id)  # type: ignore[no-untyped-call]
 
     def show(self) -> None:
         """Display the live widget now (once per cell)."""

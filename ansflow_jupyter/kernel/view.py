@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from ..events import ExecutionStatus
@@ -32,6 +34,9 @@ def make_widget(runner: Runner, execution_id: str, pipeline_name: str, status: s
         # The view follows the server's WebSocket itself (IOPub is rate-limited and stops
         # with the kernel); it builds the socket URL from its page origin and this path.
         widget.base_url = getattr(runner, "base_path", "/")
+        widget.on_execution_change = lambda new_id: _watch_server(runner, widget, new_id)
+        if not ExecutionStatus(snapshot["data"]["execution"]["status"]).finished:
+            _watch_server(runner, widget, execution_id)
     else:
         _feed_embedded(runner, widget, execution_id, snapshot)
     return widget
@@ -45,3 +50,30 @@ def _feed_embedded(runner: Any, widget: Any, execution_id: str, snapshot: dict[s
     if not ExecutionStatus(snapshot["data"]["execution"]["status"]).finished:
         # Only what comes after the snapshot: a view gets the past when it says hello.
         runner.follow(execution_id, widget.push_events, since=snapshot.get("seq") or 0)
+
+
+#: Polling bounds of the server-mode watcher (seconds): cheap, and stops at the end.
+WATCH_FIRST = 0.5
+WATCH_MAX = 3.0
+
+
+def _watch_server(runner: Any, widget: Any, execution_id: str) -> None:
+    """Server mode: the browser follows the WebSocket, the kernel gets no events. Poll the
+    snapshot until the run ends so the displayed output's text summary (what a saved
+    notebook keeps) says how it ended, while this kernel lives."""
+
+    def watch() -> None:
+        delay = WATCH_FIRST
+        while widget.comm is not None and widget.execution_id == execution_id:
+            try:
+                snap = runner.snapshot(execution_id)
+            except Exception as exc:  # the server went away: the view says so, not the kernel
+                log.debug("ansflow watcher stopped: %s", exc)
+                return
+            if ExecutionStatus(snap["data"]["execution"]["status"]).finished:
+                widget.record_events([snap])
+                return
+            time.sleep(delay)
+            delay = min(delay * 1.5, WATCH_MAX)
+
+    threading.Thread(target=watch, name=f"ansflow-watch-{execution_id[:8]}", daemon=True).start()

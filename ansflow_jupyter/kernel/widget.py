@@ -8,6 +8,7 @@ messages, batched to stay well inside IOPub's limits.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from ansflow_jupyter.events import Event, EventType, SnapshotBuilder
+from ansflow_jupyter.events import Event, EventType, ExecutionStatus, SnapshotBuilder
 from ansflow_jupyter.format import step_suffix
 
 __all__ = ["EXECUTION_MIME_TYPE", "ExecutionWidget"]
@@ -108,7 +109,13 @@ class ExecutionWidget(anywidget.AnyWidget):
         self._sent_at: deque[float] = deque()
         self._timer: threading.Timer | None = None
         self._summary = SnapshotBuilder({}, [])
+        #: The display id the output was shown with; a final state re-publishes it there.
+        self.display_id: str | None = None
+        self._published = ""
+        #: Called with the new id when the view switches execution (a re-run from the view).
+        self.on_execution_change: Callable[[str], Any] | None = None
         self.on_msg(self._on_custom_msg)
+        self.observe(self._execution_changed, names="execution_id")
 
     # -- embedded transport -------------------------------------------------------------
 
@@ -254,8 +261,52 @@ class ExecutionWidget(anywidget.AnyWidget):
 
     def record_events(self, envelopes: Iterable[EnvelopeLike]) -> None:
         """Update the Python-side summary (status, steps) without sending anything."""
-        for envelope in envelopes:
-            self._record(_as_dict(envelope))
+        with self._lock:
+            for envelope in envelopes:
+                self._record(_as_dict(envelope))
+
+    def _execution_changed(self, change: Mapping[str, Any]) -> None:
+        # The view re-ran the pipeline: the saved summary must follow the new execution.
+        if change["new"] == change["old"]:
+            return
+        with self._lock:
+            self._summary = SnapshotBuilder({}, [])
+            self._published = ""
+            self.status = "pending"
+        if self.on_execution_change is not None:
+            self.on_execution_change(str(change["new"]))
+
+    def _publish_final(self) -> None:
+        """Re-publish the output once the execution has ended, so a saved notebook (and
+        nbconvert, GitHub, any front end without the extension) shows the final state."""
+        status = str(self._summary.execution.get("status") or "")
+        if self.display_id is None or status == self._published:
+            return
+        try:
+            finished = ExecutionStatus(status).finished
+        except ValueError:
+            return
+        if not finished:
+            return
+        self._published = status
+        self.refresh_display()
+
+    def refresh_display(self) -> None:
+        """Replace the displayed output (text/plain, text/html, the view) with the current one."""
+        if self.display_id is None:
+            return
+        bundle = self._repr_mimebundle_()
+        if bundle is None:
+            return
+        from IPython.display import update_display
+
+        data, metadata = bundle
+        # An empty context: the kernel then addresses the update to the request it serves
+        # now, not to the (finished) cell whose context the runtime thread inherited, which
+        # front ends would drop.
+        contextvars.Context().run(
+            update_display, data, metadata=metadata, display_id=self.display_id, raw=True
+        )
 
     def _record(self, envelope: Mapping[str, Any]) -> None:
         try:
@@ -274,6 +325,7 @@ class ExecutionWidget(anywidget.AnyWidget):
             self.status = str(execution["status"])
         if execution.get("pipeline_name") and execution["pipeline_name"] != self.pipeline_name:
             self.pipeline_name = str(execution["pipeline_name"])
+        self._publish_final()
 
     def _steps(self) -> list[dict[str, Any]]:
         return list(self._summary.steps.values())

@@ -2,7 +2,7 @@
  * JupyterLab plugin: the AnsFlow sidebar, the execution panels and their commands, and the
  * renderer that shows a saved server-mode `%ansflow run` output live again.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';

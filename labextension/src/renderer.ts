@@ -59,7 +59,14 @@ export class ExecutionRenderer extends Widget implements IRenderMime.IRenderer {
     // Re-run switches the view to the new execution: write its id into the output, so the
     // saved notebook reopens on the execution the view showed last.
     local.on('change:execution_id', () => this.follow(model, String(local.get('execution_id'))));
-    this.cleanup = mountExecutionView(this.node, local);
+    // When the run ends, the output's text summary says so: a saved notebook then shows
+    // the final state in nbconvert, GitHub and front ends without this extension.
+    const onFinished = (summary: Record<string, string>): void => {
+      if (model.data['text/plain'] !== summary['text/plain']) {
+        model.setData({ data: { ...model.data, ...summary } });
+      }
+    };
+    this.cleanup = mountExecutionView(this.node, local, { onFinished });
   }
 
   private follow(model: IRenderMime.IMimeModel, id: string): void {

@@ -7,34 +7,36 @@ import { formatDuration, STATUS_ICONS } from '../widget/format';
 import { injectStyle } from '../widget/style';
 import { ReconnectingSocket, withQuery, type ConnectionState } from '../widget/transport';
 import { toSeconds, type Envelope, type ExecutionInfo } from '../widget/types';
+import { filterExecutions, formatWhen, type PipelineFile, parsePipelines } from './executions';
+
+export { filterExecutions, formatWhen, parsePipelines } from './executions';
 
 export type OpenExecution = (executionId: string, pipelineName: string) => void;
 
 const MAX_ROWS = 50;
-
-/** Accepts a list of paths, or objects with `path`, bare or under `pipelines`. */
-export function pipelinePaths(answer: unknown): string[] {
-  const list = Array.isArray(answer) ? answer : (answer as { pipelines?: unknown })?.pipelines;
-  if (!Array.isArray(list)) {
-    return [];
-  }
-  return list
-    .map(item => (typeof item === 'string' ? item : (item as { path?: unknown })?.path))
-    .filter((p): p is string => typeof p === 'string');
-}
+/** New pipeline files show up without a Refresh click, at this pace (ms). */
+const PIPELINES_POLL = 15_000;
 
 export class AnsFlowSidebar extends Widget {
   private readonly executions = new Map<string, ExecutionInfo>();
   private socket: ReconnectingSocket | null = null;
   private conn: ConnectionState = 'connecting';
-  private pipelines: string[] = [];
+  private pipelines: PipelineFile[] = [];
+  private pipelinesKey = '';
+  private current = '';
+  private statusFilter = '';
+  private pipelineFilter = '';
+  private poller: ReturnType<typeof setInterval> | null = null;
   private pipelinesError = '';
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly pipelinesNode = document.createElement('div');
   private readonly executionsNode = document.createElement('div');
   private readonly statusNode = document.createElement('span');
 
-  constructor(private readonly settings: ServerConnection.ISettings, private readonly open: OpenExecution) {
+  constructor(
+    private readonly settings: ServerConnection.ISettings,
+    private readonly open: OpenExecution
+  ) {
     super();
     injectStyle();
     this.id = 'ansflow-sidebar';
@@ -50,19 +52,50 @@ export class AnsFlowSidebar extends Widget {
     execHead.textContent = 'Executions';
     this.statusNode.className = 'af-muted';
     execHead.append(this.statusNode);
-    this.node.append(pipelinesHead, this.pipelinesNode, execHead, this.executionsNode);
+    const filters = document.createElement('div');
+    filters.className = 'af-filters';
+    const statusSelect = document.createElement('select');
+    statusSelect.setAttribute('aria-label', 'Show executions with this status');
+    for (const value of ['', 'running', 'success', 'failed', 'cancelled', 'interrupted', 'pending']) {
+      const o = document.createElement('option');
+      o.value = value;
+      o.textContent = value || 'any status';
+      statusSelect.append(o);
+    }
+    statusSelect.onchange = () => {
+      this.statusFilter = statusSelect.value;
+      this.renderExecutions();
+    };
+    const pipelineInput = document.createElement('input');
+    pipelineInput.type = 'search';
+    pipelineInput.placeholder = 'Filter by pipeline';
+    pipelineInput.setAttribute('aria-label', 'Filter executions by pipeline name');
+    pipelineInput.oninput = () => {
+      this.pipelineFilter = pipelineInput.value;
+      this.renderExecutions();
+    };
+    filters.append(statusSelect, pipelineInput);
+    this.node.append(pipelinesHead, this.pipelinesNode, execHead, filters, this.executionsNode);
     this.pipelinesNode.onclick = ev => this.onPipelineClick(ev);
     this.executionsNode.onclick = ev => {
       const row = (ev.target as Element).closest('[data-id]');
       const id = row?.getAttribute('data-id');
       if (id) {
-        this.open(id, this.executions.get(id)?.pipeline_name ?? '');
+        this.openExecution(id, this.executions.get(id)?.pipeline_name ?? '');
       }
     };
   }
 
+  /** Open an execution's panel and highlight its row. */
+  private openExecution(id: string, name: string): void {
+    this.current = id;
+    this.open(id, name);
+    this.renderExecutions();
+  }
+
   protected onAfterAttach(): void {
     void this.loadPipelines();
+    this.poller = setInterval(() => void this.loadPipelines(), PIPELINES_POLL);
     this.connect();
     // Durations of running executions tick.
     this.ticker = setInterval(() => {
@@ -78,6 +111,9 @@ export class AnsFlowSidebar extends Widget {
     if (this.ticker) {
       clearInterval(this.ticker);
     }
+    if (this.poller) {
+      clearInterval(this.poller);
+    }
   }
 
   private api(path: string, init: RequestInit = {}): Promise<Response> {
@@ -90,8 +126,13 @@ export class AnsFlowSidebar extends Widget {
       if (!response.ok) {
         throw new Error(`HTTP ${response.status}`);
       }
-      this.pipelines = pipelinePaths(await response.json());
+      this.pipelines = parsePipelines(await response.json());
       this.pipelinesError = '';
+      const key = JSON.stringify(this.pipelines);
+      if (key === this.pipelinesKey) {
+        return; // unchanged: a poll must not redraw under the pointer
+      }
+      this.pipelinesKey = key;
     } catch (err) {
       this.pipelinesError = `Could not list pipelines: ${err instanceof Error ? err.message : String(err)}`;
     }
@@ -107,8 +148,14 @@ export class AnsFlowSidebar extends Widget {
       this.pipelinesNode.innerHTML = '<div class="af-muted">No pipeline files found.</div>';
       return;
     }
+    // The pipeline's name first (what the executions list shows), its file below.
     const rows = this.pipelines
-      .map(p => `<tr><td class="af-grow" title="${escapeHtml(p)}">${escapeHtml(p)}</td><td style="width:1%"><button data-run="${escapeHtml(p)}">Run</button></td></tr>`)
+      .map(
+        p =>
+          `<tr><td class="af-grow" title="${escapeHtml(`${p.name}\n${p.path}`)}"><div class="af-pname">${escapeHtml(p.name)}</div>` +
+          `<div class="af-muted af-ppath">${escapeHtml(p.path)}</div></td>` +
+          `<td style="width:1%"><button data-run="${escapeHtml(p.path)}" aria-label="Run ${escapeHtml(p.name)}">Run</button></td></tr>`
+      )
       .join('');
     this.pipelinesNode.innerHTML = `<table><tbody>${rows}</tbody></table>`;
   }
@@ -122,14 +169,14 @@ export class AnsFlowSidebar extends Widget {
     button.disabled = true;
     try {
       const response = await this.api('executions', { method: 'POST', body: JSON.stringify({ path }) });
-      const answer = (await response.json()) as { execution_id?: string; id?: string; pipeline_name?: string; message?: string };
+      const answer = (await response.json()) as { execution_id?: string; pipeline_name?: string; message?: string };
       if (!response.ok) {
         throw new Error(answer.message ?? `HTTP ${response.status}`);
       }
-      const id = answer.execution_id ?? answer.id;
-      if (id) {
-        this.open(id, answer.pipeline_name ?? '');
+      if (!answer.execution_id) {
+        throw new Error('the server did not return the new execution id');
       }
+      this.openExecution(answer.execution_id, answer.pipeline_name ?? '');
     } catch (err) {
       this.pipelinesError = `Run failed: ${err instanceof Error ? err.message : String(err)}`;
       this.renderPipelines();
@@ -173,23 +220,28 @@ export class AnsFlowSidebar extends Widget {
 
   private renderExecutions(): void {
     const now = Date.now() / 1000;
-    const list = [...this.executions.values()]
+    const all = [...this.executions.values()];
+    const list = filterExecutions(all, this.statusFilter, this.pipelineFilter)
       .sort((a, b) => (toSeconds(b.started_at) ?? Infinity) - (toSeconds(a.started_at) ?? Infinity))
       .slice(0, MAX_ROWS);
     if (list.length === 0) {
-      this.executionsNode.innerHTML = `<div class="af-muted">${this.conn === 'live' ? 'No executions yet.' : ''}</div>`;
+      const empty = all.length ? 'No execution matches the filters.' : this.conn === 'live' ? 'No executions yet.' : '';
+      this.executionsNode.innerHTML = `<div class="af-muted">${empty}</div>`;
       return;
     }
     const rows = list
       .map(ex => {
         const status = ex.status ?? 'pending';
         const start = toSeconds(ex.started_at);
-        const secs = status === 'running' && start !== null ? now - start : ex.duration ?? null;
-        const when = start !== null ? new Date(start * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+        const secs = status === 'running' && start !== null ? now - start : (ex.duration ?? null);
+        const when = start !== null ? formatWhen(start) : '';
+        const full = start !== null ? new Date(start * 1000).toLocaleString() : '';
+        const cls = ex.execution_id === this.current ? 'af-click af-current' : 'af-click';
+        const name = ex.pipeline_name ?? '';
         return (
-          `<tr class="af-click" data-id="${escapeHtml(ex.execution_id ?? '')}" title="${escapeHtml(ex.execution_id ?? '')}">` +
-          `<td style="width:1%"><span class="af-ico af-s-${escapeHtml(status)}">${STATUS_ICONS[status] ?? '?'}</span></td>` +
-          `<td class="af-grow">${escapeHtml(ex.pipeline_name ?? '')}</td><td class="af-muted">${escapeHtml(when)}</td>` +
+          `<tr class="${cls}" data-id="${escapeHtml(ex.execution_id ?? '')}" title="${escapeHtml(`${name} — ${status}\n${ex.execution_id ?? ''}\n${full}`)}">` +
+          `<td style="width:1%"><span class="af-ico af-s-${escapeHtml(status)}" aria-label="${escapeHtml(status)}">${STATUS_ICONS[status] ?? '?'}</span></td>` +
+          `<td class="af-grow">${escapeHtml(name)}</td><td class="af-muted af-when">${escapeHtml(when)}</td>` +
           `<td class="af-muted" style="text-align:right">${formatDuration(secs)}</td></tr>`
         );
       })

@@ -7,7 +7,13 @@ describe('parseAnsi', () => {
     const spans = parseAnsi('plain \u001b[1;31mred bold\u001b[0m back \u001b[92mbright\u001b[39m def');
     assert.deepEqual(
       spans.map(s => [s.text, s.style.fg, s.style.bold]),
-      [['plain ', null, false], ['red bold', 1, true], [' back ', null, false], ['bright', 10, false], [' def', null, false]]
+      [
+        ['plain ', null, false],
+        ['red bold', 1, true],
+        [' back ', null, false],
+        ['bright', 10, false],
+        [' def', null, false]
+      ]
     );
   });
 
@@ -22,11 +28,27 @@ describe('parseAnsi', () => {
 
   it('treats an empty SGR as reset and drops other escapes', () => {
     const spans = parseAnsi('\u001b[31mx\u001b[my\u001b[2K\u001b]0;title\u0007z');
-    assert.deepEqual(spans.map(s => [s.text, s.style.fg]), [['x', 1], ['yz', null]]);
+    assert.deepEqual(
+      spans.map(s => [s.text, s.style.fg]),
+      [
+        ['x', 1],
+        ['yz', null]
+      ]
+    );
   });
 
   it('never throws on malformed input', () => {
-    for (const bad of ['\u001b', '\u001b[', '\u001b[31', '\u001b[38;5m', '\u001b[38;2;999mX', '\u001b]unterminated', 'a\u001b\u001b[b', '\u001b[;;;m', '\u001b[999999999999m']) {
+    for (const bad of [
+      '\u001b',
+      '\u001b[',
+      '\u001b[31',
+      '\u001b[38;5m',
+      '\u001b[38;2;999mX',
+      '\u001b]unterminated',
+      'a\u001b\u001b[b',
+      '\u001b[;;;m',
+      '\u001b[999999999999m'
+    ]) {
       assert.doesNotThrow(() => ansiToHtml(bad, 'a'));
     }
     assert.equal(stripAnsi('\u001b[31'), '[31');
@@ -49,7 +71,10 @@ describe('ansiToHtml', () => {
 
   it('highlights search matches across span boundaries', () => {
     const html = ansiToHtml('ab\u001b[31mcd\u001b[0mef', 'bcd', true);
-    assert.equal(html, 'a<mark class="af-match af-current">b</mark><span class="af-fg1"><mark class="af-match af-current">cd</mark></span>ef');
+    assert.equal(
+      html,
+      'a<mark class="af-match af-current">b</mark><span class="af-fg1"><mark class="af-match af-current">cd</mark></span>ef'
+    );
     assert.equal(ansiToHtml('x<y', '<'), 'x<mark class="af-match">&lt;</mark>y');
   });
 });

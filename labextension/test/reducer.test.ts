@@ -10,7 +10,10 @@ describe('applyEvent', () => {
   it('applies a snapshot then updates', () => {
     const state = createState(EXEC);
     applyEvents(state, [
-      snapshot(3, [{ step_id: 'a', name: 'A', status: 'pending' }, { step_id: 'b', status: 'pending', needs: ['a'] }]),
+      snapshot(3, [
+        { step_id: 'a', name: 'A', status: 'pending' },
+        { step_id: 'b', status: 'pending', needs: ['a'] }
+      ]),
       env(4, 'step_update', { step_id: 'a', status: 'running', attempt: 1, started_at: 10 }),
       env(5, 'execution_update', { status: 'running', steps_done: 0 })
     ]);
@@ -58,7 +61,7 @@ describe('applyEvent', () => {
     applyEvent(state, logs(4, 'a', 1, ['a1', 'a2'])); // overlapping replay
     applyEvent(state, logs(2, 'a', 0, ['a0', 'a1'])); // a replayed old frame
     assert.deepEqual(lines(state, 'a'), ['a0', 'a1', 'a2']);
-    assert.deepEqual(lines(state, null), ['a0', 'a1', 'b0', 'a2'], 'all steps keep arrival order');
+    assert.deepEqual(lines(state, null), ['a0', 'b0', 'a1', 'a2'], 'all steps are in time order');
     assert.equal(state.seq, 4);
     assert.equal(state.logs.row('a', 2)?.ts, 2002);
   });
@@ -120,5 +123,46 @@ describe('applyEvent', () => {
     assert.ok(state.logs.total <= 200_000);
     assert.equal(state.logs.steps.get('a')?.next, 1_000_000);
     assert.ok(Date.now() - t0 < 5000, 'reducer too slow');
+  });
+
+  it('merges all steps by time, live and when history is back-filled', () => {
+    const state = createState(EXEC);
+    applyEvent(state, snapshot(1, [{ step_id: 'a' }, { step_id: 'b' }]));
+    const at = (seq: number | null, step: string, offset: number, lines: string[], ts: number[]) =>
+      env(seq, 'log_update', { step_id: step, stream: 'stdout', offset, lines, ts });
+    // Live: b's batch (sent late) holds a line older than a's last one.
+    applyEvent(state, at(2, 'a', 10, ['a10', 'a11'], [10, 12]));
+    applyEvent(state, at(3, 'b', 10, ['b10', 'b11'], [11, 13]));
+    assert.deepEqual(lines(state, null), ['a10', 'b10', 'a11', 'b11']);
+    // Back-fill of the history before the live lines: merged, not concatenated per step.
+    applyEvent(
+      state,
+      at(
+        null,
+        'b',
+        0,
+        Array.from({ length: 10 }, (_, i) => `b${i}`),
+        Array.from({ length: 10 }, (_, i) => i + 0.5)
+      )
+    );
+    applyEvent(
+      state,
+      at(
+        null,
+        'a',
+        0,
+        Array.from({ length: 10 }, (_, i) => `a${i}`),
+        Array.from({ length: 10 }, (_, i) => i)
+      )
+    );
+    const all = lines(state, null);
+    assert.deepEqual(all.slice(0, 4), ['a0', 'b0', 'a1', 'b1']);
+    assert.deepEqual(all.slice(-4), ['a10', 'b10', 'a11', 'b11']);
+    const times = Array.from({ length: state.logs.count(null) }, (_, i) => state.logs.row(null, i)?.ts ?? 0);
+    assert.deepEqual(
+      times,
+      [...times].sort((x, y) => x - y),
+      'timestamps never run backwards'
+    );
   });
 });

@@ -6,10 +6,24 @@ import { computeWindow, MAX_SCROLL_PX, scrollTopForRow } from '../widget/virtual
 describe('log search', () => {
   const lines = ['Error: boom', 'ok', '\u001b[31merror\u001b[0m again', 'ERR', 'fine'];
   it('finds case-insensitive matches ignoring ANSI escapes', () => {
-    assert.deepEqual(findMatches(lines.length, i => lines[i], 'error'), [0, 2]);
-    assert.deepEqual(findMatches(lines.length, i => lines[i], '31m'), [], 'escape codes are not text');
-    assert.deepEqual(findMatches(lines.length, i => lines[i], ''), []);
-    assert.deepEqual(findMatches(lines.length, i => lines[i], 'r', 2), [0, 2], 'limit');
+    assert.deepEqual(
+      findMatches(lines.length, i => lines[i], 'error'),
+      [0, 2]
+    );
+    assert.deepEqual(
+      findMatches(lines.length, i => lines[i], '31m'),
+      [],
+      'escape codes are not text'
+    );
+    assert.deepEqual(
+      findMatches(lines.length, i => lines[i], ''),
+      []
+    );
+    assert.deepEqual(
+      findMatches(lines.length, i => lines[i], 'r', 2),
+      [0, 2],
+      'limit'
+    );
   });
   it('steps through matches with wrap-around', () => {
     assert.equal(stepMatch([1, 5, 9], -1, 1), 0);

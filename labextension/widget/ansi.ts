@@ -135,7 +135,7 @@ function sameStyle(a: AnsiStyle, b: AnsiStyle): boolean {
 
 /** The text without escapes (for search and downloads). */
 export function stripAnsi(input: string): string {
-    return input.indexOf('\u001b') < 0 ? input : input.replace(ESCAPE_RE, '');
+  return input.indexOf('\u001b') < 0 ? input : input.replace(ESCAPE_RE, '');
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

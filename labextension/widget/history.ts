@@ -1,60 +1,50 @@
-/** Parsing of the REST log endpoint's answer, tolerant of its JSON shapes. */
+/** The REST log endpoint's one answer shape, parsed strictly (a wrong shape is a bug). */
 
 export interface LogChunk {
   offset: number;
   lines: string[];
   ts: number[];
+  streams: string[];
 }
 
-type Item = string | { line?: unknown; text?: unknown; content?: unknown; offset?: unknown; ts?: unknown };
+/** One stored line as the server sends it. */
+export interface LogLine {
+  step_id: string;
+  offset: number;
+  stream: string;
+  line: string;
+  ts: number;
+}
 
-function itemText(item: Item): string {
-  if (typeof item === 'string') {
-    return item;
+/** `{execution_id, lines: [{step_id, offset, stream, line, ts}], next_offset}`. */
+export interface LogPage {
+  lines: LogLine[];
+  next_offset: number | null;
+}
+
+/** Parse a page of the logs endpoint; throws on any other shape. */
+export function parseLogPage(body: string): LogPage {
+  const parsed = JSON.parse(body) as { lines?: unknown; next_offset?: unknown };
+  if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.lines)) {
+    throw new Error('ansflow: the logs endpoint answered without a "lines" list');
   }
-  const text = item.line ?? item.text ?? item.content;
-  return typeof text === 'string' ? text : '';
-}
-
-/**
- * Accepts `{offset?, lines: [str | {line, ts, offset}], ts?: [..]}`, a bare list, or JSON lines
- * (one object per line). `from` is the offset asked for, used when the answer has none.
- */
-export function parseLogResponse(body: string, from: number): LogChunk {
-  let items: Item[] = [];
-  let offset: number | null = null;
-  let tsList: unknown[] | null = null;
-  try {
-    const parsed = JSON.parse(body) as unknown;
-    if (Array.isArray(parsed)) {
-      items = parsed as Item[];
-    } else if (parsed && typeof parsed === 'object') {
-      const obj = parsed as { lines?: unknown; items?: unknown; offset?: unknown; ts?: unknown };
-      const list = Array.isArray(obj.lines) ? obj.lines : Array.isArray(obj.items) ? obj.items : [];
-      items = list as Item[];
-      offset = typeof obj.offset === 'number' ? obj.offset : null;
-      tsList = Array.isArray(obj.ts) ? obj.ts : null;
+  for (const item of parsed.lines as unknown[]) {
+    const line = item as Partial<LogLine>;
+    if (!line || typeof line.line !== 'string' || typeof line.offset !== 'number') {
+      throw new Error('ansflow: a log line without "line" and "offset"');
     }
-  } catch {
-    items = body
-      .split('\n')
-      .filter(l => l.trim())
-      .map(l => {
-        try {
-          return JSON.parse(l) as Item;
-        } catch {
-          return l;
-        }
-      });
   }
-  const first = items[0];
-  if (offset === null && first && typeof first === 'object' && typeof first.offset === 'number') {
-    offset = first.offset;
-  }
-  const lines = items.map(itemText);
-  const ts = items.map((item, i) => {
-    const t = tsList?.[i] ?? (typeof item === 'object' ? item.ts : undefined);
-    return typeof t === 'number' ? t : NaN;
-  });
-  return { offset: offset ?? from, lines, ts };
+  const next = parsed.next_offset;
+  return { lines: parsed.lines as LogLine[], next_offset: typeof next === 'number' ? next : null };
+}
+
+/** One step's contiguous lines of a page, as the reducer's log_update wants them. */
+export function toChunk(page: LogPage, from: number): LogChunk {
+  const lines = page.lines;
+  return {
+    offset: lines.length ? lines[0].offset : from,
+    lines: lines.map(l => l.line),
+    ts: lines.map(l => (typeof l.ts === 'number' ? l.ts : Number.NaN)),
+    streams: lines.map(l => l.stream || 'stdout')
+  };
 }

@@ -63,6 +63,8 @@ export function layoutDag(steps: readonly LayoutInput[]): Layout {
 function gridLayout(steps: readonly LayoutInput[]): Layout {
   const cols = Math.min(GRID_COLUMNS, steps.length);
   const positions = new Map<string, [number, number]>();
-  steps.forEach((step, i) => positions.set(step.step_id, [i % cols, Math.floor(i / cols)]));
+  steps.forEach((step, i) => {
+    positions.set(step.step_id, [i % cols, Math.floor(i / cols)]);
+  });
   return { positions, layers: cols, rows: Math.ceil(steps.length / cols), edges: [] };
 }

@@ -5,10 +5,15 @@
 import { ansiToHtml, escapeHtml, stripAnsi } from './ansi';
 import { formatClock } from './format';
 import type { LogStore } from './logs';
-import { findMatches, stepMatch } from './search';
+import { searchLines, stepMatch } from './search';
 import { computeWindow, scrollTopForRow } from './virtual';
 
 const ROW_H = 18;
+/** The log pane grows with its content between these many rows. */
+export const MIN_ROWS = 4;
+export const MAX_ROWS = 24;
+/** Lines that look like the cause of a failure. */
+export const ERROR_LINE = /Traceback \(most recent call last\)|[A-Za-z]*(?:Error|Exception)\b|\bFAILED\b|\bFATAL\b|\berror:|\bERROR\b/;
 /** Re-running a search over a growing log at most this often (ms). */
 const SEARCH_THROTTLE = 400;
 
@@ -16,8 +21,16 @@ export interface LogPanelHost {
   logs: LogStore;
   /** [step id, label] pairs for the selector, in display order. */
   steps(): Array<[string, string]>;
-  /** A server URL for the download link, or null to build a Blob from memory. */
-  downloadUrl(stepId: string | null): string | null;
+  /** The label of a step in the "All steps" column (keeps matrix values). */
+  label(stepId: string): string;
+  /** What to say when a view has no lines (why a step has none). */
+  emptyText(stepId: string | null): string;
+  /** True when every line the server has for the step is held (history fetched). */
+  complete(stepId: string): boolean;
+  /** The full log as text from the server (prefixed by step, ANSI stripped), or null. */
+  fetchLog(stepId: string | null): Promise<string> | null;
+  /** File name of a download, distinct per execution and step. */
+  fileName(stepId: string | null): string;
   requestRender(): void;
 }
 
@@ -35,7 +48,12 @@ export class LogPanel {
   private showTs = false;
   private query = '';
   private matches: number[] = [];
+  private matchTotal = 0;
   private current = -1;
+  /** Open this step at its first error once its lines are there (failure triage). */
+  private revealing = false;
+  private focusRow = -1;
+  private visible = true;
   private searchedAt = 0;
   private searchedVersion = -1;
   private renderedKey = '';
@@ -45,7 +63,7 @@ export class LogPanel {
   private readonly search = el('input');
   private readonly count = el('span', 'af-mcount');
   private readonly tsBox = el('input');
-  private readonly download = el('a', '', 'Download');
+  private readonly download = el('a', 'af-download', 'Download');
   private readonly view = el('div', 'af-logview');
   private readonly spacer = el('div', 'af-scroll-spacer');
   private readonly rows = el('div', 'af-rows');
@@ -81,9 +99,11 @@ export class LogPanel {
       this.invalidate();
     };
     const tsLabel = el('label');
-    tsLabel.append(this.tsBox, "timestamps");
+    tsLabel.append(this.tsBox, 'timestamps');
     this.download.onclick = ev => this.onDownload(ev);
-    bar.append(this.select, this.search, this.count, prev, next, tsLabel, el('span', 'af-spacer-flex'), this.download);
+    const searchGroup = el('span', 'af-searchgroup');
+    searchGroup.append(this.search, this.count, prev, next);
+    bar.append(this.select, searchGroup, tsLabel, el('span', 'af-spacer-flex'), this.download);
     this.followBtn.title = 'Scroll to the newest line and keep following';
     this.followBtn.onclick = () => {
       this.follow = true;
@@ -95,6 +115,29 @@ export class LogPanel {
     const wrap = el('div', 'af-logwrap');
     wrap.append(this.view, this.followBtn);
     this.node.append(bar, wrap);
+    this.search.setAttribute('aria-label', 'Search logs');
+    this.select.setAttribute('aria-label', 'Log of step');
+    this.view.setAttribute('role', 'log');
+    this.view.tabIndex = 0;
+    // A hidden view (a background tab, a collapsed output) has no height: rows drawn then
+    // sit at the wrong offset. Redraw when it gets its size back.
+    if (typeof ResizeObserver !== 'undefined') {
+      new ResizeObserver(entries => {
+        const height = entries[entries.length - 1]?.contentRect.height ?? 0;
+        const shown = height > 0;
+        if (shown !== this.visible || shown) {
+          this.visible = shown;
+          this.invalidate();
+        }
+      }).observe(this.view);
+    }
+  }
+
+  /** Open a step scrolled to its first error (or its end when it has none). */
+  reveal(stepId: string): void {
+    this.show(stepId);
+    this.revealing = true;
+    this.follow = false;
   }
 
   /** Select a step (null = all steps). */
@@ -102,6 +145,8 @@ export class LogPanel {
     this.selected = stepId;
     this.select.value = stepId ?? '';
     this.follow = true;
+    this.revealing = false;
+    this.focusRow = -1;
     this.searchedVersion = -1;
     this.current = -1;
     this.invalidate();
@@ -136,13 +181,47 @@ export class LogPanel {
     this.refreshSearch(true);
     this.current = stepMatch(this.matches, this.current, dir);
     if (this.current >= 0) {
-      this.follow = false;
-      const row = this.matches[this.current] + this.markerRows();
-      const top = scrollTopForRow(row, this.view.clientHeight || 300, ROW_H, this.rowCount());
-      this.programmaticTop = top;
-      this.view.scrollTop = top;
+      this.scrollToRow(this.matches[this.current]);
     }
     this.invalidate();
+  }
+
+  private scrollToRow(i: number): void {
+    this.follow = false;
+    const top = scrollTopForRow(i + this.markerRows(), this.view.clientHeight || 300, ROW_H, this.rowCount());
+    this.programmaticTop = top;
+    this.view.scrollTop = top;
+  }
+
+  /** The first line that looks like an error, else the first stderr line, else -1. */
+  firstErrorRow(stepId: string): number {
+    const logs = this.host.logs;
+    const n = logs.count(stepId);
+    let firstStderr = -1;
+    for (let i = 0; i < n; i++) {
+      const row = logs.row(stepId, i);
+      if (!row || row.step.info.has(row.local)) continue;
+      if (ERROR_LINE.test(stripAnsi(row.line))) return i;
+      if (firstStderr < 0 && row.step.stderr.has(row.local)) firstStderr = i;
+    }
+    return firstStderr;
+  }
+
+  private revealNow(): void {
+    const id = this.selected;
+    if (!this.revealing || id === null || this.host.logs.count(id) === 0) {
+      return;
+    }
+    const complete = this.host.complete(id);
+    const row = this.firstErrorRow(id);
+    if (row >= 0) {
+      this.focusRow = row;
+      this.scrollToRow(row);
+    } else if (complete) {
+      this.follow = true;
+    }
+    // Earlier history may still arrive and hold an earlier error: keep looking until then.
+    this.revealing = !complete;
   }
 
   private markerRows(): number {
@@ -157,11 +236,14 @@ export class LogPanel {
     const logs = this.host.logs;
     if (!this.query) {
       this.matches = [];
+      this.matchTotal = 0;
       return;
     }
     const stale = this.searchedVersion !== logs.version;
     if (stale && (force || this.searchedVersion < 0 || performance.now() - this.searchedAt > SEARCH_THROTTLE)) {
-      this.matches = findMatches(logs.count(this.selected), i => logs.row(this.selected, i)?.line ?? '', this.query);
+      const found = searchLines(logs.count(this.selected), i => logs.row(this.selected, i)?.line ?? '', this.query);
+      this.matches = found.rows;
+      this.matchTotal = found.total;
       this.searchedVersion = logs.version;
       this.searchedAt = performance.now();
       if (this.current >= this.matches.length) {
@@ -179,21 +261,38 @@ export class LogPanel {
       return;
     }
     this.stepsKey = key;
-    this.select.replaceChildren(new Option('All steps', ''), ...steps.map(([id, label]) => new Option(label, id)));
+    const option = (label: string, value: string): HTMLOptionElement => {
+      const o = document.createElement('option');
+      o.value = value;
+      o.textContent = label;
+      return o;
+    };
+    this.select.replaceChildren(option('All steps', ''), ...steps.map(([id, label]) => option(label, id)));
     this.select.value = this.selected ?? '';
   }
 
   render(): void {
     this.syncSelector();
+    if (!this.visible) {
+      this.renderedKey = ''; // hidden: draw when shown again (the ResizeObserver calls back)
+      return;
+    }
     this.refreshSearch();
     const logs = this.host.logs;
     const total = this.rowCount();
+    // Sized to the content between MIN_ROWS and MAX_ROWS (a tab-filling panel overrides it).
+    this.node.style.setProperty('--af-log-rows', String(Math.max(MIN_ROWS, Math.min(MAX_ROWS, total))));
     const viewport = this.view.clientHeight || 300;
-    const download = this.host.downloadUrl(this.selected);
-    this.download.href = download ?? '#';
-    this.count.textContent = this.query ? `${this.current >= 0 ? this.current + 1 : 0}/${this.matches.length}` : '';
     const first = computeWindow(0, viewport, ROW_H, total);
+    // The scroll range first: a jump to the first error must not be clamped by the old one.
     this.spacer.style.height = `${first.scrollHeight}px`;
+    this.revealNow();
+    this.download.href = '#';
+    this.download.title = `Download ${this.selected === null ? 'every step' : this.selected}'s full log as text`;
+    const shown = this.matches.length;
+    const capped = this.matchTotal > shown ? ` (first ${shown.toLocaleString()} navigable)` : '';
+    this.count.textContent = this.query ? `${this.current >= 0 ? this.current + 1 : 0}/${this.matchTotal.toLocaleString()}` : '';
+    this.count.title = this.query ? `${this.matchTotal.toLocaleString()} matching lines${capped}` : '';
     if (this.follow) {
       const bottom = Math.max(0, first.scrollHeight - viewport);
       if (Math.abs(this.view.scrollTop - bottom) > 1) {
@@ -203,7 +302,7 @@ export class LogPanel {
     }
     this.followBtn.classList.toggle('af-show', !this.follow && total > 0);
     const win = computeWindow(this.view.scrollTop, viewport, ROW_H, total);
-    const key = `${logs.version}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}`;
+    const key = `${logs.version}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}`;
     if (key === this.renderedKey) {
       this.rows.style.transform = `translateY(${win.offsetY}px)`;
       return;
@@ -211,7 +310,7 @@ export class LogPanel {
     this.renderedKey = key;
     if (total === 0) {
       this.rows.style.transform = '';
-      this.rows.innerHTML = '<div class="af-empty">No log lines yet.</div>';
+      this.rows.replaceChildren(el('div', 'af-empty', this.host.emptyText(this.selected)));
       return;
     }
     const marker = this.markerRows();
@@ -229,46 +328,77 @@ export class LogPanel {
       if (!row) {
         continue;
       }
-      const cur = i === currentRow;
+      let cls = 'af-row';
+      if (i === currentRow) cls += ' af-cur';
+      if (i === this.focusRow) cls += ' af-focus';
+      const info = row.step.info.has(row.local);
+      if (info) cls += ' af-info';
+      else if (row.step.stderr.has(row.local)) cls += ' af-stderr';
+      if (!info && ERROR_LINE.test(stripAnsi(row.line))) cls += ' af-errline';
       let prefix = '';
       if (all) {
-        prefix += `<span class="af-tag">${escapeHtml(row.step.id)}</span>`;
+        const label = this.host.label(row.step.id);
+        prefix += `<span class="af-tag" title="${escapeHtml(label)}">${escapeHtml(label)}</span>`;
       } else {
-        prefix += `<span class="af-ln">${row.step.first + i + 1}</span>`;
+        // Lines the view added (attempt separators, gaps) have no number and shift none.
+        let added = 0;
+        for (const local of row.step.info) if (local < row.local) added++;
+        prefix += `<span class="af-ln">${info ? '' : row.step.first + i + 1 - added}</span>`;
       }
       if (this.showTs) {
         prefix += `<span class="af-ts">${formatClock(row.ts)}</span>`;
       }
-      html += `<div class="af-row${cur ? ' af-cur' : ''}">${prefix}${ansiToHtml(row.line, this.query, cur)}</div>`;
+      const text = info ? escapeHtml(row.line) : ansiToHtml(row.line, this.query, i === currentRow);
+      html += `<div class="${cls}">${prefix}${text}</div>`;
     }
     if (!all) {
       // Line-number gutter sized for the largest number on screen, so 7-digit numbers fit.
       const widest = String(logs.hiddenBefore(this.selected) + logs.count(this.selected)).length;
       this.rows.style.setProperty('--af-ln-w', `${Math.max(4, widest) + 1}ch`);
+    } else {
+      // The step column is as wide as the longest label (within bounds), never cut at 14.
+      let widest = 8;
+      for (const id of logs.steps.keys()) widest = Math.max(widest, this.host.label(id).length);
+      this.rows.style.setProperty('--af-tag-w', `${Math.min(36, widest) + 1}ch`);
     }
     this.rows.style.transform = `translateY(${win.offsetY}px)`;
     this.rows.innerHTML = html;
   }
 
   private onDownload(ev: MouseEvent): void {
-    if (this.host.downloadUrl(this.selected) !== null) {
-      return; // the server streams the full log
-    }
     ev.preventDefault();
+    const selected = this.selected;
+    const name = this.host.fileName(selected);
+    const fromServer = this.host.fetchLog(selected);
+    const save = (text: string | string[]): void => {
+      const url = URL.createObjectURL(new Blob(Array.isArray(text) ? text : [text], { type: 'text/plain' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    };
+    if (fromServer) {
+      // Fetched with the auth header, saved from a Blob: the token never sits in a link.
+      fromServer.then(save, err => {
+        this.count.textContent = `download failed: ${err instanceof Error ? err.message : String(err)}`;
+      });
+      return;
+    }
+    save(this.linesAsText(selected));
+  }
+
+  /** The held lines as text: ANSI stripped, prefixed by step in the all-steps view. */
+  linesAsText(stepId: string | null): string[] {
     const logs = this.host.logs;
-    const n = logs.count(this.selected);
+    const n = logs.count(stepId);
     const parts: string[] = [];
     for (let i = 0; i < n; i++) {
-      const row = logs.row(this.selected, i);
+      const row = logs.row(stepId, i);
       if (row) {
-        parts.push((this.selected === null ? `[${row.step.id}] ` : '') + stripAnsi(row.line) + '\n');
+        parts.push(`${stepId === null ? `[${row.step.id}] ` : ''}${stripAnsi(row.line)}\n`);
       }
     }
-    const url = URL.createObjectURL(new Blob(parts, { type: 'text/plain' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `${this.selected ?? 'all-steps'}.log`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    return parts;
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Bounded in-browser log storage: per-step line arrays plus one arrival-ordered index
- * for the "All steps" view. Memory stays bounded: past `maxLines` the oldest lines (in
- * arrival order, across steps) are dropped in chunks and counted, so the view can say so.
+ * Bounded in-browser log storage: per-step line arrays plus one time-ordered index
+ * for the "All steps" view (merged by timestamp, live and after a reload alike). Memory stays bounded: past `maxLines` the oldest lines (in
+ * time order, across steps) are dropped in chunks and counted, so the view can say so.
  */
 
 /** Packs (step index, local line number) into one double: cheaper than 2M small objects. */
@@ -20,6 +20,10 @@ export interface StepLog {
   /** SPEC offset expected next; -1 until the first line arrives. */
   next: number;
   dropped: number;
+  /** Local numbers of the lines written to stderr. */
+  stderr: Set<number>;
+  /** Local numbers of the lines the view added (gaps, attempt separators). */
+  info: Set<number>;
 }
 
 /** One row of a log view, resolved. */
@@ -27,11 +31,13 @@ export interface LogRow {
   step: StepLog;
   line: string;
   ts: number;
+  /** The line's local number in its step (to look up stderr/info). */
+  local: number;
 }
 
 export const DEFAULT_MAX_LINES = 2_000_000;
 
-/** Every step's lines plus the arrival order across steps, within `maxLines`. */
+/** Every step's lines plus their time order across steps, within `maxLines`. */
 export class LogStore {
   readonly steps = new Map<string, StepLog>();
   private readonly byIndex: StepLog[] = [];
@@ -48,7 +54,18 @@ export class LogStore {
   step(id: string): StepLog {
     let log = this.steps.get(id);
     if (!log) {
-      log = { id, index: this.byIndex.length, lines: [], ts: [], base: 0, first: 0, next: -1, dropped: 0 };
+      log = {
+        id,
+        index: this.byIndex.length,
+        lines: [],
+        ts: [],
+        base: 0,
+        first: 0,
+        next: -1,
+        dropped: 0,
+        stderr: new Set(),
+        info: new Set()
+      };
       this.steps.set(id, log);
       this.byIndex.push(log);
     }
@@ -60,12 +77,20 @@ export class LogStore {
    * after a reconnect or a re-sent snapshot never duplicates. Older contiguous lines
    * (a history back-fill) are prepended; a gap gets one marker line.
    */
-  add(stepId: string, offset: number, lines: readonly string[], ts: readonly number[] | undefined, fallbackTs: number): void {
+  add(
+    stepId: string,
+    offset: number,
+    lines: readonly string[],
+    ts: readonly number[] | undefined,
+    fallbackTs: number,
+    stream: string | readonly string[] = 'stdout'
+  ): void {
     if (lines.length === 0) {
       return;
     }
     const log = this.step(stepId);
     const end = offset + lines.length;
+    const isErr = (i: number): boolean => (typeof stream === 'string' ? stream : stream[i]) === 'stderr';
     if (log.next < 0) {
       log.first = offset;
       log.next = offset;
@@ -76,7 +101,7 @@ export class LogStore {
         return; // not contiguous: keeping it would misplace it
       }
       const count = log.first - offset;
-      this.prepend(log, offset, lines.slice(0, count), ts?.slice(0, count), fallbackTs);
+      this.prepend(log, offset, lines.slice(0, count), ts?.slice(0, count), fallbackTs, isErr);
     }
     if (end <= log.next) {
       this.version++;
@@ -86,12 +111,23 @@ export class LogStore {
     if (offset < log.next) {
       skip = log.next - offset;
     } else if (offset > log.next) {
-      this.push(log, `\u001b[2m⋯ ${offset - log.next} lines not received\u001b[0m`, fallbackTs);
+      log.info.add(log.base + log.lines.length);
+      this.push(log, `⋯ ${offset - log.next} lines not received`, ts?.[0] ?? fallbackTs);
     }
     for (let i = skip; i < lines.length; i++) {
+      if (isErr(i)) log.stderr.add(log.base + log.lines.length);
       this.push(log, lines[i], ts?.[i] ?? fallbackTs);
     }
     log.next = end;
+    this.enforceCap();
+    this.version++;
+  }
+
+  /** Add a line of the view's own (an attempt separator) after what the step holds. */
+  note(stepId: string, text: string, ts: number): void {
+    const log = this.step(stepId);
+    log.info.add(log.base + log.lines.length);
+    this.push(log, text, ts);
     this.enforceCap();
     this.version++;
   }
@@ -100,12 +136,44 @@ export class LogStore {
     const local = log.base + log.lines.length;
     log.lines.push(line);
     log.ts.push(ts);
-    this.refs.push(log.index * REF_SHIFT + local + LOCAL_BIAS);
+    this.insertRef(log.index * REF_SHIFT + local + LOCAL_BIAS, ts);
     this.total++;
   }
 
+  private refTs(ref: number): number {
+    const step = this.byIndex[Math.floor(ref / REF_SHIFT)];
+    return step.ts[(ref % REF_SHIFT) - LOCAL_BIAS - step.base] ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Keep the all-steps index in time order. Lines mostly arrive in order, so this is a
+   * push; a batch of another step that was sent late lands near the end (a short splice).
+   */
+  private insertRef(ref: number, ts: number): void {
+    const refs = this.refs;
+    if (refs.length === this.head || !(ts < this.refTs(refs[refs.length - 1]))) {
+      refs.push(ref);
+      return;
+    }
+    let lo = this.head;
+    let hi = refs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.refTs(refs[mid]) <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    refs.splice(lo, 0, ref);
+  }
+
   /** Put `lines` (ending exactly at log.first) before what the step holds. */
-  private prepend(log: StepLog, offset: number, lines: readonly string[], ts: readonly number[] | undefined, fallbackTs: number): void {
+  private prepend(
+    log: StepLog,
+    offset: number,
+    lines: readonly string[],
+    ts: readonly number[] | undefined,
+    fallbackTs: number,
+    isErr: (i: number) => boolean
+  ): void {
     if (log.dropped > 0 || lines.length === 0) {
       return; // never re-grow what the cap dropped
     }
@@ -114,8 +182,23 @@ export class LogStore {
     log.first = offset;
     log.lines = lines.concat(log.lines);
     log.ts = lines.map((_, i) => ts?.[i] ?? fallbackTs).concat(log.ts);
+    for (let i = 0; i < count; i++) {
+      if (isErr(i)) log.stderr.add(log.base + i);
+    }
+    // Merge the (older) history into the time-ordered index: both sides are sorted.
     const newRefs = lines.map((_, i) => log.index * REF_SHIFT + log.base + i + LOCAL_BIAS);
-    this.refs = newRefs.concat(this.refs.slice(this.head));
+    const old = this.refs;
+    const merged: number[] = [];
+    let a = 0;
+    let b = this.head;
+    while (a < newRefs.length || b < old.length) {
+      if (b >= old.length || (a < newRefs.length && !(this.refTs(old[b]) < this.refTs(newRefs[a])))) {
+        merged.push(newRefs[a++]);
+      } else {
+        merged.push(old[b++]);
+      }
+    }
+    this.refs = merged;
     this.head = 0;
     this.total += count;
     this.enforceCap();
@@ -148,7 +231,7 @@ export class LogStore {
     }
   }
 
-  /** Number of rows of a view: one step, or every step (null) in arrival order. */
+  /** Number of rows of a view: one step, or every step (null) in time order. */
   count(stepId: string | null): number {
     if (stepId === null) {
       return this.refs.length - this.head;
@@ -165,13 +248,13 @@ export class LogStore {
       }
       const step = this.byIndex[Math.floor(ref / REF_SHIFT)];
       const at = (ref % REF_SHIFT) - LOCAL_BIAS - step.base;
-      return { step, line: step.lines[at] ?? '', ts: step.ts[at] ?? NaN };
+      return { step, line: step.lines[at] ?? '', ts: step.ts[at] ?? NaN, local: at + step.base };
     }
     const step = this.steps.get(stepId);
     if (!step || i < 0 || i >= step.lines.length) {
       return null;
     }
-    return { step, line: step.lines[i], ts: step.ts[i] };
+    return { step, line: step.lines[i], ts: step.ts[i], local: i + step.base };
   }
 
   /** Lines before the first one held for a view (dropped by the cap or never loaded). */

@@ -4,7 +4,9 @@
  * is not an option) and raises dirty flags that the render loop consumes.
  */
 import { LogStore, DEFAULT_MAX_LINES } from './logs';
-import type { Envelope, ExecutionInfo, LogUpdate, StepInfo } from './types';
+import { formatClock } from './format';
+import { exitWords } from './status';
+import { toSeconds, type Annotation, type Attempt, type Envelope, type ExecutionInfo, type LogUpdate, type StepInfo } from './types';
 
 export interface Dirty {
   header: boolean;
@@ -21,6 +23,10 @@ export interface ViewState {
   /** Step ids in the order the server listed them (file order). */
   order: string[];
   logs: LogStore;
+  /** Per retried step, its attempts (known only for retries seen live). */
+  attempts: Map<string, Attempt[]>;
+  /** `annotation` events (errors, warnings, notices linked to a log line). */
+  annotations: Annotation[];
   dirty: Dirty;
 }
 
@@ -33,6 +39,8 @@ export function createState(executionId = '', maxLines = DEFAULT_MAX_LINES): Vie
     steps: new Map(),
     order: [],
     logs: new LogStore(maxLines),
+    attempts: new Map(),
+    annotations: [],
     dirty: { header: true, steps: true, logs: true }
   };
 }
@@ -45,11 +53,37 @@ export function resetState(state: ViewState, executionId: string): void {
   state.steps.clear();
   state.order.length = 0;
   state.logs.clear();
+  state.attempts.clear();
+  state.annotations.length = 0;
   markAll(state);
 }
 
 function markAll(state: ViewState): void {
   state.dirty.header = state.dirty.steps = state.dirty.logs = true;
+}
+
+/**
+ * A running update with a higher attempt starts a retry: close the previous attempt
+ * at this moment and note where the new attempt's lines begin, with a separator line.
+ */
+function noteAttempt(state: ViewState, data: StepInfo, ts: number): void {
+  const prev = state.steps.get(data.step_id);
+  const before = prev?.attempt ?? 0;
+  if (data.status !== 'running' || typeof data.attempt !== 'number' || data.attempt <= before || before < 1) {
+    return;
+  }
+  let list = state.attempts.get(data.step_id);
+  if (!list) {
+    list = [{ attempt: before, start: toSeconds(prev?.started_at), end: null, offset: 0 }];
+    state.attempts.set(data.step_id, list);
+  }
+  const last = list[list.length - 1];
+  last.end = ts;
+  const exit = typeof prev?.exit_code === 'number' ? ` (${exitWords(prev.exit_code)})` : '';
+  const log = state.logs.step(data.step_id);
+  list.push({ attempt: data.attempt, start: ts, end: null, offset: log.base + log.lines.length + 1 });
+  state.logs.note(data.step_id, `── attempt ${before} failed${exit}; attempt ${data.attempt} started at ${formatClock(ts)} ──`, ts);
+  state.dirty.logs = true;
 }
 
 function upsertStep(state: ViewState, data: StepInfo): void {
@@ -81,7 +115,7 @@ export function applyEvent(state: ViewState, event: Envelope): ViewState {
     // Lines are deduplicated by offset, so a replay or a back-fill is safe whatever its seq.
     const data = event.data as unknown as LogUpdate;
     if (data && typeof data.step_id === 'string' && Array.isArray(data.lines)) {
-      state.logs.add(data.step_id, Number(data.offset) || 0, data.lines, data.ts, event.ts ?? Date.now() / 1000);
+      state.logs.add(data.step_id, Number(data.offset) || 0, data.lines, data.ts, event.ts ?? Date.now() / 1000, data.stream);
       if (!state.steps.has(data.step_id)) {
         upsertStep(state, { step_id: data.step_id });
         state.dirty.steps = true;
@@ -108,9 +142,14 @@ export function applyEvent(state: ViewState, event: Envelope): ViewState {
       }
       state.steps.clear();
       state.order.length = 0;
+      state.annotations.length = 0;
       for (const step of data.steps ?? []) {
         if (step && typeof step.step_id === 'string') {
           upsertStep(state, step);
+          const notes = (step as { annotations?: Annotation[] }).annotations;
+          if (Array.isArray(notes)) {
+            state.annotations.push(...notes.map(a => ({ ...a, step_id: step.step_id })));
+          }
         }
       }
       markAll(state);
@@ -124,14 +163,23 @@ export function applyEvent(state: ViewState, event: Envelope): ViewState {
     case 'step_update': {
       const data = event.data as unknown as StepInfo;
       if (data && typeof data.step_id === 'string') {
+        noteAttempt(state, data, event.ts ?? Date.now() / 1000);
         upsertStep(state, data);
         state.dirty.steps = true;
         state.dirty.header = true;
       }
       break;
     }
-    default:
+    case 'annotation': {
+      const data = event.data as unknown as Annotation;
+      if (data && typeof data.step_id === 'string' && typeof data.message === 'string') {
+        state.annotations.push(data);
+        state.dirty.header = true;
+      }
       break;
+    }
+    default:
+      break; // event types this view does not know (yet) are ignored
   }
   return state;
 }
@@ -144,7 +192,7 @@ export function applyEvents(state: ViewState, events: Envelope | Envelope[]): Vi
   return state;
 }
 
-/** Steps done / total, from the execution fields when present, else counted. */
+/** Steps finished / total (finished is not "passed": see status.countCategories). */
 export function progress(state: ViewState): { done: number; total: number } {
   const total = state.execution.steps_total ?? state.order.length;
   let done = state.execution.steps_done;

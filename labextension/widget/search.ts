@@ -18,6 +18,28 @@ export function findMatches(count: number, lineAt: (i: number) => string, query:
   return matches;
 }
 
+/** Rows of the first `limit` matches, and the exact number of matching lines. */
+export function searchLines(
+  count: number,
+  lineAt: (i: number) => string,
+  query: string,
+  limit = MAX_MATCHES
+): { rows: number[]; total: number } {
+  const rows: number[] = [];
+  let total = 0;
+  if (!query) {
+    return { rows, total };
+  }
+  const needle = query.toLowerCase();
+  for (let i = 0; i < count; i++) {
+    if (stripAnsi(lineAt(i)).toLowerCase().includes(needle)) {
+      total++;
+      if (rows.length < limit) rows.push(i);
+    }
+  }
+  return { rows, total };
+}
+
 /** Index into `matches` after stepping from `current` by `dir`, wrapping around. */
 export function stepMatch(matches: readonly number[], current: number, dir: 1 | -1): number {
   if (matches.length === 0) {

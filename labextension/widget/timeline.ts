@@ -1,7 +1,8 @@
 /** Step rows with a Gantt bar each (also the compact view for very large pipelines). */
 import { escapeHtml } from './ansi';
 import { formatDuration, STATUS_ICONS } from './format';
-import { toSeconds, type ExecutionInfo, type StepInfo } from './types';
+import { categoryOf, reasonWords, stepLabel } from './status';
+import { toSeconds, type Attempt, type ExecutionInfo, type StepInfo } from './types';
 
 /** Duration so far: the server's value when finished, else now - started_at. */
 export function stepDuration(step: StepInfo, now: number): number | null {
@@ -16,19 +17,14 @@ export function stepDuration(step: StepInfo, now: number): number | null {
   return end === null ? null : Math.max(0, end - start);
 }
 
-function why(step: StepInfo): string {
-  const bits: string[] = [];
-  if (step.exit_code !== null && step.exit_code !== undefined && step.exit_code !== 0 && step.status !== 'running') {
-    bits.push(`exit ${step.exit_code}`);
-  }
-  if (step.reason && step.reason !== 'exit') {
-    bits.push(step.reason);
-  }
-  return bits.join(' · ');
-}
-
 /** HTML table of step rows, each with a Gantt bar on the execution's time axis. */
-export function renderTimeline(execution: ExecutionInfo, steps: readonly StepInfo[], selected: string | null, now: number): string {
+export function renderTimeline(
+  execution: ExecutionInfo,
+  steps: readonly StepInfo[],
+  selected: string | null,
+  now: number,
+  attempts: ReadonlyMap<string, readonly Attempt[]> = new Map()
+): string {
   let t0 = toSeconds(execution.started_at) ?? Infinity;
   let t1 = toSeconds(execution.finished_at) ?? -Infinity;
   for (const s of steps) {
@@ -46,22 +42,40 @@ export function renderTimeline(execution: ExecutionInfo, steps: readonly StepInf
   for (const step of steps) {
     const status = step.status ?? 'pending';
     const a = toSeconds(step.started_at);
+    const category = categoryOf(step);
     let bar = '';
     if (a !== null && span > 0) {
       const b = toSeconds(step.finished_at) ?? (status === 'running' ? now : a);
-      const left = ((a - t0) / span) * 100;
-      const width = (Math.max(0, b - a) / span) * 100;
-      bar = `<div class="af-gbar af-s-${escapeHtml(status)}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%"></div>`;
+      const segment = (from: number, to: number, cls: string, title: string): string => {
+        const left = ((from - t0) / span) * 100;
+        const width = (Math.max(0, to - from) / span) * 100;
+        return `<div class="af-gbar ${cls}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%" title="${escapeHtml(title)}"></div>`;
+      };
+      // One bar per attempt of a retried step: the failed ones red, the last in its status.
+      const tries = attempts.get(step.step_id) ?? [];
+      for (const t of tries.slice(0, -1)) {
+        bar += segment(t.start ?? a, t.end ?? b, 'af-s-failed af-try', `attempt ${t.attempt} failed`);
+      }
+      const lastStart = tries.length > 1 ? (tries[tries.length - 1].start ?? a) : a;
+      bar += segment(
+        lastStart,
+        b,
+        `af-s-${escapeHtml(status)} af-k-${category}`,
+        tries.length > 1 ? `attempt ${tries[tries.length - 1].attempt}` : status
+      );
     }
-    const icon = status === 'running' ? '<span class="af-spin">◐</span>' : STATUS_ICONS[status] ?? '?';
+    const icon = status === 'running' ? '<span class="af-spin">◐</span>' : (STATUS_ICONS[status] ?? '?');
     const sel = step.step_id === selected ? ' class="af-sel"' : '';
+    const why = reasonWords(step);
+    const label = stepLabel(step);
+    const spoken = `${label}: ${status}${why ? `, ${why}` : ''}`;
     rows +=
-      `<tr data-step="${escapeHtml(step.step_id)}"${sel} title="${escapeHtml(step.step_id)}">` +
-      `<td class="af-icocell"><span class="af-ico af-s-${escapeHtml(status)}">${icon}</span></td>` +
-      `<td class="af-sname">${escapeHtml(step.name || step.step_id)}</td>` +
+      `<tr data-step="${escapeHtml(step.step_id)}"${sel} title="${escapeHtml(step.step_id)}" tabindex="0" aria-label="${escapeHtml(spoken)}">` +
+      `<td class="af-icocell"><span class="af-ico af-s-${escapeHtml(status)} af-k-${category}">${icon}</span></td>` +
+      `<td class="af-sname">${escapeHtml(label)}</td>` +
       `<td class="af-num">${(step.attempt ?? 1) > 1 ? `#${step.attempt}` : ''}</td>` +
       `<td class="af-num">${formatDuration(stepDuration(step, now))}</td>` +
-      `<td class="af-why">${escapeHtml(why(step))}</td>` +
+      `<td class="af-why" title="${escapeHtml(why)}">${escapeHtml(why)}</td>` +
       `<td class="af-gantt"><div class="af-gtrack">${bar}</div></td></tr>`;
   }
   const axis = span > 0 ? `<span>0s</span><span>${formatDuration(span)}</span>` : '';

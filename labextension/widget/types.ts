@@ -1,6 +1,6 @@
 /** The envelope of SPEC §3 and the fields the view reads from it. */
 
-export type EventType = 'snapshot' | 'execution_update' | 'step_update' | 'log_update' | 'heartbeat';
+export type EventType = 'snapshot' | 'execution_update' | 'step_update' | 'log_update' | 'group_update' | 'annotation' | 'heartbeat';
 
 export interface Envelope {
   v?: number;
@@ -24,6 +24,8 @@ export interface ExecutionInfo {
   duration?: number | null;
   steps_total?: number;
   steps_done?: number;
+  /** Steps per category (success, failed, allowed-failure, skipped, …), when the server counts. */
+  counts?: Record<string, number>;
 }
 
 export interface StepInfo {
@@ -39,11 +41,40 @@ export interface StepInfo {
   /** Optional: ids this step waits for; the DAG draws edges only when the server sends them. */
   needs?: string[];
   log_lines?: number;
+  continue_on_error?: boolean;
+  /** The reason in words, when the server says it. */
+  message?: string | null;
+  reused_from?: string | null;
+  cached_from?: string | null;
+  template_id?: string;
+  matrix?: Record<string, string>;
+  /** The step's time limit in seconds, when known. */
+  timeout?: number | null;
+}
+
+/** One attempt of a retried step: when it started and where its log lines begin. */
+export interface Attempt {
+  attempt: number;
+  start: number | null;
+  end: number | null;
+  /** Local log line number where this attempt's lines begin. */
+  offset: number;
+}
+
+/** An `annotation` event: a message linked to one line of a step's log. */
+export interface Annotation {
+  step_id: string;
+  offset: number;
+  level: 'error' | 'warning' | 'notice' | string;
+  message: string;
+  file?: string | null;
+  line?: number | null;
 }
 
 export interface LogUpdate {
   step_id: string;
-  stream?: 'stdout' | 'stderr' | string;
+  /** One stream for the batch, or one per line (a history page mixes both). */
+  stream?: 'stdout' | 'stderr' | string | string[];
   offset: number;
   lines: string[];
   ts?: number[];

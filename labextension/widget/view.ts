@@ -1,111 +1,142 @@
 /**
- * The execution view shared by the notebook widget and the JupyterLab panel. Events
- * only mutate state; one requestAnimationFrame pass renders what changed, so thousands
- * of events per second never render thousands of times.
+ * The execution view shared by the notebook widget and the JupyterLab panel: the
+ * controller. Events only mutate state (reducer.ts); the UI state lives in ui.ts; one
+ * requestAnimationFrame pass renders what changed through small components (Header,
+ * StepsPane, LogPanel), so thousands of events per second never render thousands of times.
  */
-import { renderGraph } from './graph';
+import { KernelTransport, type ModelLike, ServerTransport, type Transport } from './adapters';
+import { stripAnsi } from './ansi';
 import { Header } from './header';
-import { parseLogResponse } from './history';
+import { toChunk } from './history';
 import { LogPanel } from './logpanel';
 import { applyEvents, createState, resetState, type ViewState } from './reducer';
+import { categoryOf, reasonWords, stepLabel } from './status';
+import { StepsPane } from './stepspane';
+import { summaryBundle } from './summary';
 import { injectStyle } from './style';
-import { renderTimeline } from './timeline';
-import { apiPost, authHeaders, httpBase, pageToken, ReconnectingSocket, withQuery, wsBase, type ConnectionState } from './transport';
-import { FINISHED_EXECUTION, type Envelope, type StepInfo } from './types';
+import type { ConnectionState } from './transport';
+import { type Envelope, FINISHED_EXECUTION } from './types';
+import { createUi } from './ui';
 
-/** The slice of the anywidget model API the view uses (the lab panel provides its own). */
-export interface ModelLike {
-  get(name: string): unknown;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  // `any`: anywidget types its callbacks per event name; the view passes several shapes.
-  on(event: string, cb: (...args: any[]) => void): void;
-  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
-  send(content: unknown): void;
-}
+export type { ModelLike } from './adapters';
+export { GRAPH_MAX_STEPS } from './stepspane';
 
 export interface ViewOptions {
   maxLines?: number;
+  /** Called once per execution when it has ended, with its text/plain and text/html summary. */
+  onFinished?: (summary: { 'text/plain': string; 'text/html': string }) => void;
 }
 
-/** Above this many steps the SVG graph is unreadable: the step list is shown instead. */
-export const GRAPH_MAX_STEPS = 60;
 /** Lines of history fetched per step when the view joins a running or old execution. */
 const HISTORY_TAIL = 20_000;
+/** Lines per page when a download is assembled from the log endpoint. */
+const DOWNLOAD_PAGE = 50_000;
 
 const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
+
+/** Why a view has no log lines, in words. */
+export function emptyText(state: ViewState, stepId: string | null): string {
+  if (stepId === null) {
+    return FINISHED_EXECUTION.has(state.execution.status ?? '') ? 'No step wrote any output.' : 'No log lines yet.';
+  }
+  const step = state.steps.get(stepId);
+  const status = step?.status ?? 'pending';
+  const why = step ? reasonWords(step) : '';
+  switch (step ? categoryOf(step) : 'pending') {
+    case 'reused':
+      return `Reused from run ${str(step?.reused_from).slice(0, 12) || 'an earlier run'}: it did not run again, so it has no log here.`;
+    case 'cached':
+      return `${why || 'Cached'}: it did not run again, so it has no log here.`;
+    case 'skipped':
+      return `${why ? why[0].toUpperCase() + why.slice(1) : 'Skipped'}. It never ran, so it has no log.`;
+    case 'cancelled':
+      return step?.started_at ? 'Cancelled before it wrote any output.' : 'Cancelled before it started.';
+    case 'pending': {
+      const needs = step?.needs?.length ? ` (it needs ${step.needs.join(', ')})` : '';
+      return `Waiting to start${needs}.`;
+    }
+    case 'running':
+      return 'Running: no output yet.';
+    default:
+      return status === 'success' ? 'Finished without writing any output.' : `${why || status}: no output.`;
+  }
+}
 
 /** Render the live execution view into `el`; returns the cleanup function. */
 export function mountExecutionView(el: HTMLElement, model: ModelLike, options: ViewOptions = {}): () => void {
   injectStyle(el.ownerDocument);
-  const mode = str(model.get('mode'), 'server') === 'embedded' ? 'embedded' : 'server';
-  const base = (): string => str(model.get('base_url'), '/') || '/';
+  const embedded = str(model.get('mode'), 'server') === 'embedded';
   const state: ViewState = createState(str(model.get('execution_id')), options.maxLines);
+  const ui = createUi(embedded);
   // Until the first snapshot arrives, show what Python already knows.
   const seed = (): void => {
     state.execution.pipeline_name ||= str(model.get('pipeline_name')) || undefined;
     state.execution.status ||= str(model.get('status')) || undefined;
   };
   seed();
-  let conn: ConnectionState = mode === 'embedded' ? 'embedded' : 'connecting';
-  let connDetail = '';
-  let notice = '';
-  let busy = false;
-  let tab: 'graph' | 'steps' = 'graph';
   let frame = 0;
-  let socket: ReconnectingSocket | null = null;
   let backfilled = '';
+  let historyDone = '';
 
   const root = document.createElement('div');
   root.className = 'ansflow-widget';
-  const header = new Header({ cancel: () => void cancel(), rerun: failedOnly => void rerun(failedOnly) }, mode === 'server');
+  const header = new Header(
+    {
+      cancel: () => void act(() => transport.cancel(state.executionId)),
+      rerun: failedOnly => void rerun(failedOnly),
+      select: id => select(id, true),
+      switchRun: id => switchTo(id)
+    },
+    !embedded
+  );
   const body = document.createElement('div');
   body.className = 'af-body';
-  const left = document.createElement('div');
-  left.className = 'af-left';
-  const tabs = document.createElement('div');
-  tabs.className = 'af-tabs';
-  const graphTab = document.createElement('button');
-  graphTab.textContent = 'Graph';
-  const stepsTab = document.createElement('button');
-  stepsTab.textContent = 'Timeline';
-  tabs.append(graphTab, stepsTab);
-  const pane = document.createElement('div');
-  pane.className = 'af-pane';
-  left.append(tabs, pane);
-
+  const stepsPane = new StepsPane(
+    ui,
+    id => select(id),
+    () => markSteps()
+  );
   const logPanel = new LogPanel({
     logs: state.logs,
-    steps: () => state.order.map(id => [id, state.steps.get(id)?.name || id]),
-    downloadUrl: stepId => {
-      if (mode !== 'server' || !state.executionId) {
-        return null;
-      }
-      const url = `${httpBase(base())}ansflow/api/executions/${encodeURIComponent(state.executionId)}/logs`;
-      return withQuery(url, { format: 'text', step: stepId ?? undefined, token: pageToken() || undefined });
+    steps: () => state.order.map(id => [id, stepLabel(state.steps.get(id) ?? { step_id: id })]),
+    label: id => stepLabel(state.steps.get(id) ?? { step_id: id }, 36),
+    emptyText: id => emptyText(state, id),
+    complete: () => finished() && (transport.mode === 'embedded' || historyDone === state.executionId),
+    fetchLog: id => (transport.mode === 'server' && state.executionId ? downloadText(state.executionId, id) : null),
+    fileName: id => {
+      const pipeline = (state.execution.pipeline_name || 'pipeline').replace(/[^\w.-]+/g, '_');
+      const step = id === null ? 'all-steps' : id.replace(/[^\w.=-]+/g, '_');
+      return `${pipeline}-${state.executionId.slice(0, 8)}-${step}.log`;
     },
     requestRender
   });
-  body.append(left, logPanel.node);
+  body.append(stepsPane.node, logPanel.node);
   root.append(header.node, header.message, body);
   el.replaceChildren(root);
 
-  const setTab = (next: 'graph' | 'steps'): void => {
-    tab = next;
+  const transport: Transport = embedded
+    ? new KernelTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished })
+    : new ServerTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished });
+
+  function finished(): boolean {
+    return FINISHED_EXECUTION.has(state.execution.status ?? '');
+  }
+
+  function markSteps(): void {
     state.dirty.steps = true;
     requestRender();
-  };
-  graphTab.onclick = () => setTab('graph');
-  stepsTab.onclick = () => setTab('steps');
-  pane.onclick = ev => {
-    const target = (ev.target as Element).closest('[data-step]');
-    const id = target?.getAttribute('data-step');
-    if (id) {
+  }
+
+  /** Show a step's log (a second click on the selected step shows all steps again). */
+  function select(id: string, fromHeader = false): void {
+    ui.userSelected = true;
+    if (fromHeader) {
+      logPanel.reveal(id);
+    } else {
       logPanel.show(logPanel.selected === id ? null : id);
-      state.dirty.steps = true;
-      requestRender();
     }
-  };
+    markSteps();
+  }
 
   function requestRender(): void {
     if (!frame) {
@@ -113,31 +144,38 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     }
   }
 
+  /** Failure triage: when a run ends failed, open its first failed step at its first error. */
+  function triage(): void {
+    if (ui.revealed === state.executionId || ui.userSelected || state.execution.status !== 'failed') {
+      return;
+    }
+    const failed = state.order.find(id => {
+      const step = state.steps.get(id);
+      return step !== undefined && categoryOf(step) === 'failed';
+    });
+    if (failed) {
+      ui.revealed = state.executionId;
+      logPanel.reveal(failed);
+      state.dirty.steps = true;
+    }
+  }
+
+  let reported = '';
   function render(): void {
     frame = 0;
     const now = Date.now() / 1000;
+    triage();
+    if (options.onFinished && finished() && reported !== state.executionId && state.order.length > 0) {
+      reported = state.executionId;
+      options.onFinished(summaryBundle(state));
+    }
     if (state.dirty.header) {
       state.dirty.header = false;
-      header.update(state, conn, connDetail, now, busy);
-      if (notice) {
-        header.message.textContent = notice;
-        header.message.className = 'af-message af-bad';
-      }
+      header.update(state, ui, now);
     }
     if (state.dirty.steps) {
       state.dirty.steps = false;
-      const steps = state.order.map(id => state.steps.get(id)).filter((s): s is StepInfo => !!s);
-      const graphable = steps.length <= GRAPH_MAX_STEPS;
-      graphTab.style.display = graphable ? '' : 'none';
-      const showGraph = graphable && tab === 'graph';
-      graphTab.className = showGraph ? 'af-on' : '';
-      stepsTab.className = showGraph ? '' : 'af-on';
-      pane.className = `af-pane ${showGraph ? 'af-graph' : 'af-timeline'}`;
-      pane.innerHTML = steps.length === 0
-        ? '<div class="af-empty">Waiting for the pipeline…</div>'
-        : showGraph
-          ? renderGraph(steps, logPanel.selected, now)
-          : renderTimeline(state.execution, steps, logPanel.selected, now);
+      stepsPane.render(state, logPanel.selected, now);
     }
     state.dirty.logs = false;
     logPanel.render();
@@ -146,7 +184,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   function onEvents(events: Envelope[]): void {
     applyEvents(state, events);
     // The first snapshot tells how many lines each step already has: fetch that history once.
-    if (mode === 'server' && backfilled !== state.executionId && events.some(e => e.type === 'snapshot')) {
+    if (transport.mode === 'server' && backfilled !== state.executionId && events.some(e => e.type === 'snapshot')) {
       backfilled = state.executionId;
       void backfill(state.executionId);
     }
@@ -163,127 +201,106 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
         continue;
       }
       const from = Math.max(0, first - HISTORY_TAIL);
-      const url = withQuery(`${httpBase(base())}ansflow/api/executions/${encodeURIComponent(id)}/logs`, {
-        step: stepId,
-        offset: from,
-        limit: first - from
-      });
       try {
-        const response = await fetch(url, { headers: authHeaders(), credentials: 'same-origin' });
-        if (!response.ok || id !== state.executionId) {
+        const page = await transport.lines(id, { step: stepId, offset: from, limit: first - from });
+        if (!page || id !== state.executionId) {
           continue;
         }
-        const chunk = parseLogResponse(await response.text(), from);
-        applyEvents(state, { type: 'log_update', seq: null, execution_id: id, data: { step_id: stepId, ...chunk } });
+        const chunk = toChunk(page, from);
+        applyEvents(state, {
+          type: 'log_update',
+          seq: null,
+          execution_id: id,
+          data: { step_id: stepId, offset: chunk.offset, lines: chunk.lines, ts: chunk.ts, stream: chunk.streams }
+        });
         requestRender();
       } catch (err) {
         console.warn('ansflow: log history', err);
       }
     }
+    // History is in: the failure triage can now find the first error.
+    if (id === state.executionId) historyDone = id;
+    state.dirty.logs = true;
+    requestRender();
+  }
+
+  /** The whole stored log as text: prefixed by step for all steps, ANSI stripped. */
+  async function downloadText(id: string, stepId: string | null): Promise<string> {
+    const parts: string[] = [];
+    let offset = 0;
+    for (;;) {
+      const page = await transport.lines(id, { step: stepId ?? undefined, offset, limit: DOWNLOAD_PAGE });
+      if (!page) break;
+      for (const line of page.lines) {
+        parts.push(`${stepId === null ? `[${line.step_id}] ` : ''}${stripAnsi(line.line)}\n`);
+      }
+      if (page.lines.length < DOWNLOAD_PAGE || page.next_offset === null) break;
+      offset = page.next_offset;
+    }
+    return parts.join('');
   }
 
   function setConn(next: ConnectionState, detail = ''): void {
-    conn = next;
-    connDetail = detail;
+    ui.conn = next;
+    ui.connDetail = detail;
     state.dirty.header = true;
     requestRender();
   }
 
-  function connect(): void {
-    socket?.dispose();
-    socket = null;
-    const id = state.executionId;
-    if (!id) {
-      setConn('closed', 'no execution');
-      return;
-    }
-    socket = new ReconnectingSocket({
-      url: since => {
-        const override = str(model.get('ws_url'));
-        const url = override || `${wsBase(base())}ansflow/ws/executions/${encodeURIComponent(id)}`;
-        return withQuery(url, { since: since > 0 ? since : undefined, token: pageToken() || undefined });
-      },
-      since: () => state.seq,
-      onEvents,
-      onState: setConn,
-      done: () => FINISHED_EXECUTION.has(state.execution.status ?? '')
-    });
-  }
-
   async function act(work: () => Promise<void>): Promise<void> {
-    busy = true;
-    notice = '';
+    ui.busy = true;
+    ui.notice = '';
     state.dirty.header = true;
     requestRender();
     try {
       await work();
     } catch (err) {
-      notice = err instanceof Error ? err.message : String(err);
+      ui.notice = err instanceof Error ? err.message : String(err);
     } finally {
-      busy = false;
+      ui.busy = false;
       state.dirty.header = true;
       requestRender();
     }
   }
 
-  async function cancel(): Promise<void> {
-    if (mode === 'embedded') {
-      model.send({ type: 'cancel' });
-      return;
-    }
-    await act(async () => {
-      await apiPost(base(), `executions/${encodeURIComponent(state.executionId)}/cancel`);
-    });
-  }
-
   async function rerun(failedOnly: boolean): Promise<void> {
     await act(async () => {
-      const answer = await apiPost(base(), `executions/${encodeURIComponent(state.executionId)}/rerun`, { failed_only: failedOnly });
-      const nested = answer.execution as Record<string, unknown> | undefined;
-      const newId = str(answer.execution_id) || str(answer.id) || str(nested?.execution_id);
-      if (!newId) {
-        throw new Error('the server did not return the new execution id');
-      }
+      const newId = await transport.rerun(state.executionId, failedOnly);
       switchTo(newId);
       model.set('execution_id', newId);
       model.save_changes();
     });
   }
 
+  function remember(id: string): void {
+    if (id && !ui.runs.includes(id)) {
+      ui.runs.push(id);
+    }
+  }
+
   function switchTo(id: string): void {
-    if (id === state.executionId) {
+    if (!id || id === state.executionId) {
       return;
     }
+    remember(id);
     resetState(state, id);
     seed();
     backfilled = '';
+    historyDone = '';
+    ui.userSelected = false;
     logPanel.show(null);
-    if (mode === 'server') {
-      connect();
-    } else {
-      model.send({ type: 'hello' });
-    }
+    transport.follow(id);
     requestRender();
   }
 
+  remember(state.executionId);
   const onIdChange = (): void => switchTo(str(model.get('execution_id')));
-  const onCustom = (msg: { type?: string; events?: Envelope[] }): void => {
-    if (msg && msg.type === 'events' && Array.isArray(msg.events)) {
-      onEvents(msg.events);
-    }
-  };
   model.on('change:execution_id', onIdChange);
-  if (mode === 'embedded') {
-    model.on('msg:custom', onCustom);
-    model.send({ type: 'hello' }); // the kernel answers with a snapshot: a re-rendered view catches up
-  } else {
-    connect();
-  }
+  transport.follow(state.executionId);
 
   // Elapsed times tick while something runs; nothing else needs a timer.
   const ticker = setInterval(() => {
-    const status = state.execution.status ?? 'pending';
-    if (status === 'running' || status === 'pending') {
+    if (!finished()) {
       state.dirty.header = state.dirty.steps = true;
       requestRender();
     }
@@ -295,8 +312,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     if (frame) {
       cancelAnimationFrame(frame);
     }
-    socket?.dispose();
+    transport.dispose();
     model.off('change:execution_id', onIdChange);
-    model.off('msg:custom', onCustom);
   };
 }

@@ -130,7 +130,7 @@ def test_demo_runs_live_in_a_notebook(lab: Any, page: Any, screenshots: Path) ->
     )
     rows = page.locator(".ansflow-widget .af-rows").first.inner_text()
     assert "Environment OK" in rows
-    assert page.locator(".ansflow-widget .af-count").first.inner_text() == "7 / 7 steps"
+    assert page.locator(".ansflow-widget .af-count").first.inner_text() == "7 passed of 7"
     assert badge(page) == "success"
     page.screenshot(path=str(screenshots / "demo-success.png"))
 
@@ -174,7 +174,7 @@ def test_server_mode_output_rehydrates_with_default_settings(
         timeout=30_000,
     )
     assert "WebSocket test pipeline" in page.locator(".ansflow-widget").first.inner_text()
-    assert page.locator(".ansflow-widget .af-count").first.inner_text() == "7 / 7 steps"
+    assert page.locator(".ansflow-widget .af-count").first.inner_text() == "7 passed of 7"
     assert badge(page) == "success"
     assert page.locator(".ansflow-widget").count() == 1
     assert "model not found" not in page.locator(".jp-Cell .jp-OutputArea").first.inner_text()

@@ -268,3 +268,71 @@ def test_only_server_mode_bundles_name_the_execution(widget: Any) -> None:
 def test_importing_the_package_does_not_import_ipython() -> None:
     code = "import sys, ansflow_jupyter; assert 'IPython' not in sys.modules, 'IPython imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+PIPELINE = """\
+name: Saved state
+steps:
+  one: {run: echo one}
+  two: {needs: one, run: sleep 1; echo two}
+"""
+
+
+@pytest.fixture
+def notebook_dir(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A folder with a pipeline; the kernel runs it embedded with a private store."""
+    for name in ("ANSFLOW_SERVER_URL", "ANSFLOW_SERVER_TOKEN", "ANSFLOW_SERVER_PID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANSFLOW_DB_URL", f"sqlite:///{tmp_path / 'ansflow.sqlite'}")
+    (tmp_path / "pipe.yml").write_text(PIPELINE)
+    return tmp_path
+
+
+def _run_and_save(folder: Any, *sources: str) -> Any:
+    """Run a notebook headless like nbconvert --execute, write it and read it back."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    path = folder / "saved.ipynb"
+    nbformat.write(nb, path)
+    return nbformat.read(path, as_version=4)
+
+
+def _summary(cell: Any) -> tuple[str, str]:
+    outputs = [o for o in cell.outputs if "text/plain" in o.get("data", {})]
+    assert len(outputs) == 1, cell.outputs
+    return outputs[0]["data"]["text/plain"], outputs[0]["data"]["text/html"]
+
+
+def test_saved_summary_is_final_after_wait(notebook_dir: Any) -> None:
+    """`--wait`: the saved text/plain and text/html say how the run ended, not "pending"."""
+    nb = _run_and_save(notebook_dir, "%load_ext ansflow_jupyter\n%ansflow run pipe.yml --wait")
+    text, html = _summary(nb.cells[0])
+    assert text.splitlines()[0].startswith("AnsFlow · Saved state · success"), text
+    assert "success   two" in text
+    assert "pending" not in text and "running" not in text
+    assert ">success</span>" in html
+
+
+def test_saved_summary_is_final_when_a_live_run_ends_while_the_kernel_runs(
+    notebook_dir: Any,
+) -> None:
+    """No `--wait`: the run ends while a later cell executes; the first cell's saved output
+    is updated to the final state."""
+    nb = _run_and_save(
+        notebook_dir,
+        "%load_ext ansflow_jupyter\n%ansflow run pipe.yml",
+        "import time\ntime.sleep(4)",
+    )
+    text, _ = _summary(nb.cells[0])
+    assert text.splitlines()[0].startswith("AnsFlow · Saved state · success"), text

@@ -1,0 +1,89 @@
+/**
+ * The left pane: Graph / Timeline tabs over the DAG or the step rows. Nodes and rows are
+ * focusable, have accessible names, and open their step with a click, Enter or Space;
+ * the arrow keys move between them.
+ */
+import { renderGraph } from './graph';
+import type { ViewState } from './reducer';
+import { renderTimeline } from './timeline';
+import type { StepInfo } from './types';
+import type { UiState } from './ui';
+
+/** Above this many steps the SVG graph is unreadable: the step list is shown instead. */
+export const GRAPH_MAX_STEPS = 60;
+
+export class StepsPane {
+  readonly node = document.createElement('div');
+  private readonly graphTab = document.createElement('button');
+  private readonly stepsTab = document.createElement('button');
+  private readonly pane = document.createElement('div');
+
+  constructor(
+    private readonly ui: UiState,
+    onSelect: (stepId: string) => void,
+    onTab: () => void
+  ) {
+    this.node.className = 'af-left';
+    const tabs = document.createElement('div');
+    tabs.className = 'af-tabs';
+    tabs.setAttribute('role', 'tablist');
+    this.graphTab.textContent = 'Graph';
+    this.stepsTab.textContent = 'Timeline';
+    for (const [button, tab] of [
+      [this.graphTab, 'graph'],
+      [this.stepsTab, 'steps']
+    ] as const) {
+      button.setAttribute('role', 'tab');
+      button.onclick = () => {
+        ui.tab = tab;
+        onTab();
+      };
+    }
+    tabs.append(this.graphTab, this.stepsTab);
+    this.pane.className = 'af-pane';
+    this.node.append(tabs, this.pane);
+    this.pane.onclick = ev => {
+      const id = (ev.target as Element).closest('[data-step]')?.getAttribute('data-step');
+      if (id) onSelect(id);
+    };
+    this.pane.onkeydown = ev => {
+      const target = (ev.target as Element).closest('[data-step]');
+      if (!target) return;
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        onSelect(target.getAttribute('data-step') ?? '');
+      } else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp' || ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
+        ev.preventDefault();
+        const all = Array.from(this.pane.querySelectorAll<HTMLElement | SVGElement>('[data-step]'));
+        const i = all.indexOf(target as HTMLElement);
+        const next = all[i + (ev.key === 'ArrowDown' || ev.key === 'ArrowRight' ? 1 : -1)];
+        next?.focus();
+      }
+    };
+  }
+
+  render(state: ViewState, selected: string | null, now: number): void {
+    const steps = state.order.map(id => state.steps.get(id)).filter((s): s is StepInfo => !!s);
+    const graphable = steps.length <= GRAPH_MAX_STEPS;
+    this.graphTab.style.display = graphable ? '' : 'none';
+    const showGraph = graphable && this.ui.tab === 'graph';
+    this.graphTab.className = showGraph ? 'af-on' : '';
+    this.stepsTab.className = showGraph ? '' : 'af-on';
+    this.graphTab.setAttribute('aria-selected', String(showGraph));
+    this.stepsTab.setAttribute('aria-selected', String(!showGraph));
+    this.pane.className = `af-pane ${showGraph ? 'af-graph' : 'af-timeline'}`;
+    // Keep keyboard focus on the same step across a redraw.
+    const focused = (this.pane.ownerDocument.activeElement as Element | null)?.closest?.('[data-step]');
+    const focusedId = focused && this.pane.contains(focused) ? focused.getAttribute('data-step') : null;
+    this.pane.innerHTML =
+      steps.length === 0
+        ? '<div class="af-empty">Waiting for the pipeline…</div>'
+        : showGraph
+          ? renderGraph(steps, selected, now)
+          : renderTimeline(state.execution, steps, selected, now, state.attempts);
+    if (focusedId) {
+      const again = Array.from(this.pane.querySelectorAll<HTMLElement>('[data-step]')).find(n => n.getAttribute('data-step') === focusedId);
+      again?.focus();
+    }
+  }
+}
