@@ -1,13 +1,14 @@
 """The domain exceptions every front door maps (HTTP in server/errors.py, exit codes in the CLI).
 
 AnsFlowError
-├── SpecError      invalid pipeline (400, exit 2)   -- defined in pipeline/, re-exported
-├── NotFound       unknown execution or file (404)
+├── NotFound       unknown execution, step or file (404)
 ├── Conflict       e.g. deleting a running execution (409)
-├── BadRequest     a malformed request (400)
-├── StoreError     the database cannot be used (clear one-line message naming it)
+├── BadRequest     a malformed request (400; OutsideRoot, a path outside the root, is 403)
+├── StoreError     the database cannot be used (503; a clear one-line message naming it)
 └── Unavailable    steps cannot run: the backend is unreachable (503, exit 2)
-"""
+
+SpecError (an invalid pipeline: 400, exit 2) is not an AnsFlowError: it is defined in
+pipeline/, which imports nothing of ours, and re-exported here."""
 
 from __future__ import annotations
 

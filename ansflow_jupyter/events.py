@@ -178,7 +178,7 @@ class Event:
         return False
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form of SPEC §3."""
+        """The JSON form every transport sends (docs/server.md)."""
         return {
             "v": ENVELOPE_VERSION,
             "seq": self.seq,
@@ -234,8 +234,8 @@ class SnapshotBuilder:
     """Folds events into the `snapshot` payload (the Python twin of the JS reducer).
 
     The payload is `{"execution": {...execution_update fields}, "steps": [{...step_update
-    fields, "log_lines": n}], "steps_order": [...]}`; `seq` of the snapshot envelope is the
-    last event applied.
+    fields, "log_lines": n, groups/annotations when any}]}` with the steps in pipeline
+    order; `seq` of the snapshot envelope is the last event applied.
     """
 
     def __init__(self, execution: Mapping[str, Any], steps: Iterable[Mapping[str, Any]]):

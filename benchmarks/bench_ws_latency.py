@@ -268,7 +268,7 @@ def main() -> None:
                 base = asyncio.run(measure_baseline(base_url, n, args.seconds))
                 _, p99 = report("ansflow", *ours)
                 _, b99 = report("baseline", *base)
-                # The engine holds a log batch up to 25 ms (SPEC §3) before the event exists;
+                # The engine holds a log batch up to 25 ms before the event exists;
                 # receipt - event ts is what the store, bus and WebSocket layers add.
                 a50, a99 = percentile(after, 0.5) * 1e3, percentile(after, 0.99) * 1e3
                 print(

@@ -1,4 +1,4 @@
-"""A small synchronous REST client for the ansflow server extension (SPEC §5).
+"""A small synchronous REST client for the ansflow server extension.
 
 The server publishes its address to the kernels it launches through environment
 variables; `discover()` finds it, or returns None so the kernel falls back to embedded

@@ -1,4 +1,4 @@
-"""REST handlers under `{base_url}ansflow/api/` (SPEC §5): parse, call the manager, answer."""
+"""REST handlers under `{base_url}ansflow/api/`: parse, call the manager, answer."""
 
 from __future__ import annotations
 

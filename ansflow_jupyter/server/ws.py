@@ -1,4 +1,4 @@
-"""Live WebSockets (SPEC §4): one execution, or every execution's updates (global monitor).
+"""Live WebSockets: one execution, or every execution's updates (global monitor).
 
 Every frame is a JSON list of envelopes: events are batched into frames because frames,
 not bytes, cost CPU. A client that cannot keep up is closed with 4008 and resumes with

@@ -204,7 +204,7 @@ class FileHash(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
-#: Field names of the `execution_update` payload (SPEC §3), in the seed's order.
+#: Field names of the `execution_update` payload, in the seed's order (docs/server.md).
 EXECUTION_FIELDS = (
     "execution_id",
     "pipeline_name",
@@ -217,7 +217,7 @@ EXECUTION_FIELDS = (
     "steps_done",
 )
 
-#: Fields of a `step_update` payload the steps table keeps (SPEC §3 plus process info).
+#: Fields of a `step_update` payload the steps table keeps (plus where its process lives).
 STEP_FIELDS = (
     "step_id",
     "name",

@@ -15,9 +15,9 @@ export interface StepLog {
   ts: number[];
   /** Local number of lines[0]; goes negative when older history is prepended. */
   base: number;
-  /** SPEC offset of lines[0] (earlier lines were dropped or never loaded). */
+  /** Step line number (offset) of lines[0] (earlier lines were dropped or never loaded). */
   first: number;
-  /** SPEC offset expected next; -1 until the first line arrives. */
+  /** Step line number (offset) expected next; -1 until the first line arrives. */
   next: number;
   dropped: number;
   /** Local numbers of the lines written to stderr. */
@@ -73,7 +73,7 @@ export class LogStore {
   }
 
   /**
-   * Add lines at a SPEC offset. Idempotent: lines already held are skipped, so a replay
+   * Add lines at a step line number (offset). Idempotent: lines already held are skipped, so a replay
    * after a reconnect or a re-sent snapshot never duplicates. Older contiguous lines
    * (a history back-fill) are prepended; a gap gets one marker line.
    */

@@ -1,4 +1,4 @@
-/** The envelope of SPEC §3 and the fields the view reads from it. */
+/** The event envelope and the fields the view reads from it. */
 
 export type EventType = 'snapshot' | 'execution_update' | 'step_update' | 'log_update' | 'group_update' | 'annotation' | 'heartbeat';
 

@@ -1,4 +1,4 @@
-"""REST API (SPEC §5) through an in-process Jupyter server."""
+"""REST API through an in-process Jupyter server."""
 
 from __future__ import annotations
 

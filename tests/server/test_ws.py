@@ -1,4 +1,4 @@
-"""Live WebSockets (SPEC §4): snapshot then live, since=N replay, close codes, client messages."""
+"""Live WebSockets: snapshot then live, since=N replay, close codes, client messages."""
 
 from __future__ import annotations
 
