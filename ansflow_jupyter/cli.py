@@ -19,7 +19,7 @@ from typing import Any
 from .cli_artifacts import add_data_commands, cmd_data
 from .cli_logs import cmd_logs
 from .errors import AnsFlowError, Conflict, SpecError
-from .events import Event, EventType, ExecutionStatus
+from .events import Event, ExecutionStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 CANCEL_WAIT = 30.0  # seconds `ansflow cancel` waits for the owning process to stop it

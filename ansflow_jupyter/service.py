@@ -12,8 +12,8 @@ import asyncio
 import builtins
 import contextlib
 import queue
-import threading
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor

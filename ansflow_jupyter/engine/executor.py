@@ -29,6 +29,7 @@ from .environment import ExecutionEnvironment, StepEnvironment
 from .output import LineProcessor
 from .shell import shell_argv
 from .state import ConditionValues, StepResult, StepState, runs_when_cancelled
+from .stepdata import StepData
 from .stepfiles import (
     StepFiles,
     SummarySink,
@@ -37,7 +38,6 @@ from .stepfiles import (
     needs_context,
     render_runtime,
 )
-from .stepdata import StepData
 from .writer import EventSink, EventWriter
 
 __all__ = ["EventSink", "Executor", "default_max_parallel", "shell_argv"]
