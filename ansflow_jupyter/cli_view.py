@@ -122,7 +122,11 @@ class Tracker:
         """`✔ success  name  1m 05s  3/3 steps: 2 success, 1 skipped`."""
         from rich.text import Text
 
-        return Text.assemble(*self.summary_parts())
+        (first, style), *rest = self.summary_parts()
+        text = Text(first, style=style)  # the badge's style is the whole line's base style
+        for part, part_style in rest:
+            text.append(part, style=part_style)
+        return text
 
     def summary_parts(self) -> list[tuple[str, str]]:
         """The summary line as (text, style) pieces: rich's, or `.plain` without rich."""
