@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported where it renders: `ansflow run --plain/--json` never does
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 from .format import (
     count_categories,
@@ -54,6 +55,8 @@ def clean(value: object) -> str:
 
 def make_console(file: TextIO | None = None, *, width: int | None = None) -> Console:
     """A Console that never interprets markup, emoji codes or "highlights" user text."""
+    from rich.console import Console
+
     return Console(file=file, width=width, markup=False, emoji=False, highlight=False)
 
 
@@ -67,6 +70,8 @@ def page_console(file: TextIO | None = None) -> Console:
 
 def badge(status: str, spin: str | None = None) -> Text:
     """A coloured status word with its icon (a spinner frame while running)."""
+    from rich.text import Text
+
     icon, style = STATUS_STYLE.get(status, ("?", ""))
     return Text(f"{spin if spin and status == 'running' else icon} {status}", style=style)
 
@@ -114,6 +119,9 @@ def steps_table(
 
     Status and time always keep their width; the step id, the details and the needs
     share what is left, needs first to go, then details, then the end of the id."""
+    from rich.table import Table
+    from rich.text import Text
+
     now = time.time() if now is None else now
     spin = SPINNER[int(now * 10) % len(SPINNER)]
     timeouts = timeouts or {}
@@ -165,6 +173,9 @@ def elapsed(row: Mapping[str, Any], now: float) -> float | None:
 
 def print_executions(rows: Iterable[Mapping[str, Any]], console: Console | None = None) -> None:
     """`ansflow list` as a table."""
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or page_console()
     table = Table(box=None, header_style="dim")
     for col in ("id", "pipeline", "status", "started", "time", "steps"):
@@ -184,6 +195,8 @@ def print_executions(rows: Iterable[Mapping[str, Any]], console: Console | None 
 
 def print_snapshot(data: Mapping[str, Any], console: Console | None = None) -> None:
     """`ansflow show ID`: the execution header and one row per step."""
+    from rich.text import Text
+
     console = console or page_console()
     ex = data["execution"]
     head = Text()

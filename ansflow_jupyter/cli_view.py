@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 import time
@@ -10,14 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TextIO
-
-from rich.console import Group, RenderableType
-from rich.live import Live
-from rich.progress_bar import ProgressBar
-from rich.rule import Rule
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .cli_render import STATUS_STYLE, badge, clean, elapsed, make_console, steps_table
 from .events import Event, EventType, SnapshotBuilder
@@ -29,6 +23,10 @@ from .format import (
     step_suffix,
 )
 from .pipeline.spec import PipelineSpec
+
+if TYPE_CHECKING:  # rich only for the live view: plain and JSON lines never import it
+    from rich.console import RenderableType
+    from rich.text import Text
 
 FAILED_TAIL_LINES = 20
 RECENT_LINES = 12
@@ -87,7 +85,8 @@ class Tracker:
             if event.type is EventType.LOG_UPDATE:
                 sid = event.data["step_id"]
                 lines = event.data["lines"]
-                self.tails.setdefault(sid, deque(maxlen=FAILED_TAIL_LINES)).extend(lines)
+                tail = self.tails.setdefault(sid, deque(maxlen=FAILED_TAIL_LINES))
+                tail.extend(lines[-FAILED_TAIL_LINES:])
                 self.recent.extend((sid, line) for line in lines[-RECENT_LINES:])
 
     def step(self, step_id: str) -> dict[str, Any]:
@@ -121,15 +120,28 @@ class Tracker:
 
     def summary(self) -> Text:
         """`✔ success  name  1m 05s  3/3 steps: 2 success, 1 skipped`."""
+        from rich.text import Text
+
+        (first, style), *rest = self.summary_parts()
+        text = Text(first, style=style)  # the badge's style is the whole line's base style
+        for part, part_style in rest:
+            text.append(part, style=part_style)
+        return text
+
+    def summary_parts(self) -> list[tuple[str, str]]:
+        """The summary line as (text, style) pieces: rich's, or `.plain` without rich."""
         frame = self.frame()
         ex = frame.execution
-        text = badge(str(ex.get("status", "?")))
-        text.append(f"  {clean(ex.get('pipeline_name') or '')}", style="bold")
-        text.append(f"  {format_duration(ex.get('duration'))}  ")
+        status = str(ex.get("status", "?"))
+        icon, style = STATUS_STYLE.get(status, ("?", ""))
         total = ex.get("steps_total") or len(frame.steps)
         counts = describe_counts(count_categories(frame.steps))
-        text.append(f"{ex.get('steps_done', 0)}/{total} steps: {counts}", style="dim")
-        return text
+        return [
+            (f"{icon} {status}", style),
+            (f"  {clean(ex.get('pipeline_name') or '')}", "bold"),
+            (f"  {format_duration(ex.get('duration'))}  ", ""),
+            (f"{ex.get('steps_done', 0)}/{total} steps: {counts}", "dim"),
+        ]
 
 
 class View:
@@ -168,8 +180,35 @@ class JsonView(View):
         """Print each envelope as one JSON line."""
         events = list(batch)
         super().apply(events)
-        self.out.writelines(json.dumps(e.to_dict(), separators=(",", ":")) + "\n" for e in events)
+        # One write per batch: a text stream's writelines() is a write() per item, and a
+        # write() is a system call when stdout is unbuffered (PYTHONUNBUFFERED).
+        self.out.write("".join(map(envelope_line, events)))
         self.out.flush()
+
+
+def envelope_line(event: Event) -> str:
+    """`json.dumps(event.to_dict())` as one compact line, byte for byte, but cheaper for
+    log batches: their per-line timestamps repeat (one per read of the pipe, ~100 for a
+    million lines) and formatting each float again was most of `--json`'s cost."""
+    envelope = event.to_dict()
+    data = envelope["data"]
+    stamps = data.get("ts") if event.type is EventType.LOG_UPDATE else None
+    if isinstance(stamps, list) and len(data) > 1 and list(data)[-1] == "ts":
+        text = {t: repr(t) for t in set(stamps)}
+        # Only finite floats/ints format like repr(); dedup pays when values repeat.
+        if len(text) * 4 <= len(stamps) and all(
+            type(t) in (float, int) and math.isfinite(t) for t in text
+        ):
+            rest = {k: v for k, v in data.items() if k != "ts"}
+            body = _dumps(rest)[:-1] + ',"ts":[' + ",".join(map(text.__getitem__, stamps)) + "]}"
+            head = _dumps({k: v for k, v in envelope.items() if k != "data"})
+            if list(envelope)[-1] == "data":
+                return head[:-1] + ',"data":' + body + "}\n"
+    return _dumps(envelope) + "\n"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 class PlainView(View):
@@ -179,15 +218,19 @@ class PlainView(View):
 
     def apply(self, batch: Iterable[Event]) -> None:
         """Print log lines and step transitions."""
+        chunks: list[str] = []  # written at once: see JsonView.apply
         for event in batch:
             data = event.data
             before = self.tracker.step(data.get("step_id", "")).get("status")
             self.tracker.apply(event)
             if event.type is EventType.LOG_UPDATE:
-                prefix = f"{data['step_id']} | "
-                self.out.writelines(prefix + line + "\n" for line in data["lines"])
+                if lines := data["lines"]:
+                    # `step | line` joined in C: no Python-level work per line.
+                    prefix = f"{data['step_id']} | "
+                    chunks.append(prefix + f"\n{prefix}".join(lines) + "\n")
             elif event.type is EventType.STEP_UPDATE and data.get("status") != before:
-                self.out.write(self._transition(self.tracker.step(data["step_id"])))
+                chunks.append(self._transition(self.tracker.step(data["step_id"])))
+        self.out.write("".join(chunks))
         self.out.flush()
 
     def _transition(self, step: Mapping[str, Any]) -> str:
@@ -202,7 +245,7 @@ class PlainView(View):
             if tail:
                 self.out.write(f"── {self.tracker.failure_title(step)} ──\n")
                 self.out.writelines(f"{line}\n" for line in tail)
-        self.out.write(self.tracker.summary().plain + "\n")
+        self.out.write("".join(text for text, _ in self.tracker.summary_parts()) + "\n")
         self.out.flush()
 
 
@@ -210,6 +253,8 @@ class LiveView(View):
     """A terminal: a live table of steps with durations and the tail of the logs."""
 
     def __init__(self, tracker: Tracker, out: TextIO):
+        from rich.live import Live
+
         super().__init__(tracker, out)
         self.console = make_console(out)
         self.live = Live(
@@ -218,6 +263,11 @@ class LiveView(View):
 
     def render(self, *, with_logs: bool = True) -> RenderableType:
         """Header, steps and (while live) the newest log lines, from one Frame."""
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
         now = time.time()
         frame = self.tracker.frame()
         ex = frame.execution
@@ -273,6 +323,9 @@ class LiveView(View):
         return self
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
+        from rich.rule import Rule
+        from rich.text import Text
+
         self.live.__exit__(et, ev, tb)
         self.console.print(self.render(with_logs=False))
         for step, tail in self.tracker.failures():

@@ -316,6 +316,7 @@ def test_summary_counts_by_category(tmp_path: Path) -> None:
     assert "5 steps: 1 success, 1 failed, 1 allowed-failure, 2 skipped" in shown
     assert "skipped: its if: condition was false" in shown
 
+
 CACHED = """\
 name: cli cache
 steps:
@@ -353,3 +354,28 @@ def test_artifacts_cache_and_force_from_the_command_line(tmp_path: Path) -> None
         2,
         "ansflow: error: execution nope not found",
     )
+
+
+@pytest.mark.parametrize("mode", ["--plain", "--json"])
+def test_run_loads_no_rendering_orm_or_remote_file_code(tmp_path: Path, mode: str) -> None:
+    # Start-up is most of a short `ansflow run`: these imports were half of it.
+    pipeline = write(tmp_path, "ok.yml", OK)
+    probe = (
+        "import sys\n"
+        "from ansflow_jupyter.cli import main\n"
+        f"code = main(['run', {pipeline!r}, {mode!r}])\n"
+        "heavy = {'rich', 'fsspec', 'sqlalchemy.orm'} & set(sys.modules)\n"
+        "print('LOADED', sorted(heavy), file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stderr

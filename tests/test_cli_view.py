@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 import threading
@@ -100,3 +101,35 @@ def test_live_screen_fits_a_short_terminal_keeping_running_and_failed_steps() ->
     assert any("running" in line and "s35" in line for line in screen)
     assert any("failed" in line and "s03" in line for line in screen)
     assert screen[-1] == "… 25 more steps: 25 success", screen  # 29 success, 4 shown
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        [1796051526.899314] * 6 + [1796051526.9] * 6,  # a few reads of many lines each
+        [1.0, 2.5, 3.0, 4.25],  # every line its own read
+        [1.5, float("nan")] * 4,  # not JSON-like floats: the plain encoder decides
+        [3] * 8,
+    ],
+)
+def test_json_lines_print_a_log_batch_exactly_as_json_dumps(stamps: list[float]) -> None:
+    lines = ['tab\there "quoted" \\ back', "nul \x00 and é ✔", ""] * 4
+    batch = Event(
+        seq=3,
+        type=EventType.LOG_UPDATE,
+        execution_id="e",
+        ts=1.25,
+        data={
+            "step_id": "s",
+            "stream": "stdout",
+            "offset": 0,
+            "lines": lines[: len(stamps)],
+            "ts": stamps,
+        },
+    )
+    out = io.StringIO()
+    view = make_view(None, "e", json_lines=True, out=out)
+    with view:
+        view.apply([batch])
+    printed = out.getvalue().splitlines()[1]
+    assert printed == json.dumps(batch.to_dict(), separators=(",", ":"))

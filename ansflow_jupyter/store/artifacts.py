@@ -19,9 +19,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
-
 from ..errors import StoreError
 
 ENV_ARTIFACT_URL = "ANSFLOW_ARTIFACT_URL"
@@ -78,14 +75,33 @@ class BlobStore:
         self, url: str | None = None, *, sqlite_file: str | None = None, **storage_options: Any
     ) -> None:
         self.url = resolve_artifact_url(url, sqlite_file)
+        self._fs: Any = None
+        self._folders: set[str] = set()
+        if not storage_options and not any(m in self.url for m in ("://", "::", "file:")):
+            # A plain folder (the default): fsspec, whose import scans every installed
+            # package's entry points, is loaded only when a remote-style call needs it.
+            self.root = os.path.abspath(os.path.expanduser(self.url)).rstrip("/")
+            self.local = True
+            return
+        import fsspec
+        from fsspec.implementations.local import LocalFileSystem
+
         try:
             fs, root = fsspec.core.url_to_fs(self.url, **storage_options)
         except (ValueError, ImportError) as exc:
             raise StoreError(f"artifact store {self.url!r}: {exc}") from None
-        self.fs: Any = fs
+        self._fs = fs
         self.root = root.rstrip("/")
         self.local = isinstance(fs, LocalFileSystem)
-        self._folders: set[str] = set()
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system (made on first use for a plain folder)."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
 
     @property
     def location(self) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from ..data import ArtifactFile, CacheEntry, StatRow
 from ..errors import NotFound
@@ -20,8 +20,8 @@ from .models import CacheRow, FileHash
 from .projection import ARTIFACTS, EXECUTIONS
 from .store import Store
 
-CACHE = cast(Table, CacheRow.__table__)
-HASHES = cast(Table, FileHash.__table__)
+CACHE = CacheRow
+HASHES = FileHash
 DEFAULT_CACHE_MAX_BYTES = 10 * 1024**3
 #: Least-recently-used order is kept to the minute.
 USED_AT_RESOLUTION = 60.0

@@ -20,7 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from ..errors import Conflict, StoreError
 from .migrate import migrate
-from .models import SCHEMA_VERSION, Base, Meta
+from .models import SCHEMA_VERSION, Meta, metadata
 
 ENV_DB_URL = "ANSFLOW_DB_URL"
 
@@ -166,9 +166,9 @@ def ensure_schema(engine: Engine, name: str) -> None:
 
 def _read_version(engine: Engine) -> int | None:
     with engine.connect() as conn:
-        if not inspect(conn).has_table(Meta.__tablename__):
+        if not inspect(conn).has_table(Meta.name):
             return None
-        raw = conn.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+        raw = conn.scalar(select(Meta.c.value).where(Meta.c.key == "schema_version"))
     try:
         return int(raw) if raw is not None else None
     except ValueError:
@@ -179,14 +179,14 @@ def _create(engine: Engine, name: str) -> None:
     with engine.connect() as conn:
         conn = conn.execution_options(ansflow_write=True)
         with conn.begin():
-            if inspect(conn).has_table(Meta.__tablename__):
+            if inspect(conn).has_table(Meta.name):
                 return  # another process created it while we waited for the write lock
             existing = set(inspect(conn).get_table_names())
-            ours = {t.name for t in Base.metadata.sorted_tables}
-            if existing & ours - {Meta.__tablename__}:
+            ours = {t.name for t in metadata.sorted_tables}
+            if existing & ours - {Meta.name}:
                 raise StoreError(
                     f"{name}: has tables {sorted(existing & ours)} but no ansflow schema "
                     "version; not an ansflow store"
                 )
-            Base.metadata.create_all(conn)
+            metadata.create_all(conn)
             conn.execute(insert(Meta), {"key": "schema_version", "value": str(SCHEMA_VERSION)})

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Connection, Engine, inspect, update
 from sqlalchemy.schema import CreateTable
 
 from ..errors import StoreError
-from .models import SCHEMA_VERSION, Base, Meta
+from .models import SCHEMA_VERSION, Meta, metadata
 
 
 def migrate(engine: Engine, name: str) -> list[str]:
@@ -23,14 +23,12 @@ def migrate(engine: Engine, name: str) -> list[str]:
         conn = raw.execution_options(ansflow_write=True)
         with conn.begin():
             current = conn.scalar(
-                Meta.__table__.select()
-                .with_only_columns(Meta.value)
-                .where(Meta.key == "schema_version")
+                Meta.select().with_only_columns(Meta.c.value).where(Meta.c.key == "schema_version")
             )
             if current is not None and int(current) >= SCHEMA_VERSION:
                 return added  # another process upgraded it while we waited for the lock
             existing = set(inspect(conn).get_table_names())
-            for table in Base.metadata.sorted_tables:
+            for table in metadata.sorted_tables:
                 if table.name not in existing:
                     conn.execute(CreateTable(table))
                     for index in table.indexes:
@@ -43,7 +41,7 @@ def migrate(engine: Engine, name: str) -> list[str]:
                         _add_column(conn, table.name, column, name)
                         added.append(f"{table.name}.{column.name}")
             conn.execute(
-                update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION))
+                update(Meta).where(Meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
             )
     return added
 

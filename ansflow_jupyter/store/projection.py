@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table, bindparam, case, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, case, func, insert, select, update
 
 from ..errors import Conflict, NotFound
 from ..events import Event, EventType, StepStatus
@@ -27,11 +27,11 @@ from .models import (
     StoredEvent,
 )
 
-EXECUTIONS = cast(Table, Execution.__table__)
-STEPS = cast(Table, Step.__table__)
-EVENTS = cast(Table, StoredEvent.__table__)
-SUMMARIES = cast(Table, StepSummary.__table__)
-ARTIFACTS = cast(Table, Artifact.__table__)
+EXECUTIONS = Execution
+STEPS = Step
+EVENTS = StoredEvent
+SUMMARIES = StepSummary
+ARTIFACTS = Artifact
 
 #: execution_update fields the executions row keeps (execution_id is the row's `id`).
 _EXECUTION_COLUMNS = tuple(f for f in EXECUTION_FIELDS if f != "execution_id")
