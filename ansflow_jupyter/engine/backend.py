@@ -45,6 +45,9 @@ class StepLaunch:
     #: How `env` was built, for a backend that starts the process elsewhere: a Dask
     #: worker builds it again on top of its own environment. None: use `env` as it is.
     environment: StepEnvironment | None = None
+    #: Give the process a control pipe (its write end's number in ANSFLOW_CONTROL_FD),
+    #: read as the stream "control". A backend without one leaves the variable unset.
+    control: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .conditions import ConditionSyntaxError, ParsedCondition, parse_condition
@@ -39,6 +40,7 @@ class Checker:
             "names": self._names,
             "env": self._env,
             "matrix": self._matrix,
+            "parameters": self._parameters,
             "steps": self._steps,
         }
 
@@ -297,6 +299,7 @@ class Checker:
                 step_path = join(path, step_id)
                 self.valid_id(step_id, key_node, step_path)
                 fields = self.table(value, step_path, STEP_KEYS, anchor=key_node) or {}
+                self._one_command(value, fields, step_path, key_node)
                 steps.append(self._template(step_id, step_path, key_node, fields))
             return steps
         if isinstance(node, SequenceNode) and node.value:
@@ -325,8 +328,39 @@ class Checker:
                 )
                 continue
             first[step_id.value] = step_id.node
+            self._one_command(item, fields, step_path, step_id.node)
             steps.append(self._template(step_id.value, step_path, step_id.node, fields))
         return steps
+
+    def _one_command(self, node: Node, fields: dict[str, Any], path: str, anchor: Node) -> None:
+        """A step has exactly one of `run` and `notebook`; notebook keys need `notebook`."""
+        if not isinstance(node, MappingNode):
+            return
+        present = {str(k.value): k for k, _ in node.value if isinstance(k, ScalarNode)}
+        if "run" in present and "notebook" in present:
+            where = present["notebook"]
+            self.rep.at(where, join(path, "notebook"), "a step has `run` or `notebook`, not both")
+        elif "run" not in present and "notebook" not in present:
+            self.rep.at(anchor, join(path, "run"), "missing required key 'run' (or 'notebook')")
+        elif "run" in present:
+            for name in ("parameters", "kernel"):
+                if name in present:
+                    self.rep.at(present[name], join(path, name), f"`{name}` needs `notebook`")
+
+    def _parameters(self, node: Node, path: str) -> dict[str, Any] | None:
+        if not isinstance(node, MappingNode):
+            self._expect(node, path, "a mapping of name: value")
+            return None
+        out: dict[str, Any] = {}
+        for name, key_node, value in self.pairs(node, path, "parameter"):
+            item_path = join(path, name)
+            if not _ENV_NAME.match(name):
+                self.rep.at(key_node, item_path, f"invalid parameter name '{name}'")
+            elif is_str(value):
+                out[name] = Text(str(value.value), value, item_path)
+            else:
+                out[name] = yaml.safe_load(yaml.serialize(value))
+        return out
 
     @staticmethod
     def _template(step_id: str, path: str, anchor: Node, f: dict[str, Any]) -> StepTemplate:
@@ -351,4 +385,7 @@ class Checker:
             continue_on_error=f.get("continue-on-error", False),
             matrix=f.get("matrix", []),
             env_inherit=f.get("env-inherit"),
+            notebook=f.get("notebook"),
+            kernel=f.get("kernel"),
+            parameters=f.get("parameters", {}),
         )

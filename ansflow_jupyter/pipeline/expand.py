@@ -8,11 +8,14 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import yaml
+from yaml.nodes import ScalarNode
+
 from .expr_values import STATUS_FUNCTIONS, ExpressionRuntimeError, to_text
 from .expressions import Expression, ExpressionSyntaxError, Scope, parse_expression
 from .interpolate import Segment, Template, segments
 from .secrets import mask, mask_patterns
-from .source import Reporter
+from .source import Reporter, is_str
 from .spec import StepSpec
 from .templates import StepTemplate, Text, did_you_mean
 
@@ -299,8 +302,51 @@ def build_steps(
                 line=step.anchor.start_mark.line + 1,
                 env_inherit=step.env_inherit,
                 runtime=runtime,
+                notebook=step.notebook.value if step.notebook else "",
+                kernel=sub(step.kernel, matrix, scope) if step.kernel else "",
+                parameters=_parameters(step, matrix, scope, sub),
             )
     return out
+
+
+def _parameters(
+    step: StepTemplate, matrix: Mapping[str, str], scope: Mapping[str, str], sub: Substituter
+) -> dict[str, Any]:
+    """Notebook parameters as JSON values: a string whose whole value is one `${{ }}` keeps
+    the type of what it reads (a matrix number stays a number)."""
+    out: dict[str, Any] = {}
+    typed = dict(step.matrix)
+    for name, value in step.parameters.items():
+        if not isinstance(value, Text):
+            out[name] = value
+            continue
+        text = sub(value, matrix, scope)
+        out[name] = text
+        found = list(segments(value.value)) if "${{" in value.value else []
+        whole = len(found) == 1 and found[0].start == 0 and found[0].end == len(value.value)
+        if whole and text != value.value:
+            out[name] = _typed(found[0].inner, text, matrix, typed)
+    return out
+
+
+def _typed(
+    inner: str, text: str, matrix: Mapping[str, str], typed: Mapping[str, list[Text]]
+) -> Any:
+    """The value of `${{ inner }}` with the type it was written with in the file."""
+    try:
+        expression = parse_expression(inner)
+    except ExpressionSyntaxError:
+        return text
+    refs = list(expression.refs)
+    if refs and all(r.context == "matrix" and r.name in matrix for r in refs):
+        for ref in refs:
+            node = next(t.node for t in typed[ref.name or ""] if t.value == matrix[ref.name or ""])
+            if is_str(node) or not isinstance(node, ScalarNode):
+                return text
+    elif refs:
+        return text  # env values are strings
+    loaded = yaml.safe_load(text) if text else text
+    return loaded if isinstance(loaded, int | float | bool) else text
 
 
 def _name(step: StepTemplate, matrix: Mapping[str, str], name: str | None) -> str:

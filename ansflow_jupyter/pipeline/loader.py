@@ -10,6 +10,7 @@ from .checker import Checker
 from .errors import SpecError, SpecIssue
 from .expand import build_steps, check_size, expansions
 from .graph import resolve_needs
+from .notebooks import check_notebooks
 from .source import MAX_BYTES, Reporter, compose, decode
 from .spec import PipelineSpec
 
@@ -84,6 +85,7 @@ def _load(
     env = {k: t.value for k, t in doc.env.items()} | dict(overrides or {})
     needs = resolve_needs(doc.steps, expansions(doc.steps), rep)
     steps = build_steps(doc.steps, needs, env, doc.defaults, rep, doc.secrets)
+    check_notebooks(doc.steps, base_dir if base_dir is not None else Path.cwd(), rep)
     if rep.failed or doc.name is None:
         return None, rep.issues()
     spec = PipelineSpec(

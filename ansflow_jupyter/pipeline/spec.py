@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .interpolate import Template
@@ -82,6 +82,9 @@ class StepSpec:
     # `run` ("run") and env values ("env.NAME") whose `${{ }}` read `needs` or call
     # hashFiles(): rendered when the step starts (until then they show the `${{ }}`).
     runtime: Mapping[str, Template] = field(default_factory=dict)
+    notebook: str = ""  # a notebook step: the notebook's path, relative to base_dir
+    kernel: str = ""  # its kernel; "" means the notebook's kernelspec
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # JSON values
 
 
 @dataclass(frozen=True, slots=True)

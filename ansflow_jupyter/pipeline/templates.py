@@ -40,6 +40,10 @@ class StepTemplate:
     continue_on_error: bool = False
     matrix: list[tuple[str, list[Text]]] = field(default_factory=list)
     env_inherit: bool | None = None
+    notebook: Text | None = None
+    kernel: Text | None = None
+    # name -> a string to substitute (Text) or a YAML value kept as it is (number, list...)
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
