@@ -85,7 +85,9 @@ def _load(
     env = {k: t.value for k, t in doc.env.items()} | dict(overrides or {})
     needs = resolve_needs(doc.steps, expansions(doc.steps), rep)
     steps = build_steps(doc.steps, needs, env, doc.defaults, rep, doc.secrets)
-    check_notebooks(doc.steps, base_dir if base_dir is not None else Path.cwd(), rep)
+    # Notebooks resolve against the file's folder, also when only validating it.
+    folder = Path(path).resolve().parent if path else Path.cwd()
+    check_notebooks(doc.steps, base_dir if base_dir is not None else folder, rep)
     if rep.failed or doc.name is None:
         return None, rep.issues()
     spec = PipelineSpec(

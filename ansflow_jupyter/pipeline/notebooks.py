@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,3 +54,30 @@ def check_notebooks(steps: Sequence[StepTemplate], base_dir: Path, rep: Reporter
             path = join(step.path, "kernel") if step.kernel else text.path
             installed = ", ".join(sorted(known)) or "none"
             rep.at(where.node, path, f"unknown kernel '{kernel}' (installed: {installed})")
+
+
+def _value(text: str) -> object:
+    """papermill's `-p` typing: True/False/None, an int, a float, else the string."""
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def notebook_pipeline(path: str, parameters: Sequence[tuple[str, str]] = ()) -> str:
+    """The YAML of a one-step pipeline running the notebook at `path` (`ansflow run NB.ipynb`)."""
+    import yaml
+
+    stem = Path(path).stem
+    step_id = re.sub(r"[^A-Za-z0-9_-]", "_", stem)
+    if not re.match(r"[A-Za-z_]", step_id):
+        step_id = f"_{step_id}"
+    step: dict[str, object] = {"notebook": Path(path).name}
+    if parameters:
+        step["parameters"] = {name: _value(value) for name, value in parameters}
+    document = {"name": stem, "steps": {step_id: step}}
+    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
