@@ -221,3 +221,35 @@ steps:
     assert "unknown kernel 'no-such-kernel'" in issues[2][2]
     assert issues[3] == (12, "steps.both.notebook", "a step has `run` or `notebook`, not both")
     assert validate(text)  # the same through the validator the REST endpoint uses
+
+
+def test_on_dask_cells_are_in_band_groups_without_progress(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from ansflow_jupyter.engine.backends.dask import DaskBackend
+
+    write_notebook(
+        tmp_path / "nb.ipynb",
+        "print('hello', n)",
+        "from ansflow_jupyter import output\noutput('n', n)",
+        parameters="n = 1",
+    )
+    (tmp_path / "p.yml").write_text(
+        "name: nb\nsteps:\n  s:\n    notebook: nb.ipynb\n    parameters: {n: 2}\n"
+    )
+
+    async def main() -> tuple[ExecutionStatus, ListSink]:
+        backend = await DaskBackend.local(n_workers=1, processes=False)
+        sink = ListSink()
+        try:
+            spec = load_pipeline_file(tmp_path / "p.yml")
+            return await Executor(spec, "nb-dask", backend, sink).run(), sink
+        finally:
+            await backend.close()
+
+    status, sink = run(main(), timeout=100)
+    assert status is ExecutionStatus.SUCCESS
+    assert "hello 2" in sink.lines("s")
+    assert sink.final("s")["outputs"] == {"n": "2"}
+    groups = [g for g in sink.of(EventType.GROUP_UPDATE) if g["status"] != "running"]
+    assert [g["title"] for g in groups][-1] == "Cell 4 · from ansflow_jupyter import output"
+    assert saved(tmp_path, "s").cells[3].outputs[0]["text"] == "hello 2\n"
