@@ -169,18 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_run_file(path: str, parameters: list[list[str]], env: dict[str, str]) -> Any:
     """A pipeline file, or a notebook as a one-step pipeline (`-p` only applies there)."""
-    from .pipeline import load_pipeline, load_pipeline_file
+    from .pipeline import load_pipeline_file
 
-    if not path.endswith(".ipynb"):
-        if parameters:
-            raise AnsFlowError("-p NAME VALUE applies to notebooks (.ipynb) only")
-        return load_pipeline_file(path, env=env)
-    from pathlib import Path
-
-    from .pipeline.notebooks import notebook_pipeline
-
-    text = notebook_pipeline(path, [(name, value) for name, value in parameters])
-    return load_pipeline(text, path=path, base_dir=Path(path).parent, env=env)
+    if parameters and not path.endswith(".ipynb"):
+        raise AnsFlowError("-p NAME VALUE applies to notebooks (.ipynb) only")
+    return load_pipeline_file(path, env=env, parameters=[(n, v) for n, v in parameters])
 
 
 def cmd_validate(path: str) -> int:

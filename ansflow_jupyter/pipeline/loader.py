@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .checker import Checker
 from .errors import SpecError, SpecIssue
 from .expand import build_steps, check_size, expansions
 from .graph import resolve_needs
-from .notebooks import check_notebooks
+from .notebooks import check_notebooks, notebook_pipeline
 from .source import MAX_BYTES, Reporter, compose, decode
 from .spec import PipelineSpec
 
@@ -34,10 +34,18 @@ def load_pipeline(
 
 
 def load_pipeline_file(
-    path: str | os.PathLike[str], env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    parameters: Sequence[tuple[str, str]] = (),
 ) -> PipelineSpec:
-    """Load a pipeline file; relative working directories resolve against its folder."""
+    """Load a pipeline file; relative working directories resolve against its folder.
+
+    A notebook (`.ipynb`) is a one-step pipeline running it, with `parameters` (NAME,
+    VALUE text) typed as papermill's `-p` types them."""
     file = Path(path)
+    if file.suffix == ".ipynb":
+        text = notebook_pipeline(str(file), parameters)
+        return load_pipeline(text, path=str(path), base_dir=file.resolve().parent, env=env)
     try:
         size = file.stat().st_size
         # Never read a huge file into memory just to say it is too large.

@@ -66,3 +66,15 @@ def test_the_notebook_dag_example_runs(tmp_path: Path) -> None:
     assert (folder / "losses.svg").exists()
     for step in ("prepare", "train[lr=0.1]", "train[lr=0.5]", "compare"):
         assert (folder / ".ansflow" / f"{step}.ipynb").exists()
+
+
+def test_a_notebook_path_loads_as_a_one_step_pipeline(tmp_path: Path) -> None:
+    # The path REST `{path}`, the %ansflow magic and the CLI all load files through.
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    nbformat.write(nb, str(tmp_path / "1st run.ipynb"))
+    spec = load_pipeline_file(tmp_path / "1st run.ipynb", parameters=[("n", "2"), ("s", "x")])
+    (step,) = spec.steps.values()
+    assert (spec.name, step.id, step.notebook) == ("1st run", "_1st_run", "1st run.ipynb")
+    assert dict(step.parameters) == {"n": 2, "s": "x"}
+    assert spec.base_dir == tmp_path.resolve()
