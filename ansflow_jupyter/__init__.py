@@ -47,6 +47,25 @@ def show_execution(*args: Any, **kwargs: Any) -> ExecutionHandle:
     return show(*args, **kwargs)
 
 
+def output(name: str, value: Any) -> None:
+    """Set a step output (its JSON text) from inside a notebook step; elsewhere a no-op
+    with a warning."""
+    import json
+    import os
+    import warnings
+
+    path = os.environ.get("ANSFLOW_OUTPUT")
+    if not path:
+        warnings.warn(
+            f"ansflow_jupyter.output({name!r}, ...): not running as a pipeline step, ignored",
+            stacklevel=2,
+        )
+        return
+    text = json.dumps(value)
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(f"{name}={text}\n")
+
+
 def __getattr__(name: str) -> Any:
     if name in ("ExecutionHandle", "PipelineFailed"):
         from .kernel import handle
@@ -60,6 +79,7 @@ __all__ = [
     "PipelineFailed",
     "__version__",
     "load_ipython_extension",
+    "output",
     "run_pipeline",
     "show_execution",
 ]

@@ -50,7 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     run = with_db(sub.add_parser("run", help="run a pipeline with a live view"))
-    run.add_argument("file", help="pipeline YAML file")
+    run.add_argument("file", help="pipeline YAML file, or a notebook (.ipynb) run as one step")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a notebook parameter, typed as papermill does (repeatable; .ipynb only)",
+    )
     run.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
     run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
     run.add_argument(
@@ -152,11 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         spec, env = None, {}
         if args.command == "run":  # invalid input must change nothing: parse before the store
-            from .pipeline import load_pipeline_file
             from .settings import env_pairs
 
             env = env_pairs(args.env)
-            spec = load_pipeline_file(os.path.abspath(args.file), env=env)
+            spec = _load_run_file(os.path.abspath(args.file), args.parameter, env)
         return asyncio.run(_dispatch(args, spec, env))
     except SpecError as exc:
         print(exc, file=sys.stderr)
@@ -169,6 +177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `ansflow logs ID | head`
         sys.stderr.close()
         return EXIT_OK
+
+
+def _load_run_file(path: str, parameters: list[list[str]], env: dict[str, str]) -> Any:
+    """A pipeline file, or a notebook as a one-step pipeline (`-p` only applies there)."""
+    from .pipeline import load_pipeline_file
+
+    if parameters and not path.endswith(".ipynb"):
+        raise AnsFlowError("-p NAME VALUE applies to notebooks (.ipynb) only")
+    return load_pipeline_file(path, env=env, parameters=[(n, v) for n, v in parameters])
 
 
 def cmd_validate(path: str) -> int:

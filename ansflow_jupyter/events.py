@@ -61,6 +61,7 @@ class StepReason(enum.StrEnum):
     WORKER_LOST = "worker-lost"
     CACHED = "cached"
     OUTPUT_ERROR = "output-error"
+    KERNEL_DIED = "kernel-died"
 
 
 class EventType(enum.StrEnum):

@@ -382,3 +382,23 @@ def test_a_local_store_with_workers_on_other_hosts_is_refused(tmp_path: Path) ->
     message = asyncio.run(asyncio.wait_for(main(), 60))
     assert message.startswith(f"artifact store {tmp_path / 'artifacts'} is a local folder, but")
     assert "workers run on other hosts (127.0.0.2)" in message
+
+
+def test_a_notebook_step_keeps_its_executed_notebook(tmp_path: Path) -> None:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("print('from the notebook')")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    nbformat.write(notebook, tmp_path / "report.ipynb")
+
+    async def body(manager: ExecutionManager) -> tuple[Event, list[dict[str, Any]]]:
+        text = "name: nb\nsteps:\n  report: {notebook: report.ipynb}\n"
+        snapshot = await run(manager, text, tmp_path)
+        return snapshot, await manager.artifacts(snapshot.execution_id)
+
+    snapshot, listed = with_manager(tmp_path, body)
+    assert steps(snapshot)["report"]["status"] == "success"
+    assert [a["path"] for a in listed] == [".ansflow/report.ipynb"]
+    assert steps(snapshot)["report"]["artifacts"]["count"] == 1

@@ -47,6 +47,9 @@ class StepLaunch:
     #: worker builds it again on top of its own environment. None: use `env` as it is.
     environment: StepEnvironment | None = None
     files: Any = None  # remote.RemoteFiles: artifact work on the worker (remote backends)
+    #: Give the process a control pipe (its write end's number in ANSFLOW_CONTROL_FD),
+    #: read as the stream "control". A backend without one leaves the variable unset.
+    control: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,13 +66,13 @@ class Groups:
         self._next = 0
         self._open: dict[str, Any] | None = None
 
-    def start(self, title: str, offset: int) -> list[dict[str, Any]]:
+    def start(self, title: str, offset: int, kind: str = "group") -> list[dict[str, Any]]:
         """Open a group at `offset` (the line after the marker), closing an open one."""
         payloads = self.end(offset)
         self._open = {
             "step_id": self.step_id,
             "index": self._next,
-            "kind": "group",
+            "kind": kind,
             "title": title,
             "status": "running",
             "reason": None,

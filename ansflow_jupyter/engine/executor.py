@@ -26,6 +26,7 @@ from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
 from .environment import ExecutionEnvironment, StepEnvironment
+from .notebook.control import NotebookControl, notebook_argv
 from .output import LineProcessor
 from .shell import shell_argv
 from .state import ConditionValues, StepResult, StepState, runs_when_cancelled
@@ -312,9 +313,18 @@ class Executor:
             on_event=self._writer.emit,
         )
         writer = self._writer
+        control = (
+            NotebookControl(step.extra, log, lambda: self._emit_step(step, running=True))
+            if spec.notebook
+            else None
+        )
 
         def on_output(stream: str, chunk: bytes) -> Awaitable[None] | None:
-            log.feed(stream, chunk)
+            if stream == "control":
+                if control is not None:
+                    control.feed(chunk)
+            else:
+                log.feed(stream, chunk)
             return writer.room() if writer.full else None
 
         cwd = str(self.spec.base_dir / spec.working_directory)
@@ -360,9 +370,20 @@ class Executor:
             overrides.update(files.env())
             built = StepEnvironment(environment.inherit, dict(overrides))
             try:
-                argv = shell_argv(spec.shell, script)
+                if control is not None:
+                    control.attempt()
+                    argv = notebook_argv(spec, self.spec.base_dir, cwd)
+                else:
+                    argv = shell_argv(spec.shell, script)
                 launch = StepLaunch(
-                    self.execution_id, spec.id, attempt, argv, dict(env), cwd, built
+                    self.execution_id,
+                    spec.id,
+                    attempt,
+                    argv,
+                    dict(env),
+                    cwd,
+                    built,
+                    control=control is not None,
                 )
                 process = await self._backend.start(launch, on_output)
             except SpawnError as exc:
@@ -411,6 +432,10 @@ class Executor:
                 result = (StepStatus.SUCCESS, StepReason.EXIT, code)
                 break
             result = (StepStatus.FAILED, StepReason.TIMEOUT if timed_out else StepReason.EXIT, code)
+            if control is not None and control.message and not timed_out:
+                step.extra["message"] = control.message  # the failed cell and its error
+                if control.kernel_died:
+                    result = (StepStatus.FAILED, StepReason.KERNEL_DIED, code)
         status, reason, step.exit_code = result
         if summary:
             if self._summaries is not None:

@@ -183,6 +183,26 @@ class LineProcessor:
         if parts:
             self._secrets = sorted({*self._secrets, *parts}, key=len, reverse=True)
 
+    def start_group(self, title: str, *, kind: str = "group") -> None:
+        """Open a group of `kind` at the next line (the lines before it are emitted first);
+        for groups that do not come from `::group::` lines (a notebook cell)."""
+        self._flush_partials()
+        self.flush()
+        self._send(EventType.GROUP_UPDATE, self._groups.start(self._mask(title), self.offset, kind))
+
+    def end_group(self, status: str = "success") -> None:
+        """Close the open group after the lines so far."""
+        self._flush_partials()
+        self.flush()
+        self._send(EventType.GROUP_UPDATE, self._groups.end(self.offset, status))
+
+    def _flush_partials(self) -> None:
+        for stream in STREAMS:
+            partial = self._partials[stream]
+            if partial.data or partial.dropped:
+                size = len(partial.data)
+                self._add(stream, [self._finish_partial(partial)], time.time(), size)
+
     # -- workflow commands --------------------------------------------------------------
 
     def _add_with_commands(self, stream: str, run: bytes, now: float) -> None:

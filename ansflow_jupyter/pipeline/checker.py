@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import data_keys
@@ -42,6 +43,7 @@ class Checker:
             "matrix": self._matrix,
             "artifacts": lambda n, p: data_keys.artifacts(self, n, p),
             "cache": lambda n, p: data_keys.cache(self, n, p),
+            "parameters": self._parameters,
             "steps": self._steps,
         }
 
@@ -300,6 +302,7 @@ class Checker:
                 step_path = join(path, step_id)
                 self.valid_id(step_id, key_node, step_path)
                 fields = self.table(value, step_path, STEP_KEYS, anchor=key_node) or {}
+                self._one_command(value, fields, step_path, key_node)
                 steps.append(self._template(step_id, step_path, key_node, fields))
             return steps
         if isinstance(node, SequenceNode) and node.value:
@@ -328,8 +331,39 @@ class Checker:
                 )
                 continue
             first[step_id.value] = step_id.node
+            self._one_command(item, fields, step_path, step_id.node)
             steps.append(self._template(step_id.value, step_path, step_id.node, fields))
         return steps
+
+    def _one_command(self, node: Node, fields: dict[str, Any], path: str, anchor: Node) -> None:
+        """A step has exactly one of `run` and `notebook`; notebook keys need `notebook`."""
+        if not isinstance(node, MappingNode):
+            return
+        present = {str(k.value): k for k, _ in node.value if isinstance(k, ScalarNode)}
+        if "run" in present and "notebook" in present:
+            where = present["notebook"]
+            self.rep.at(where, join(path, "notebook"), "a step has `run` or `notebook`, not both")
+        elif "run" not in present and "notebook" not in present:
+            self.rep.at(anchor, join(path, "run"), "missing required key 'run' (or 'notebook')")
+        elif "run" in present:
+            for name in ("parameters", "kernel"):
+                if name in present:
+                    self.rep.at(present[name], join(path, name), f"`{name}` needs `notebook`")
+
+    def _parameters(self, node: Node, path: str) -> dict[str, Any] | None:
+        if not isinstance(node, MappingNode):
+            self._expect(node, path, "a mapping of name: value")
+            return None
+        out: dict[str, Any] = {}
+        for name, key_node, value in self.pairs(node, path, "parameter"):
+            item_path = join(path, name)
+            if not _ENV_NAME.match(name):
+                self.rep.at(key_node, item_path, f"invalid parameter name '{name}'")
+            elif is_str(value):
+                out[name] = Text(str(value.value), value, item_path)
+            else:
+                out[name] = yaml.safe_load(yaml.serialize(value))
+        return out
 
     @staticmethod
     def _template(step_id: str, path: str, anchor: Node, f: dict[str, Any]) -> StepTemplate:
@@ -356,4 +390,7 @@ class Checker:
             env_inherit=f.get("env-inherit"),
             artifacts=f.get("artifacts"),
             cache=f.get("cache"),
+            notebook=f.get("notebook"),
+            kernel=f.get("kernel"),
+            parameters=f.get("parameters", {}),
         )

@@ -6,14 +6,18 @@ import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
+
+import yaml
+from yaml.nodes import ScalarNode
 
 from .expr_values import STATUS_FUNCTIONS, ExpressionRuntimeError, to_text
 from .expressions import Expression, ExpressionSyntaxError, Scope, parse_expression
 from .interpolate import Segment, Template, segments
 from .secrets import mask, mask_patterns
-from .source import Reporter
-from .spec import StepSpec
+from .source import Reporter, is_str
+from .spec import NOTEBOOK_OUTPUT_DIR, ArtifactsSpec, StepSpec
 from .templates import StepTemplate, Text, did_you_mean
 
 #: Defaults of the expansion limits; `ANSFLOW_MAX_MATRIX_LEGS` / `ANSFLOW_MAX_STEPS` set them.
@@ -299,10 +303,53 @@ def build_steps(
                 line=step.anchor.start_mark.line + 1,
                 env_inherit=step.env_inherit,
                 runtime=runtime,
-                artifacts=step.artifacts,
+                artifacts=_with_notebook(step, step_id),
                 cache=step.cache,
+                notebook=step.notebook.value if step.notebook else "",
+                kernel=sub(step.kernel, matrix, scope) if step.kernel else "",
+                parameters=_parameters(step, matrix, scope, sub),
             )
     return out
+
+
+def _parameters(
+    step: StepTemplate, matrix: Mapping[str, str], scope: Mapping[str, str], sub: Substituter
+) -> dict[str, Any]:
+    """Notebook parameters as JSON values: a string whose whole value is one `${{ }}` keeps
+    the type of what it reads (a matrix number stays a number)."""
+    out: dict[str, Any] = {}
+    typed = dict(step.matrix)
+    for name, value in step.parameters.items():
+        if not isinstance(value, Text):
+            out[name] = value
+            continue
+        text = sub(value, matrix, scope)
+        out[name] = text
+        found = list(segments(value.value)) if "${{" in value.value else []
+        whole = len(found) == 1 and found[0].start == 0 and found[0].end == len(value.value)
+        if whole and text != value.value:
+            out[name] = _typed(found[0].inner, text, matrix, typed)
+    return out
+
+
+def _typed(
+    inner: str, text: str, matrix: Mapping[str, str], typed: Mapping[str, list[Text]]
+) -> Any:
+    """The value of `${{ inner }}` with the type it was written with in the file."""
+    try:
+        expression = parse_expression(inner)
+    except ExpressionSyntaxError:
+        return text
+    refs = list(expression.refs)
+    if refs and all(r.context == "matrix" and r.name in matrix for r in refs):
+        for ref in refs:
+            node = next(t.node for t in typed[ref.name or ""] if t.value == matrix[ref.name or ""])
+            if is_str(node) or not isinstance(node, ScalarNode):
+                return text
+    elif refs:
+        return text  # env values are strings
+    loaded = yaml.safe_load(text) if text else text
+    return loaded if isinstance(loaded, int | float | bool) else text
 
 
 def _name(step: StepTemplate, matrix: Mapping[str, str], name: str | None) -> str:
@@ -313,3 +360,13 @@ def _name(step: StepTemplate, matrix: Mapping[str, str], name: str | None) -> st
     if matrix and "matrix." not in step.name.value:
         return f"{name} ({', '.join(matrix.values())})"
     return name
+
+
+def _with_notebook(step: StepTemplate, step_id: str) -> ArtifactsSpec | None:
+    """A notebook step keeps its executed notebook as an artifact, besides its own globs."""
+    if not step.notebook:
+        return step.artifacts
+    executed = f"{NOTEBOOK_OUTPUT_DIR}/{step_id.replace('/', '_')}.ipynb"
+    if step.artifacts is None:
+        return ArtifactsSpec((executed,), if_no_files="ignore")
+    return replace(step.artifacts, paths=(*step.artifacts.paths, executed))

@@ -37,7 +37,10 @@ DEFAULTS_KEYS: dict[str, Key] = {
 
 STEP_KEYS: dict[str, Key] = {
     "name": Key("string", "Display name (default: the step id)."),
-    "run": Key("string", "The script to run.", required=True),
+    "run": Key("string", "The script to run (a step has `run` or `notebook`)."),
+    "notebook": Key("string", "A notebook to run instead of `run`, relative to the file."),
+    "parameters": Key("parameters", "Notebook parameters, injected after the 'parameters' cell."),
+    "kernel": Key("string", "The notebook's kernel (default: its kernelspec)."),
     "shell": Key("shell", "Interpreter of `run`."),
     "needs": Key("needs", "Step id(s) that must end before this one starts."),
     "if": Key("condition", "success() | failure() | always() | cancelled(), env.X == 'y', ..."),
@@ -139,6 +142,7 @@ KIND_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         ]
     },
+    "parameters": {"type": "object", "propertyNames": {"pattern": ENV_NAME_PATTERN}},
     "matrix": {
         "type": "object",
         "minProperties": 1,
@@ -185,5 +189,17 @@ def json_schema() -> dict[str, Any]:
         "$id": "urn:ansflow-jupyter:pipeline",
         "title": "AnsFlow pipeline",
         **_object_schema(TOP_KEYS),
-        "$defs": {"step": _object_schema(STEP_KEYS), "listStep": _object_schema(LIST_STEP_KEYS)},
+        "$defs": {
+            "step": _step_schema(STEP_KEYS),
+            "listStep": _step_schema(LIST_STEP_KEYS),
+        },
+    }
+
+
+def _step_schema(table: Mapping[str, Key]) -> dict[str, Any]:
+    """A step has exactly one of `run` and `notebook`; `parameters`/`kernel` need `notebook`."""
+    return {
+        **_object_schema(table),
+        "oneOf": [{"required": ["run"]}, {"required": ["notebook"]}],
+        "dependentRequired": {"parameters": ["notebook"], "kernel": ["notebook"]},
     }

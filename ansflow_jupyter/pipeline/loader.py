@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .checker import Checker
 from .errors import SpecError, SpecIssue
 from .expand import build_steps, check_size, expansions
 from .graph import resolve_needs
+from .notebooks import check_notebooks, notebook_pipeline
 from .source import MAX_BYTES, Reporter, compose, decode
 from .spec import PipelineSpec
 
@@ -33,10 +34,18 @@ def load_pipeline(
 
 
 def load_pipeline_file(
-    path: str | os.PathLike[str], env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    parameters: Sequence[tuple[str, str]] = (),
 ) -> PipelineSpec:
-    """Load a pipeline file; relative working directories resolve against its folder."""
+    """Load a pipeline file; relative working directories resolve against its folder.
+
+    A notebook (`.ipynb`) is a one-step pipeline running it, with `parameters` (NAME,
+    VALUE text) typed as papermill's `-p` types them."""
     file = Path(path)
+    if file.suffix == ".ipynb":
+        text = notebook_pipeline(str(file), parameters)
+        return load_pipeline(text, path=str(path), base_dir=file.resolve().parent, env=env)
     try:
         size = file.stat().st_size
         # Never read a huge file into memory just to say it is too large.
@@ -84,6 +93,9 @@ def _load(
     env = {k: t.value for k, t in doc.env.items()} | dict(overrides or {})
     needs = resolve_needs(doc.steps, expansions(doc.steps), rep)
     steps = build_steps(doc.steps, needs, env, doc.defaults, rep, doc.secrets)
+    # Notebooks resolve against the file's folder, also when only validating it.
+    folder = Path(path).resolve().parent if path else Path.cwd()
+    check_notebooks(doc.steps, base_dir if base_dir is not None else folder, rep)
     if rep.failed or doc.name is None:
         return None, rep.issues()
     spec = PipelineSpec(

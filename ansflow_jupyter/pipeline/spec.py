@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .interpolate import Template
 
 SHELLS = ("bash", "sh", "python")
 IF_NO_FILES = ("warn", "error", "ignore")
+#: Where a notebook step writes its executed notebook (kept as an artifact), under its
+#: working directory.
+NOTEBOOK_OUTPUT_DIR = ".ansflow"
 
 
 class ConditionContext(Protocol):
@@ -101,6 +104,9 @@ class StepSpec:
     runtime: Mapping[str, Template] = field(default_factory=dict)
     artifacts: ArtifactsSpec | None = None
     cache: CacheSpec | None = None
+    notebook: str = ""  # a notebook step: the notebook's path, relative to base_dir
+    kernel: str = ""  # its kernel; "" means the notebook's kernelspec
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # JSON values
 
 
 @dataclass(frozen=True, slots=True)

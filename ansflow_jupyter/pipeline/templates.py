@@ -42,6 +42,10 @@ class StepTemplate:
     env_inherit: bool | None = None
     artifacts: ArtifactsSpec | None = None
     cache: CacheSpec | None = None
+    notebook: Text | None = None
+    kernel: Text | None = None
+    # name -> a string to substitute (Text) or a YAML value kept as it is (number, list...)
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

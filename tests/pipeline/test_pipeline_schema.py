@@ -49,6 +49,8 @@ def test_there_are_examples() -> None:
         {"name": "p", "steps": []},
         {"name": "p", "steps": {"a": {"run": "x", "need": "b"}}},
         {"name": "p", "steps": {"a": {"needs": "b"}}},  # no run
+        {"name": "p", "steps": {"a": {"run": "x", "notebook": "n.ipynb"}}},  # both
+        {"name": "p", "steps": {"a": {"run": "x", "kernel": "python3"}}},  # kernel without nb
         {"name": "p", "steps": {"my step": {"run": "x"}}},
         {"name": "p", "steps": [{"run": "x"}]},  # list form without id
         {"name": "p", "steps": {"a": {"run": "x", "shell": "zsh"}}},
@@ -75,7 +77,8 @@ def test_schema_lists_every_key_of_the_tables() -> None:
     assert set(schema["properties"]) == set(TOP_KEYS)
     assert set(schema["$defs"]["step"]["properties"]) == set(STEP_KEYS)
     assert schema["required"] == ["name", "steps"]
-    assert schema["$defs"]["step"]["required"] == ["run"]
+    assert schema["$defs"]["step"]["required"] == []
+    assert schema["$defs"]["step"]["oneOf"] == [{"required": ["run"]}, {"required": ["notebook"]}]
 
 
 def test_every_kind_has_a_schema_and_a_converter() -> None:

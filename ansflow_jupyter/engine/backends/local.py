@@ -247,14 +247,23 @@ class LocalBackend(Backend):
             _close((out_r, out_w))
             raise
         pipes = {out_r: "stdout", err_r: "stderr"}
-        fds = (out_w, err_w, out_r, err_r)
+        fds: tuple[int, ...] = (out_w, err_w, out_r, err_r)
+        control: tuple[int, ...] = ()
+        if launch.control:  # a notebook step's own channel for cells and progress
+            try:
+                ctl_r, ctl_w = os.pipe2(os.O_CLOEXEC)
+            except BaseException:
+                _close(fds)
+                raise
+            pipes[ctl_r] = "control"
+            fds, control = (*fds, ctl_r, ctl_w), (ctl_w,)
         try:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     SPAWN_THREADS, thread_name_prefix="ansflow-spawn"
                 )
             spawning = asyncio.get_running_loop().run_in_executor(
-                self._pool, self._spawn, launch, out_w, err_w
+                self._pool, self._spawn, launch, out_w, err_w, control
             )
         except BaseException:
             _close(fds)
@@ -269,7 +278,7 @@ class LocalBackend(Backend):
         except BaseException:
             _close(fds)
             raise
-        _close((out_w, err_w))
+        _close((out_w, err_w, *control))
         return LocalProcess(popen, pipes, started, on_output, self._sweep_tag(launch))
 
     def _sweep_tag(self, launch: StepLaunch) -> tuple[Sweeper, Tag] | None:
@@ -286,13 +295,18 @@ class LocalBackend(Backend):
             self._pool.shutdown(wait=False)
             self._pool = None
 
-    def _spawn(self, launch: StepLaunch, out_w: int, err_w: int) -> tuple[Popen, float]:
+    def _spawn(
+        self, launch: StepLaunch, out_w: int, err_w: int, control: tuple[int, ...] = ()
+    ) -> tuple[Popen, float]:
         """Runs in a spawn thread: check, fork/exec in a new session, read the start time
         (on the loop, reading /proc/<pid>/stat of a child still in execve could block)."""
         if not os.path.isdir(launch.cwd):
             raise SpawnError(f"working directory does not exist: {launch.cwd}")
         argv = list(launch.argv)
         argv[0] = self._executable(argv[0], launch.env)
+        env = launch.env
+        if control:
+            env = {**env, "ANSFLOW_CONTROL_FD": str(control[0])}
         try:
             popen = subprocess.Popen(
                 argv,
@@ -300,9 +314,10 @@ class LocalBackend(Backend):
                 stdout=out_w,
                 stderr=err_w,
                 cwd=launch.cwd,
-                env=launch.env,
+                env=env,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=control,
             )
         except FileNotFoundError as exc:
             raise SpawnError(f"cannot start {launch.argv[0]!r}: not found") from exc

@@ -1,0 +1,83 @@
+"""Checks of notebook steps before anything runs: the file, its JSON, its kernel."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .source import Reporter
+from .templates import StepTemplate, join
+
+#: Bigger notebooks are still run; only reading them here is skipped.
+MAX_CHECK_BYTES = 64 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel_names() -> frozenset[str] | None:
+    """The installed kernelspecs; None when jupyter_client is not installed."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+    except ImportError:
+        return None
+    return frozenset(KernelSpecManager().find_kernel_specs())
+
+
+def check_notebooks(steps: Sequence[StepTemplate], base_dir: Path, rep: Reporter) -> None:
+    """A missing notebook, one that is not valid JSON, or an unknown kernel is a located
+    error; a path or kernel holding `${{ }}` is checked when it runs."""
+    for step in steps:
+        if step.notebook is None or "${{" in step.notebook.value:
+            continue
+        text = step.notebook
+        file = base_dir / text.value
+        if not file.is_file():
+            rep.at(text.node, text.path, f"notebook not found: {file}")
+            continue
+        kernel = step.kernel.value if step.kernel is not None else ""
+        if file.stat().st_size <= MAX_CHECK_BYTES:
+            try:
+                nb = json.loads(file.read_bytes())
+            except (ValueError, OSError) as exc:
+                rep.at(text.node, text.path, f"not a valid notebook ({file.name}): {exc}")
+                continue
+            if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+                rep.at(text.node, text.path, f"not a valid notebook ({file.name}): no cells")
+                continue
+            spec = nb.get("metadata", {}).get("kernelspec", {})
+            kernel = kernel or (spec.get("name", "") if isinstance(spec, dict) else "")
+        known = _kernel_names()
+        if kernel and "${{" not in kernel and known is not None and kernel not in known:
+            where = step.kernel or text
+            path = join(step.path, "kernel") if step.kernel else text.path
+            installed = ", ".join(sorted(known)) or "none"
+            rep.at(where.node, path, f"unknown kernel '{kernel}' (installed: {installed})")
+
+
+def _value(text: str) -> object:
+    """papermill's `-p` typing: True/False/None, an int, a float, else the string."""
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def notebook_pipeline(path: str, parameters: Sequence[tuple[str, str]] = ()) -> str:
+    """The YAML of a one-step pipeline running the notebook at `path` (`ansflow run NB.ipynb`)."""
+    import yaml
+
+    stem = Path(path).stem
+    step_id = re.sub(r"[^A-Za-z0-9_-]", "_", stem)
+    if not re.match(r"[A-Za-z_]", step_id):
+        step_id = f"_{step_id}"
+    step: dict[str, object] = {"notebook": Path(path).name}
+    if parameters:
+        step["parameters"] = {name: _value(value) for name, value in parameters}
+    document = {"name": stem, "steps": {step_id: step}}
+    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
