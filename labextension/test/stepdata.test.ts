@@ -87,7 +87,7 @@ afterEach(() => {
   configEl?.remove();
 });
 
-function serverData(): StepData {
+function serverData(openRun: ((id: string) => void) | null = null): StepData {
   const model = new FakeModel({ mode: 'server', execution_id: EXEC, base_url: '/' });
   const transport = new ServerTransport(model, {
     onEvents: () => undefined,
@@ -95,7 +95,7 @@ function serverData(): StepData {
     since: () => 0,
     finished: () => true
   });
-  const data = new StepData(transport.data);
+  const data = new StepData(transport.data, openRun);
   container().append(data.node);
   return data;
 }
@@ -139,6 +139,15 @@ describe('step data: outputs and cache line', () => {
     await frames();
     assert.equal(text(el.querySelector('.af-cache')), 'cached from run 01234567');
     assert.equal(el.querySelector('.af-outputs'), null);
+  });
+
+  it('links a cache hit to the run it came from (server mode)', () => {
+    const opened: string[] = [];
+    const data = serverData(id => opened.push(id));
+    data.render(EXEC, { step_id: 'a', status: 'success', reason: 'cached', cached_from: 'fedcba9876543210' });
+    assert.equal(text(data.node.querySelector('.af-cache')), 'cached from run fedcba98 open');
+    (data.node.querySelector('.af-openrun') as HTMLElement).click();
+    assert.deepEqual(opened, ['fedcba9876543210']);
   });
 
   it('is hidden for a step with nothing to show', async () => {

@@ -54,7 +54,11 @@ export class StepData {
   private readonly urls: string[] = [];
   private readonly downloads: Array<{ url: string; timer: ReturnType<typeof setTimeout> }> = [];
 
-  constructor(private readonly api: StepDataApi | null) {
+  constructor(
+    private readonly api: StepDataApi | null,
+    /** Show another execution in this view (server mode: the run a cache hit came from). */
+    private readonly openRun: ((executionId: string) => void) | null = null
+  ) {
     this.node.style.display = 'none';
   }
 
@@ -71,8 +75,17 @@ export class StepData {
     this.key = key;
     this.releasePreviews();
     const parts: HTMLElement[] = [];
-    if (cachedFrom) parts.push(el('div', 'af-cache', `cached from run ${cachedFrom.slice(0, 8)}`));
-    else if (miss) parts.push(el('div', 'af-cache', `cache miss: ${miss}`));
+    if (cachedFrom) {
+      const line = el('div', 'af-cache', `cached from run ${cachedFrom.slice(0, 8)}`);
+      const open = this.openRun;
+      if (open && this.api) {
+        const link = el('button', 'af-openrun', 'open');
+        link.title = `Show run ${cachedFrom} in this view`;
+        link.onclick = () => open(cachedFrom);
+        line.append(' ', link);
+      }
+      parts.push(line);
+    } else if (miss) parts.push(el('div', 'af-cache', `cache miss: ${miss}`));
     const keys = Object.keys(outputs);
     if (keys.length) parts.push(this.outputsTable(outputs, keys));
     const count = art ? num(art.count) : 0;

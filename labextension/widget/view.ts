@@ -119,7 +119,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     ? new KernelTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished })
     : new ServerTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished });
   // Outputs, artifacts, summary and cache line of the selected step, under its log.
-  const stepData = new StepData(transport.data);
+  const stepData = new StepData(transport.data, id => model.set('execution_id', id));
   logPanel.node.append(stepData.node);
 
   function finished(): boolean {
