@@ -4,6 +4,7 @@
  */
 import { type LogPage, parseLogPage } from './history';
 import { apiPost, authHeaders, type ConnectionState, httpBase, pageToken, ReconnectingSocket, withQuery, wsBase } from './transport';
+import type { Artifact, StepDataApi } from './stepdata';
 import type { Envelope } from './types';
 
 /** The slice of the anywidget model API the view uses (the lab panel provides its own). */
@@ -35,6 +36,8 @@ export interface Transport {
   rerun(executionId: string, failedOnly: boolean): Promise<string>;
   /** A page of stored lines (server only; null when the transport has no history API). */
   lines(executionId: string, query: Record<string, string | number | undefined>): Promise<LogPage> | null;
+  /** Artifacts and summaries (server only; null when the transport has no REST API). */
+  readonly data: StepDataApi | null;
   dispose(): void;
 }
 
@@ -93,6 +96,36 @@ export class ServerTransport implements Transport {
     return id;
   }
 
+  readonly data: StepDataApi = {
+    artifacts: async id => {
+      const rows = (await (await this.get(this.api(id, '/artifacts'))).json()) as unknown;
+      return Array.isArray(rows) ? (rows as Artifact[]) : [];
+    },
+    summary: async (id, stepId) => {
+      const answer = (await (await this.get(withQuery(this.api(id, '/summary'), { step: stepId }))).json()) as {
+        summaries?: Array<{ step_id?: string; markdown?: unknown }>;
+      };
+      return (answer.summaries ?? [])
+        .filter(s => s.step_id === stepId)
+        .map(s => str(s.markdown))
+        .join('\n\n');
+    },
+    blob: async url => {
+      // The server sends a path from its root; a full base URL (remote server) gives the origin.
+      const absolute = /^https?:\/\//.test(url) ? url : new URL(url, httpBase(this.base())).href;
+      return (await this.get(absolute)).blob();
+    }
+  };
+
+  /** GET with the auth header (never a token in the URL); throws on an HTTP error. */
+  private async get(url: string): Promise<Response> {
+    const response = await fetch(url, { headers: authHeaders(), credentials: 'same-origin' });
+    if (!response.ok) {
+      throw new Error(`HTTP ${response.status}`);
+    }
+    return response;
+  }
+
   async lines(executionId: string, query: Record<string, string | number | undefined>): Promise<LogPage> {
     // The token goes in a header, never in a URL a user could copy.
     const response = await fetch(withQuery(this.api(executionId, '/logs'), query), {
@@ -114,6 +147,7 @@ export class ServerTransport implements Transport {
 /** Events come from the kernel through widget messages; Cancel goes back the same way. */
 export class KernelTransport implements Transport {
   readonly mode = 'embedded';
+  readonly data = null;
   private readonly onCustom = (msg: { type?: string; events?: Envelope[] }): void => {
     if (msg && msg.type === 'events' && Array.isArray(msg.events)) {
       this.host.onEvents(msg.events);

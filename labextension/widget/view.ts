@@ -11,6 +11,7 @@ import { toChunk } from './history';
 import { LogPanel } from './logpanel';
 import { applyEvents, createState, resetState, type ViewState } from './reducer';
 import { categoryOf, reasonWords, stepLabel } from './status';
+import { StepData } from './stepdata';
 import { StepsPane } from './stepspane';
 import { summaryBundle } from './summary';
 import { injectStyle } from './style';
@@ -117,6 +118,9 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   const transport: Transport = embedded
     ? new KernelTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished })
     : new ServerTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished });
+  // Outputs, artifacts, summary and cache line of the selected step, under its log.
+  const stepData = new StepData(transport.data, id => model.set('execution_id', id));
+  logPanel.node.append(stepData.node);
 
   function finished(): boolean {
     return FINISHED_EXECUTION.has(state.execution.status ?? '');
@@ -179,6 +183,8 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     }
     state.dirty.logs = false;
     logPanel.render();
+    const selected = logPanel.selected;
+    stepData.render(state.executionId, selected === null ? undefined : state.steps.get(selected));
   }
 
   function onEvents(events: Envelope[]): void {
@@ -309,6 +315,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
 
   return () => {
     clearInterval(ticker);
+    stepData.release();
     if (frame) {
       cancelAnimationFrame(frame);
     }
