@@ -39,8 +39,6 @@ CLOSE_NOT_FOUND = 4004
 CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
-FRAME_BYTES = 512 * 1024  # a frame holds at most this much log text (one event at least)
-
 MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
 
 class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -153,7 +151,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         if self._replies:
             frame = self._replies.pop(0)
         elif self._outbox:
-            batch = self._take_frame()
+            batch, self._outbox = self._outbox, []
             frame = encode_frame(batch)
         else:
             return
@@ -161,19 +159,6 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self._in_flight = self.write_message(frame)
         # The callback also retrieves a failed write's exception: none goes unretrieved.
         self._in_flight.add_done_callback(self._sent)
-
-    def _take_frame(self) -> list[Event]:
-        """The events of the next frame: the whole outbox, or as much of it as stays under
-        FRAME_BYTES (log batches are up to 64 KiB each; clients cap a frame, websockets at
-        1 MiB by default)."""
-        size, count = 0, 0
-        for event in self._outbox:
-            size += _approx_bytes(event)
-            if count and size > FRAME_BYTES:
-                break
-            count += 1
-        batch, self._outbox = self._outbox[:count], self._outbox[count:]
-        return batch
 
     def _sent(self, future: asyncio.Future[None]) -> None:
         self._in_flight = None
@@ -244,12 +229,6 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
 _FRAMES: OrderedDict[tuple[tuple[str, int, str], ...], bytes] = OrderedDict()
 _FRAMES_MAX_BYTES = 8 * 2**20
 _frames_bytes = 0
-
-
-def _approx_bytes(event: Event) -> int:
-    """A cheap upper-ish estimate of an event's JSON size (its log text dominates)."""
-    lines = event.data.get("lines")
-    return 200 + (sum(len(line) + 8 for line in lines) if lines else 0)
 
 
 def encode_frame(batch: Sequence[Event]) -> bytes:

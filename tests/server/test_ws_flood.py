@@ -42,6 +42,7 @@ async def stalled_client(
         f"ws://127.0.0.1:{port}{path}",
         sock=sock,
         max_queue=1,
+        max_size=None,  # a frame holds all that waited: it may exceed the 1 MiB default
         additional_headers=headers,
         ping_interval=None,
     )

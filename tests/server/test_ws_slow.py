@@ -63,6 +63,7 @@ async def test_stalled_reader_closed_4008_fast_reader_unaffected(
         f"ws://127.0.0.1:{jp_http_port}{path}",
         sock=sock,
         max_queue=1,
+        max_size=None,  # a frame holds all that waited: it may exceed the 1 MiB default
         additional_headers=jp_auth_header,
         ping_interval=None,
     )
