@@ -61,6 +61,12 @@ class StepReason(enum.StrEnum):
     WORKER_LOST = "worker-lost"
 
     OUTPUT_ERROR = "output-error"
+    # Workflow files: why a job (or a matrix leg) does not run on this machine.
+    RUNNER_OS = "runner-os"
+    UNSUPPORTED_ACTION = "unsupported-action"
+    NEEDS_CONTAINER = "needs-container"
+    TOOL_MISSING = "tool-missing"
+    FAIL_FAST = "fail-fast"
 
 
 class EventType(enum.StrEnum):

@@ -26,6 +26,7 @@ from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
 from .environment import ExecutionEnvironment, StepEnvironment
+from .jobplan import job_argv
 from .output import LineProcessor
 from .shell import shell_argv
 from .state import ConditionValues, StepResult, StepState, runs_when_cancelled
@@ -225,6 +226,9 @@ class Executor:
 
     def _verdict(self, step: StepState, needs: list[StepState]) -> StepReason | None:
         """None to run the step, else why it does not run."""
+        if step.spec.skip_reason:  # a workflow job this machine cannot run (runner-os, ...)
+            step.extra["message"] = step.spec.note
+            return StepReason(step.spec.skip_reason)
         succeeded = all(n.counts_as_success for n in needs)
         step.failed_upstream = any(
             n.failed_upstream or (n.status is StepStatus.FAILED and not n.spec.continue_on_error)
@@ -351,7 +355,7 @@ class Executor:
             overrides.update(files.env())
             built = StepEnvironment(environment.inherit, dict(overrides))
             try:
-                argv = shell_argv(spec.shell, script)
+                argv = self._argv(spec, script)
                 launch = StepLaunch(
                     self.execution_id, spec.id, attempt, argv, dict(env), cwd, built
                 )
@@ -410,6 +414,13 @@ class Executor:
                 )
             step.extra["summary"] = len(summary.encode())
         self._finish(step, status, reason)
+
+    def _argv(self, spec: StepSpec, script: str) -> list[str]:
+        """The step's command line: its shell, or the job runner for a workflow job."""
+        if not spec.substeps:
+            return shell_argv(spec.shell, script)
+        legs = {sid: s.spec.template_id for sid, s in self._steps.items()}
+        return job_argv(spec, self.execution_id, self.spec.base_dir, self._needs(spec), legs)
 
     def _lost(self, step: StepState, log: LineProcessor, exc: WorkerLost) -> StepResult:
         """A failed attempt whose machine went away (retried like any failure)."""

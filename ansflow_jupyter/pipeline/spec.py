@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .interpolate import Template
@@ -61,6 +61,29 @@ class RetrySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SubStep:
+    """One step of a workflow job: run in order, in the job's workspace, by the job runner.
+
+    Strings keep their `${{ }}` as written: the job runner renders them when the step starts
+    (they may read `steps`, `needs` and `secrets`)."""
+
+    index: int
+    id: str  # the step's `id` ("" when it has none)
+    name: str
+    run: str = ""
+    uses: str = ""  # an action; `run` is empty then
+    with_: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    shell: str = ""  # "" means the job's default
+    working_directory: str = ""
+    condition: str = ""  # the `if:` as written ("" means success())
+    continue_on_error: str = "false"  # a boolean or an expression
+    timeout: float | None = None  # seconds
+    skip_reason: str = ""  # a StepReason value: shown as a skipped job step
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StepSpec:
     """One step after matrix expansion and `${{ }}` substitution."""
 
@@ -82,6 +105,11 @@ class StepSpec:
     # `run` ("run") and env values ("env.NAME") whose `${{ }}` read `needs` or call
     # hashFiles(): rendered when the step starts (until then they show the `${{ }}`).
     runtime: Mapping[str, Template] = field(default_factory=dict)
+    # A workflow job: the steps its runner executes in order (empty for a native step).
+    substeps: tuple[SubStep, ...] = ()
+    job: Mapping[str, Any] = field(default_factory=dict)  # contexts, outputs, defaults (JSON)
+    skip_reason: str = ""  # a StepReason value: the step is skipped without running
+    note: str = ""  # why, in words (shown as the step's message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,46 @@
+"""The `uses:` actions run locally, and what is decided about them when the file loads."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+from .context import find_node, find_python
+from .evaluate import render_static
+
+#: Actions the job runner implements (the part before `@`).
+BUILT_IN = ("actions/checkout", "actions/setup-python", "astral-sh/setup-uv", "actions/setup-node")
+#: Actions that need the artifact and cache store (not on this branch yet).
+NOT_YET = ("actions/upload-artifact", "actions/download-artifact", "actions/cache")
+
+
+def action_name(uses: str) -> str:
+    """`actions/checkout@v4` -> `actions/checkout`; `owner/repo/path@v1` keeps the path."""
+    return uses.split("@", 1)[0].strip().lower()
+
+
+def classify(uses: str, with_: Mapping[str, str], ctx: Mapping[str, Any]) -> tuple[str, str]:
+    """(skip reason, words) for a `uses:` step; ('', '') when it runs."""
+    name = action_name(uses)
+    if name == "actions/setup-python":
+        version = with_.get("python-version", "")
+        rendered = render_static(version, ctx) if version else ""
+        if rendered is None or not rendered or "python-version-file" in with_:
+            return "", ""  # resolved when the step runs
+        for wanted in rendered.split():
+            if find_python(wanted) is None:
+                return "tool-missing", f"no Python {wanted} on PATH or in pyenv"
+        return "", ""
+    if name == "astral-sh/setup-uv":
+        return ("", "") if shutil.which("uv") else ("tool-missing", "uv is not installed")
+    if name == "actions/setup-node":
+        version = render_static(with_.get("node-version", ""), ctx) or ""
+        if find_node(version) is None:
+            return "tool-missing", f"no node {version or ''} on PATH".replace("  ", " ")
+        return "", ""
+    if name in BUILT_IN:
+        return "", ""
+    if name in NOT_YET:
+        return "unsupported-action", f"{name} is not supported yet"
+    return "unsupported-action", f"action {uses} is not supported"
