@@ -459,7 +459,20 @@ class Executor:
 
     # -- events -----------------------------------------------------------------------
 
+    def _fail_fast(self, failed: StepState) -> None:
+        """A failed matrix leg with `fail-fast` cancels its sibling legs (as on GitHub)."""
+        for step in self._order:
+            if step is failed or step.spec.template_id != failed.spec.template_id:
+                continue
+            if step.status is StepStatus.PENDING:
+                self._finish(step, StepStatus.CANCELLED, StepReason.FAIL_FAST)
+            elif step.process is not None and not step.status.finished:
+                step.extra["fail_fast"] = True
+                self._spawn(step.process.terminate(self._kill_grace))
+
     def _finish(self, step: StepState, status: StepStatus, reason: StepReason) -> None:
+        if step.extra.pop("fail_fast", False) and status is not StepStatus.SUCCESS:
+            status, reason = StepStatus.CANCELLED, StepReason.FAIL_FAST
         step.status = status
         step.reason = reason
         step.finished_at = time.time()
@@ -470,6 +483,9 @@ class Executor:
                 heapq.heappush(self._ready, self._position[dependent])
         self._emit_step(step)
         self._emit_execution()
+        spec = step.spec
+        if status is StepStatus.FAILED and spec.job.get("fail_fast") and not spec.continue_on_error:
+            self._fail_fast(step)
 
     def _emit_step(self, step: StepState, *, running: bool = False) -> None:
         self._writer.emit(EventType.STEP_UPDATE, step.update_data(running=running))

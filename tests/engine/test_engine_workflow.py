@@ -123,3 +123,18 @@ def test_matrix_legs_run_in_their_own_workspaces_and_skips_say_why(tmp_path: Pat
         ("Run echo ran-after-unsupported", "success", "exit"),
     ]
     assert "Skipped: action someone/some-action@v2 is not supported" in sink.lines("unsupported")
+
+
+def test_a_failed_leg_cancels_its_siblings_unless_fail_fast_is_false(tmp_path: Path) -> None:
+    repo = repository(tmp_path, "failfast.yml")
+    path = repo / ".github" / "workflows" / "failfast.yml"
+    sink = ListSink()
+    spec = load_pipeline_file(path)
+    status = run(Executor(spec, "wf-ff", LocalBackend(), sink, max_parallel=1).run(), 120)
+    sink.check_invariants()
+    assert status is ExecutionStatus.FAILED
+    assert sink.final("fast[n=1]")["status"] == "failed"
+    for leg in ("fast[n=2]", "fast[n=3]"):
+        assert (sink.final(leg)["status"], sink.final(leg)["reason"]) == ("cancelled", "fail-fast")
+    assert sink.final("slow[n=1]")["status"] == "failed"
+    assert sink.final("slow[n=2]")["status"] == "success"

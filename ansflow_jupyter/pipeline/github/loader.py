@@ -280,7 +280,16 @@ class _Job:
     ) -> StepSpec:
         """The node of one matrix leg."""
         ctx = dict(self.contexts, matrix=matrix)
-        ctx["strategy"] = {"fail-fast": True, "job-index": index, "job-total": total}
+        strategy = child(self.node, "strategy")
+        fail_fast = static_value(plain(child(strategy, "fail-fast") or _TRUE), ctx)
+        fail_fast = fail_fast is not False and fail_fast != "false"
+        max_parallel = text_of(child(strategy, "max-parallel"))
+        ctx["strategy"] = {
+            "fail-fast": fail_fast,
+            "job-index": index,
+            "job-total": total,
+            "max-parallel": int(max_parallel) if max_parallel.isdigit() else total,
+        }
         ctx["job"] = {"status": "success"}
         skip, note = self._skip(ctx)
         substeps = self._substeps(ctx)
@@ -310,6 +319,7 @@ class _Job:
             "outputs": self.outputs,
             "contexts": ctx,
             "notes": self.notes,
+            "fail_fast": fail_fast and total > 1,
         }
         return StepSpec(
             id=leg_id,
@@ -408,6 +418,7 @@ class _Job:
 
 _NULL = ScalarNode("tag:yaml.org,2002:null", "")
 _NO_RETRY = RetrySpec()
+_TRUE = ScalarNode("tag:yaml.org,2002:bool", "true")
 
 
 def _runner_env(job_id: str) -> dict[str, str]:
