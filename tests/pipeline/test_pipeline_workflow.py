@@ -139,3 +139,14 @@ def test_matrix_include_and_exclude_follow_github() -> None:
 def test_a_native_pipeline_still_loads_as_before() -> None:
     spec = load_pipeline("name: p\nsteps:\n  - id: a\n    run: echo\n")
     assert list(spec.steps) == ["a"] and spec.steps["a"].substeps == ()
+
+
+def test_a_matrix_computed_from_needs_outputs_is_a_visible_skip_not_an_error() -> None:
+    text = (
+        "on: push\njobs:\n  a:\n    steps: [{run: x}]\n  b:\n    needs: a\n"
+        "    strategy:\n      matrix:\n        v: ${{ fromJSON(needs.a.outputs.list) }}\n"
+        "    steps: [{run: x}]\n"
+    )
+    spec = load_pipeline(text)
+    assert spec.steps["b"].skip_reason == "unsupported-action"
+    assert "computed at run time" in spec.steps["b"].note

@@ -80,10 +80,14 @@ def load_workflow(
     legs_of: dict[str, list[str]] = {}
     leg_job: dict[str, str] = {}
     pending: list[tuple[str, Node, list[dict[str, Any]]]] = []
+    dynamic: set[str] = set()
     for job_id, _, job in items(jobs_node):
         if not want_mapping(job, f"jobs.{job_id}", rep):
             continue
         legs = _legs(job, f"jobs.{job_id}", contexts, rep)
+        if legs and _DYNAMIC in legs[0]:
+            legs = [{}]
+            dynamic.add(job_id)
         ids = [expanded_id(job_id, {k: text(v) for k, v in leg.items()}) for leg in legs]
         legs_of[job_id] = ids
         leg_job.update(dict.fromkeys(ids, job_id))
@@ -98,6 +102,10 @@ def load_workflow(
             continue
         ctx = dict(contexts, env={**workflow_env})
         built = _Job(job_id, job, rep, options, ctx, defaults, workflow_env, overrides)
+        if job_id in dynamic:
+            built.dynamic = (
+                "its matrix is computed at run time (from needs outputs): not supported yet"
+            )
         needs = tuple(leg for need in needs_of[job_id] for leg in legs_of.get(need, []))
         for index, leg in enumerate(legs):
             spec = built.leg(leg, legs_of[job_id][index], needs, leg_job, len(legs), index)
@@ -149,7 +157,11 @@ def _legs(job: Node, path: str, contexts: Mapping[str, Any], rep: Reporter) -> l
     for name, value in raw.items():
         if name in ("include", "exclude"):
             continue
+        dynamic = isinstance(value, str) and "${{" in value
         value = static_value(value, contexts)
+        if value is None and dynamic:
+            # e.g. fromJSON(needs.build.outputs.versions): only known once `build` ran.
+            return [{_DYNAMIC: name}]
         if not isinstance(value, list):
             where = child(matrix, name) or matrix
             rep.at(where, f"{path}.strategy.matrix.{name}", f"matrix.{name} must be a list")
@@ -255,6 +267,7 @@ class _Job:
         check_expressions(child(node, "with"), f"{self.path}.with", rep)
         self.notes = [f"{k} is ignored locally" for k in IGNORED if child(node, k) is not None]
         self.condition_text = text_of(child(node, "if"))
+        self.dynamic = ""
         self.steps_node = child(node, "steps")
         if child(node, "uses") is None and not isinstance(self.steps_node, SequenceNode):
             where = self.steps_node or node
@@ -344,6 +357,8 @@ class _Job:
 
     def _skip(self, ctx: Mapping[str, Any]) -> tuple[str, str]:
         """Why this leg cannot run here (reason, words), or ('', '')."""
+        if self.dynamic:
+            return "unsupported-action", self.dynamic
         if child(self.node, "services") is not None or child(self.node, "container") is not None:
             return "needs-container", "the job needs `services` or `container` (Docker)"
         uses = text_of(child(self.node, "uses"))
@@ -418,6 +433,8 @@ class _Job:
 
 _NULL = ScalarNode("tag:yaml.org,2002:null", "")
 _NO_RETRY = RetrySpec()
+#: The one leg of a matrix computed at run time (from needs outputs): not supported yet.
+_DYNAMIC = "\0dynamic"
 _TRUE = ScalarNode("tag:yaml.org,2002:bool", "true")
 
 
