@@ -6,6 +6,7 @@ PipelineSpec; its `substeps` are the job's steps, run in order by engine/jobrunn
 
 from .context import CONTEXTS
 from .evaluate import job_needs
-from .loader import WorkflowOptions, is_workflow, load_workflow
+from .loader import is_workflow, load_workflow
+from .options import WorkflowOptions
 
 __all__ = ["CONTEXTS", "WorkflowOptions", "is_workflow", "job_needs", "load_workflow"]

@@ -11,6 +11,8 @@ from .evaluate import render_static
 
 #: Actions the job runner implements (the part before `@`).
 BUILT_IN = ("actions/checkout", "actions/setup-python", "astral-sh/setup-uv", "actions/setup-node")
+#: Actions that put uv on PATH (hynek's caches it too: nothing to cache locally).
+UV_ACTIONS = ("astral-sh/setup-uv", "hynek/setup-cached-uv")
 #: Actions that need the artifact and cache store (not on this branch yet).
 NOT_YET = ("actions/upload-artifact", "actions/download-artifact", "actions/cache")
 
@@ -32,14 +34,14 @@ def classify(uses: str, with_: Mapping[str, str], ctx: Mapping[str, Any]) -> tup
             if find_python(wanted) is None:
                 return "tool-missing", f"no Python {wanted} on PATH or in pyenv"
         return "", ""
-    if name == "astral-sh/setup-uv":
+    if name in UV_ACTIONS:
         return ("", "") if shutil.which("uv") else ("tool-missing", "uv is not installed")
     if name == "actions/setup-node":
         version = render_static(with_.get("node-version", ""), ctx) or ""
         if find_node(version) is None:
             return "tool-missing", f"no node {version or ''} on PATH".replace("  ", " ")
         return "", ""
-    if name in BUILT_IN:
+    if name in BUILT_IN or name in UV_ACTIONS:
         return "", ""
     if name in NOT_YET:
         return "unsupported-action", f"{name} is not supported yet"

@@ -81,3 +81,11 @@ def check_expressions(node: Node | None, path: str, rep: Reporter) -> None:
                     rep.inside(node, exc.offset, path, exc.message)
         except ExpressionSyntaxError as exc:
             rep.inside(node, exc.offset, path, exc.message)
+
+
+def env_mapping(node: Node | None, path: str, rep: Reporter) -> dict[str, str]:
+    """An `env:` mapping as written (its `${{ }}` are rendered by the job runner)."""
+    if not want_mapping(node, path, rep):
+        return {}
+    check_expressions(node, path, rep)
+    return {name: text_of(value) for name, _, value in items(node)}
