@@ -98,11 +98,12 @@ def _setup_python(
         if done.returncode != 0:
             return done.returncode
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
-    for _, other in found[:-1]:
+    # The interpreters themselves go on PATH too (after the virtualenv), as setup-python
+    # leaves them: tools such as tox and uv look for `python3.X` and skip virtualenvs.
+    for _, other in found:
         _append(env, "GITHUB_PATH", str(Path(str(other)).parent))
     _append(env, "GITHUB_PATH", str(bin_dir))
     _append(env, "GITHUB_ENV", f"pythonLocation={venv}")
-    _append(env, "GITHUB_ENV", f"VIRTUAL_ENV={venv}")
     full = subprocess.run(
         [str(bin_dir / "python"), "-c", "import platform;print(platform.python_version())"],
         capture_output=True,
