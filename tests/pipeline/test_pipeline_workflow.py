@@ -150,3 +150,16 @@ def test_a_matrix_computed_from_needs_outputs_is_a_visible_skip_not_an_error() -
     spec = load_pipeline(text)
     assert spec.steps["b"].skip_reason == "unsupported-action"
     assert "computed at run time" in spec.steps["b"].note
+
+
+def test_a_python_version_not_installed_skips_the_leg_with_tool_missing() -> None:
+    text = (
+        "on: push\njobs:\n  t:\n    strategy:\n      matrix:\n"
+        "        py: ['3.99', '3.99t']\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/setup-python@v5\n        with:\n"
+        "          python-version: ${{ matrix.py }}\n"
+    )
+    spec = load_pipeline(text)
+    for leg, version in (("t[py=3.99]", "3.99"), ("t[py=3.99t]", "3.99t")):
+        assert spec.steps[leg].skip_reason == "tool-missing"
+        assert spec.steps[leg].note == f"no Python {version} on PATH or in pyenv"

@@ -117,7 +117,12 @@ def find_python(version: str) -> str | None:
         return shutil.which("python3")
     if wanted.startswith("pypy"):
         return shutil.which(wanted) or shutil.which(wanted.replace("pypy-", "pypy"))
-    wanted = wanted.removesuffix("-dev").removesuffix("t")
+    wanted = wanted.removesuffix("-dev")
+    if wanted.endswith("t"):
+        # A free-threaded build: only a `python3.13t` will do, never the usual 3.13.
+        name = f"python{wanted.removesuffix('t')}t"
+        found = shutil.which(name)
+        return found if found and "shims" not in Path(found).parts else None
     match = re.match(r"^(\d+)\.(\d+)", wanted.lstrip("~^>=<"))
     if match is None:
         return None
