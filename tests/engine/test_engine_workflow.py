@@ -138,3 +138,22 @@ def test_a_failed_leg_cancels_its_siblings_unless_fail_fast_is_false(tmp_path: P
         assert (sink.final(leg)["status"], sink.final(leg)["reason"]) == ("cancelled", "fail-fast")
     assert sink.final("slow[n=1]")["status"] == "failed"
     assert sink.final("slow[n=2]")["status"] == "success"
+
+
+def test_contexts_secrets_summary_and_step_results(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("ANSFLOW_WF_TOKEN", "s3cr3t-value-123")
+    repo = repository(tmp_path, "contexts.yml")
+    status, sink = execute(repo / ".github" / "workflows" / "contexts.yml")
+    assert status is ExecutionStatus.SUCCESS
+    lines = sink.lines("ctx")
+    assert "token *** end" in lines
+    assert not any("s3cr3t-value-123" in line for line in lines)
+    assert "event=push os=Linux job=ctx" in lines
+    assert "ws=true total=1" in lines
+    assert "sha-ok=true" in lines
+    assert "outcome=failure conclusion=success" in lines
+    assert '"line one\\nline two"' in lines
+    assert "slow=n/a success" in lines
+    assert sink.final("ctx")["summary"] > 0
+    titles = [(t, s) for t, s, _ in job_steps(sink, "ctx")]
+    assert ("Too slow", "failed") in titles
