@@ -28,6 +28,7 @@ from ..pipeline.expressions import Scope
 from ..pipeline.github.context import CONTEXTS, find_node, find_python, host_os, runner_arch
 from . import workspace
 from .jobactions import run_action
+from .jobcomposite import run_composite
 from .jobfiles import Secrets, escape, read_env_file, render
 
 # How GitHub runs each shell: {0} is the script file.
@@ -163,14 +164,26 @@ class JobRunner:
         if self.path:
             env["PATH"] = os.pathsep.join([*reversed(self.path), self.env.get("PATH", "")])
         scope = self.scope()
-        for key, value in step["env"].items():
-            env[key] = render(value, scope)
-        scope.contexts = {**scope.contexts, "env": {**scope.contexts["env"], **step["env"]}}
+        own = {key: render(value, scope) for key, value in step["env"].items()}
+        env.update(own)
+        scope.contexts = {**scope.contexts, "env": {**scope.contexts["env"], **own}}
         workdir = step["working_directory"] or self.plan["working_directory"]
         cwd = self.dest / render(workdir, scope) if workdir else self.dest
-        if step["uses"]:
+        if step["uses"].startswith("./"):
             with_ = {k: render(v, scope) for k, v in step["with"].items()}
-            code = run_action(step["uses"], with_, env, self.dest, self.temp, announce)
+            code = run_composite(
+                step["uses"],
+                with_,
+                env,
+                self.dest,
+                scope,
+                self._script,
+                self._action,
+                step["index"],
+            )
+        elif step["uses"]:
+            with_ = {k: render(v, scope) for k, v in step["with"].items()}
+            code = self._action(step["uses"], with_, env)
         else:
             code = self._script(step, render(step["run"], scope), env, cwd)
         outputs = self._carry(files)
@@ -182,6 +195,9 @@ class JobRunner:
         if outcome == "failure" and not tolerated:
             self.status = "failure"
         self._end(sid, outcome, "exit", outputs, "success" if tolerated else outcome)
+
+    def _action(self, uses: str, with_: dict[str, str], env: dict[str, str]) -> int:
+        return run_action(uses, with_, env, self.dest, self.temp, announce)
 
     def _should_run(self, step: Mapping[str, Any]) -> bool:
         if not step["condition"]:
@@ -197,7 +213,7 @@ class JobRunner:
         return value
 
     def _script(self, step: Mapping[str, Any], script: str, env: dict[str, str], cwd: Path) -> int:
-        shell = step["shell"] or self.plan["shell"]
+        shell = step["shell"] or self.plan.get("shell", "")
         file = self.temp / f"step-{step['index']}{SUFFIX.get(shell, '.sh')}"
         file.write_text(script)
         argv = command_argv(shell, file)

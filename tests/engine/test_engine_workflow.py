@@ -157,3 +157,39 @@ def test_contexts_secrets_summary_and_step_results(tmp_path: Path, monkeypatch: 
     assert sink.final("ctx")["summary"] > 0
     titles = [(t, s) for t, s, _ in job_steps(sink, "ctx")]
     assert ("Too slow", "failed") in titles
+
+
+ACTION = """
+name: greet
+inputs:
+  who: {default: nobody}
+  punctuation: {default: "!"}
+outputs:
+  greeting:
+    value: ${{ steps.make.outputs.text }}
+runs:
+  using: composite
+  steps:
+    - id: make
+      shell: bash
+      run: echo "text=hello ${{ inputs.who }}${{ inputs.punctuation }}" >> "$GITHUB_OUTPUT"
+    - shell: bash
+      if: inputs.who == 'world'
+      run: echo "inner step ran for ${{ inputs.who }}"
+    - shell: bash
+      if: inputs.who == 'nobody'
+      run: echo "never"
+"""
+
+
+def test_a_local_composite_action_runs_its_steps_with_inputs_and_outputs(
+    tmp_path: Path,
+) -> None:
+    repo = repository(tmp_path, "composite.yml")
+    (repo / ".github" / "actions" / "greet").mkdir(parents=True)
+    (repo / ".github" / "actions" / "greet" / "action.yml").write_text(ACTION)
+    status, sink = execute(repo / ".github" / "workflows" / "composite.yml")
+    assert status is ExecutionStatus.SUCCESS, sink.lines("use")
+    lines = sink.lines("use")
+    assert "inner step ran for world" in lines and "never" not in lines
+    assert "action said hello world!" in lines

@@ -25,6 +25,8 @@ def action_name(uses: str) -> str:
 def classify(uses: str, with_: Mapping[str, str], ctx: Mapping[str, Any]) -> tuple[str, str]:
     """(skip reason, words) for a `uses:` step; ('', '') when it runs."""
     name = action_name(uses)
+    if uses.startswith("./"):
+        return "", ""  # a local composite action: read from the job's workspace when it runs
     if name == "actions/setup-python":
         version = with_.get("python-version", "")
         rendered = render_static(version, ctx) if version else ""
