@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tomllib
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 
 from ..pipeline.github.actions import UV_ACTIONS
-from ..pipeline.github.context import find_node, find_python
+from ..pipeline.github.context import find_node, find_python, version_from_file
 
 
 def run_action(
@@ -58,15 +57,6 @@ def _append(env: MutableMapping[str, str], file_var: str, line: str) -> None:
         out.write(line + "\n")
 
 
-def _version_file(file: Path) -> str:
-    """The version a `python-version-file` asks for (pyproject.toml: requires-python)."""
-    if file.name == "pyproject.toml":
-        with file.open("rb") as fh:
-            project = tomllib.load(fh).get("project", {})
-        return str(project["requires-python"]).split(",")[0].strip()
-    return file.read_text().split()[0]
-
-
 def _setup_python(
     with_: dict[str, str], env: MutableMapping[str, str], workspace: Path, temp: Path
 ) -> int:
@@ -75,7 +65,7 @@ def _setup_python(
     if not version and with_.get("python-version-file"):
         file = workspace / with_["python-version-file"]
         try:
-            version = _version_file(file)
+            version = version_from_file(file)
         except (OSError, IndexError, ValueError):
             print(f"::error::cannot read {with_['python-version-file']}")
             return 1

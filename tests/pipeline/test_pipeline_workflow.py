@@ -163,3 +163,21 @@ def test_a_python_version_not_installed_skips_the_leg_with_tool_missing() -> Non
     for leg, version in (("t[py=3.99]", "3.99"), ("t[py=3.99t]", "3.99t")):
         assert spec.steps[leg].skip_reason == "tool-missing"
         assert spec.steps[leg].note == f"no Python {version} on PATH or in pyenv"
+
+
+def test_python_version_file_is_read_when_the_file_loads(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".python-version").write_text("3.99\n")
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "ci.yml").write_text(
+        "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/setup-python@v5\n        with:\n"
+        "          python-version-file: .python-version\n"
+    )
+    spec = load_pipeline_file(flows / "ci.yml")
+    assert spec.base_dir == tmp_path
+    assert (spec.steps["t"].skip_reason, spec.steps["t"].note) == (
+        "tool-missing",
+        "no Python 3.99 on PATH or in pyenv",
+    )

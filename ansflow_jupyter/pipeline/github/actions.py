@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from .context import find_node, find_python
+from .context import find_node, find_python, version_from_file
 from .evaluate import render_static
 
 #: Actions the job runner implements (the part before `@`).
@@ -22,7 +23,9 @@ def action_name(uses: str) -> str:
     return uses.split("@", 1)[0].strip().lower()
 
 
-def classify(uses: str, with_: Mapping[str, str], ctx: Mapping[str, Any]) -> tuple[str, str]:
+def classify(
+    uses: str, with_: Mapping[str, str], ctx: Mapping[str, Any], repo: Path | None = None
+) -> tuple[str, str]:
     """(skip reason, words) for a `uses:` step; ('', '') when it runs."""
     name = action_name(uses)
     if uses.startswith("./"):
@@ -30,7 +33,13 @@ def classify(uses: str, with_: Mapping[str, str], ctx: Mapping[str, Any]) -> tup
     if name == "actions/setup-python":
         version = with_.get("python-version", "")
         rendered = render_static(version, ctx) if version else ""
-        if rendered is None or not rendered or "python-version-file" in with_:
+        file = with_.get("python-version-file", "")
+        if not version and file and repo is not None and "${{" not in file:
+            try:
+                rendered = version_from_file(repo / file)
+            except (OSError, IndexError, KeyError, ValueError):
+                rendered = ""  # the step says why when it runs
+        if rendered is None or not rendered:
             return "", ""  # resolved when the step runs
         for wanted in rendered.split():
             if find_python(wanted) is None:

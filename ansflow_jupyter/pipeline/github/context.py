@@ -8,6 +8,7 @@ import platform
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,12 @@ def find_node(version: str) -> str | None:
         return None
     major = out.stdout.strip().lstrip("v").split(".")[0]
     return node if major == wanted.split(".")[0] else None
+
+
+def version_from_file(file: Path) -> str:
+    """The version a `python-version-file` asks for (pyproject.toml: requires-python)."""
+    if file.name == "pyproject.toml":
+        with file.open("rb") as fh:
+            project = tomllib.load(fh).get("project", {})
+        return str(project["requires-python"]).split(",")[0].strip()
+    return file.read_text().split()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
@@ -64,6 +65,7 @@ class Job:
         self.notes = [f"{k} is ignored locally" for k in IGNORED if child(node, k) is not None]
         self.condition_text = text_of(child(node, "if"))
         self.dynamic = ""
+        self.repo: Path | None = None  # where python-version-file is read at load time
         self.steps_node = child(node, "steps")
         if child(node, "uses") is None and not isinstance(self.steps_node, SequenceNode):
             where = self.steps_node or node
@@ -192,7 +194,7 @@ class Job:
             with_ = {k: text_of(v) for k, _, v in items(child(node, "with"))}
             skip, note = ("", "")
             if uses:
-                skip, note = classify(uses, with_, ctx)
+                skip, note = classify(uses, with_, ctx, self.repo)
                 if skip == "unsupported-action" and self.options.strict:
                     self.rep.at(child(node, "uses") or node, f"{path}.uses", f"{note} (--strict)")
             condition = text_of(child(node, "if"))

@@ -83,6 +83,7 @@ def load_workflow(
             continue
         ctx = dict(contexts, env={**workflow_env})
         built = Job(job_id, job, rep, options, ctx, defaults, workflow_env, overrides)
+        built.repo = repo
         if job_id in dynamic:
             built.dynamic = (
                 "its matrix is computed at run time (from needs outputs): not supported yet"
