@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -275,6 +276,9 @@ __all__ = ["JobRunner", "command_argv", "find_node", "find_python", "main"]
 def main(argv: list[str]) -> int:
     """Entry point: the plan is the first argument (JSON)."""
     plan = json.loads(argv[1])
+    # Cancel and timeouts send SIGTERM: leave through `finally`, so the job's workspace
+    # (and its git worktree registration) is removed even then.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return JobRunner(plan).run()
 
 

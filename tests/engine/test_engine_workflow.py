@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +195,25 @@ def test_a_local_composite_action_runs_its_steps_with_inputs_and_outputs(
     lines = sink.lines("use")
     assert "inner step ran for world" in lines and "never" not in lines
     assert "action said hello world!" in lines
+
+
+def test_a_cancelled_job_leaves_no_workspace_behind(tmp_path: Path) -> None:
+    repo = repository(tmp_path, "steps.yml")
+    flow = repo / ".github" / "workflows" / "slow.yml"
+    flow.write_text("on: push\njobs:\n  slow:\n    steps:\n      - run: echo started; sleep 60\n")
+    sink = ListSink()
+    executor = Executor(load_pipeline_file(flow), "wf-cancel", LocalBackend(), sink)
+
+    async def scenario() -> ExecutionStatus:
+        task = asyncio.ensure_future(executor.run())
+        while "started" not in sink.lines("slow"):
+            await asyncio.sleep(0.05)
+        executor.cancel()
+        return await task
+
+    assert run(scenario(), 60) is ExecutionStatus.CANCELLED
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
+    ).stdout
+    assert len(listed.strip().splitlines()) == 1
+    assert not (Path(tempfile.gettempdir()) / "ansflow-work" / "wf-cancel").exists()
