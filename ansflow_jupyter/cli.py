@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from . import cli_workflow
 from .cli_artifacts import add_data_commands, cmd_data
 from .cli_logs import cmd_logs
 from .errors import AnsFlowError, Conflict, SpecError
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check a pipeline file and report every error")
     validate.add_argument("file")
+    for command in (run, validate):
+        cli_workflow.add_arguments(command)
     sub.add_parser("schema", help="print the JSON Schema of pipeline files")
 
     lst = with_db(sub.add_parser("list", help="executions, newest first"))
@@ -153,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "validate":
-            return cmd_validate(args.file)
+            return cmd_validate(args.file, args)
         if args.command == "schema":
             from .pipeline import json_schema
 
@@ -164,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .settings import env_pairs
 
             env = env_pairs(args.env)
-            spec = _load_run_file(os.path.abspath(args.file), args.parameter, env)
+            workflow = cli_workflow.options(args)
+            spec = _load_run_file(os.path.abspath(args.file), args.parameter, env, workflow)
         return asyncio.run(_dispatch(args, spec, env))
     except SpecError as exc:
         print(exc, file=sys.stderr)
@@ -179,18 +183,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def _load_run_file(path: str, parameters: list[list[str]], env: dict[str, str]) -> Any:
-    """A pipeline file, or a notebook as a one-step pipeline (`-p` only applies there)."""
+def _load_run_file(
+    path: str, parameters: list[list[str]], env: dict[str, str], workflow: Any
+) -> Any:
+    """A pipeline or workflow file, or a notebook as a one-step pipeline (`-p` only there)."""
     from .pipeline import load_pipeline_file
 
     if parameters and not path.endswith(".ipynb"):
         raise AnsFlowError("-p NAME VALUE applies to notebooks (.ipynb) only")
-    return load_pipeline_file(path, env=env, parameters=[(n, v) for n, v in parameters])
+    pairs = [(n, v) for n, v in parameters]
+    return load_pipeline_file(path, env=env, parameters=pairs, workflow=workflow)
 
 
-def cmd_validate(path: str) -> int:
-    """`ansflow validate FILE`: every error, located; exit 2 when any."""
-    from .pipeline import validate
+def cmd_validate(path: str, args: argparse.Namespace | None = None) -> int:
+    """`ansflow validate FILE`: every error, located; exit 2 when any (for a workflow file
+    also what will run and what is skipped, and why)."""
+    from .pipeline import load_pipeline_file, validate
 
     try:
         with open(path, "rb") as fh:
@@ -203,6 +211,10 @@ def cmd_validate(path: str) -> int:
         print(issue, file=sys.stderr)
     if issues:
         return EXIT_INVALID
+    if args is not None and b"jobs" in data:
+        spec = load_pipeline_file(path, workflow=cli_workflow.options(args))
+        for line in cli_workflow.plan(spec):
+            print(line)
     print(f"{path}: ok")
     return EXIT_OK
 

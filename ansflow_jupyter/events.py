@@ -62,6 +62,12 @@ class StepReason(enum.StrEnum):
     CACHED = "cached"
     OUTPUT_ERROR = "output-error"
     KERNEL_DIED = "kernel-died"
+    # Workflow files: why a job (or a matrix leg) does not run on this machine.
+    RUNNER_OS = "runner-os"
+    UNSUPPORTED_ACTION = "unsupported-action"
+    NEEDS_CONTAINER = "needs-container"
+    TOOL_MISSING = "tool-missing"
+    FAIL_FAST = "fail-fast"
 
 
 class EventType(enum.StrEnum):

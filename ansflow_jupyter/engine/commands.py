@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 LEVELS = ("error", "warning", "notice")
-KNOWN = frozenset(("group", "endgroup", "add-mask", *LEVELS))
+# `job-step` / `end-job-step status=…,reason=…` come from the workflow job runner.
+KNOWN = frozenset(("group", "endgroup", "add-mask", "job-step", "end-job-step", *LEVELS))
 _COMMAND = re.compile(r"::([A-Za-z-]+)(?:[ \t]+([^:]*?))?::(.*)", re.DOTALL)
 # GitHub's escapes: in messages %25 %0D %0A; in properties also %3A and %2C.
 _DATA_ESCAPES = (("%0D", "\r"), ("%0A", "\n"), ("%25", "%"))
@@ -58,18 +59,22 @@ class Groups:
     """The `::group::` ranges of one step (all its attempts): `group_update` payloads.
 
     Groups do not nest (as on GitHub): a new group closes the open one. `end_offset` is
-    the offset after the group's last line.
+    the offset after the group's last line. A workflow job's steps are groups of kind
+    `job-step`; a `group` may open inside one (closing a job step closes it too).
     """
 
     def __init__(self, step_id: str) -> None:
         self.step_id = step_id
         self._next = 0
         self._open: dict[str, Any] | None = None
+        self._job_step: dict[str, Any] | None = None
 
     def start(self, title: str, offset: int, kind: str = "group") -> list[dict[str, Any]]:
         """Open a group at `offset` (the line after the marker), closing an open one."""
         payloads = self.end(offset)
-        self._open = {
+        if kind == "job-step":
+            payloads += self.end_job_step(offset)
+        opened = {
             "step_id": self.step_id,
             "index": self._next,
             "kind": kind,
@@ -82,7 +87,22 @@ class Groups:
             "finished_at": None,
         }
         self._next += 1
-        return [*payloads, dict(self._open)]
+        if kind == "job-step":
+            self._job_step = opened
+        else:
+            self._open = opened
+        return [*payloads, dict(opened)]
+
+    def end_job_step(
+        self, offset: int, status: str = "success", reason: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Close the open job step (and a group left open inside it)."""
+        payloads = self.end(offset, status, reason)
+        if self._job_step is None:
+            return payloads
+        group, self._job_step = self._job_step, None
+        group.update(status=status, reason=reason, end_offset=offset, finished_at=time.time())
+        return [*payloads, group]
 
     def end(
         self, offset: int, status: str = "success", reason: str | None = None

@@ -26,6 +26,7 @@ from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
 from .environment import ExecutionEnvironment, StepEnvironment
+from .jobplan import job_argv
 from .notebook.control import NotebookControl, notebook_argv
 from .output import LineProcessor
 from .shell import shell_argv
@@ -229,6 +230,9 @@ class Executor:
 
     def _verdict(self, step: StepState, needs: list[StepState]) -> StepReason | None:
         """None to run the step, else why it does not run."""
+        if step.spec.skip_reason:  # a workflow job this machine cannot run (runner-os, ...)
+            step.extra["message"] = step.spec.note
+            return StepReason(step.spec.skip_reason)
         succeeded = all(n.counts_as_success for n in needs)
         step.failed_upstream = any(
             n.failed_upstream or (n.status is StepStatus.FAILED and not n.spec.continue_on_error)
@@ -374,7 +378,7 @@ class Executor:
                     control.attempt()
                     argv = notebook_argv(spec, self.spec.base_dir, cwd)
                 else:
-                    argv = shell_argv(spec.shell, script)
+                    argv = self._argv(spec, script)
                 launch = StepLaunch(
                     self.execution_id,
                     spec.id,
@@ -447,6 +451,13 @@ class Executor:
             status, reason = await self._data.after(step, cwd, status, reason, log)
         self._finish(step, status, reason)
 
+    def _argv(self, spec: StepSpec, script: str) -> list[str]:
+        """The step's command line: its shell, or the job runner for a workflow job."""
+        if not spec.substeps:
+            return shell_argv(spec.shell, script)
+        legs = {sid: s.spec.template_id for sid, s in self._steps.items()}
+        return job_argv(spec, self.execution_id, self.spec.base_dir, self._needs(spec), legs)
+
     def _lost(self, step: StepState, log: LineProcessor, exc: WorkerLost) -> StepResult:
         """A failed attempt whose machine went away (retried like any failure)."""
         step.process = None
@@ -484,7 +495,20 @@ class Executor:
 
     # -- events -----------------------------------------------------------------------
 
+    def _fail_fast(self, failed: StepState) -> None:
+        """A failed matrix leg with `fail-fast` cancels its sibling legs (as on GitHub)."""
+        for step in self._order:
+            if step is failed or step.spec.template_id != failed.spec.template_id:
+                continue
+            if step.status is StepStatus.PENDING:
+                self._finish(step, StepStatus.CANCELLED, StepReason.FAIL_FAST)
+            elif step.process is not None and not step.status.finished:
+                step.extra["fail_fast"] = True
+                self._spawn(step.process.terminate(self._kill_grace))
+
     def _finish(self, step: StepState, status: StepStatus, reason: StepReason) -> None:
+        if step.extra.pop("fail_fast", False) and status is not StepStatus.SUCCESS:
+            status, reason = StepStatus.CANCELLED, StepReason.FAIL_FAST
         step.status = status
         step.reason = reason
         step.finished_at = time.time()
@@ -495,6 +519,9 @@ class Executor:
                 heapq.heappush(self._ready, self._position[dependent])
         self._emit_step(step)
         self._emit_execution()
+        spec = step.spec
+        if status is StepStatus.FAILED and spec.job.get("fail_fast") and not spec.continue_on_error:
+            self._fail_fast(step)
 
     def _emit_step(self, step: StepState, *, running: bool = False) -> None:
         self._writer.emit(EventType.STEP_UPDATE, step.update_data(running=running))

@@ -170,7 +170,8 @@ class LineProcessor:
                 self._add(stream, [self._finish_partial(partial)], time.time(), size)
         self.flush()
         status = "failed" if failed else "success"
-        self._send(EventType.GROUP_UPDATE, self._groups.end(self.offset, status, "step-ended"))
+        ended = self._groups.end_job_step(self.offset, status, "step-ended")
+        self._send(EventType.GROUP_UPDATE, ended)
 
     def add_mask(self, value: str) -> None:
         """Mask `value` (each of its lines) in every line from now on."""
@@ -225,6 +226,15 @@ class LineProcessor:
             self._send(EventType.GROUP_UPDATE, self._groups.start(title, self.offset))
         elif name == "endgroup":
             self._send(EventType.GROUP_UPDATE, self._groups.end(self.offset))
+        elif name == "job-step":
+            title = self._mask(command.message)
+            self._send(EventType.GROUP_UPDATE, self._groups.start(title, self.offset, "job-step"))
+        elif name == "end-job-step":
+            status = command.properties.get("status", "success")
+            reason = command.properties.get("reason") or None
+            self._send(
+                EventType.GROUP_UPDATE, self._groups.end_job_step(self.offset, status, reason)
+            )
         elif name in LEVELS:
             message = self._mask(command.message)
             offset = self.offset

@@ -9,6 +9,7 @@ from pathlib import Path
 from .checker import Checker
 from .errors import SpecError, SpecIssue
 from .expand import build_steps, check_size, expansions
+from .github import WorkflowOptions, is_workflow, load_workflow
 from .graph import resolve_needs
 from .notebooks import check_notebooks, notebook_pipeline
 from .source import MAX_BYTES, Reporter, compose, decode
@@ -21,13 +22,17 @@ def load_pipeline(
     path: str | None = None,
     base_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
+    workflow: WorkflowOptions | None = None,
 ) -> PipelineSpec:
     """Parse, validate and expand a pipeline; raises SpecError listing every issue.
+
+    A GitHub Actions workflow file (`on:` + `jobs:`) loads into the same model; `workflow`
+    says how it runs locally (event, inputs, one job, strict).
 
     `env` holds run-time overrides (REST `env`, CLI `--env`): they are merged over the
     pipeline's `env` (and so appear in `PipelineSpec.env`) before `${{ env.X }}` substitution.
     """
-    spec, issues = _load(text, path, base_dir, env)
+    spec, issues = _load(text, path, base_dir, env, workflow)
     if spec is None:
         raise SpecError(issues)
     return spec
@@ -37,6 +42,7 @@ def load_pipeline_file(
     path: str | os.PathLike[str],
     env: Mapping[str, str] | None = None,
     parameters: Sequence[tuple[str, str]] = (),
+    workflow: WorkflowOptions | None = None,
 ) -> PipelineSpec:
     """Load a pipeline file; relative working directories resolve against its folder.
 
@@ -60,7 +66,9 @@ def load_pipeline_file(
     if size > MAX_BYTES:
         message = f"pipeline file is too large ({size / 1e6:.1f} MB > 1 MiB)"
         raise SpecError([SpecIssue(message, 0, 0, "", str(path))])
-    return load_pipeline(data, path=str(path), base_dir=file.resolve().parent, env=env)
+    return load_pipeline(
+        data, path=str(path), base_dir=file.resolve().parent, env=env, workflow=workflow
+    )
 
 
 def validate(
@@ -78,6 +86,7 @@ def _load(
     path: str | None,
     base_dir: Path | None,
     overrides: Mapping[str, str] | None,
+    workflow: WorkflowOptions | None = None,
 ) -> tuple[PipelineSpec | None, list[SpecIssue]]:
     rep = Reporter(path)
     text = decode(data, rep)
@@ -87,6 +96,10 @@ def _load(
     root = compose(text, rep)
     if root is None:
         return None, rep.issues()
+    if is_workflow(root):
+        options = workflow or WorkflowOptions()
+        flow = load_workflow(root, text, rep, path, base_dir, options, overrides or {})
+        return (flow, []) if flow is not None else (None, rep.issues())
     doc = Checker(rep).document(root)
     if not check_size(doc.steps, rep):
         return None, rep.issues()

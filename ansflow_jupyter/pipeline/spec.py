@@ -81,6 +81,29 @@ class CacheSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SubStep:
+    """One step of a workflow job: run in order, in the job's workspace, by the job runner.
+
+    Strings keep their `${{ }}` as written: the job runner renders them when the step starts
+    (they may read `steps`, `needs` and `secrets`)."""
+
+    index: int
+    id: str  # the step's `id` ("" when it has none)
+    name: str
+    run: str = ""
+    uses: str = ""  # an action; `run` is empty then
+    with_: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    shell: str = ""  # "" means the job's default
+    working_directory: str = ""
+    condition: str = ""  # the `if:` as written ("" means success())
+    continue_on_error: str = "false"  # a boolean or an expression
+    timeout: float | None = None  # seconds
+    skip_reason: str = ""  # a StepReason value: shown as a skipped job step
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StepSpec:
     """One step after matrix expansion and `${{ }}` substitution."""
 
@@ -107,6 +130,11 @@ class StepSpec:
     notebook: str = ""  # a notebook step: the notebook's path, relative to base_dir
     kernel: str = ""  # its kernel; "" means the notebook's kernelspec
     parameters: Mapping[str, Any] = field(default_factory=dict)  # JSON values
+    # A workflow job: the steps its runner executes in order (empty for a native step).
+    substeps: tuple[SubStep, ...] = ()
+    job: Mapping[str, Any] = field(default_factory=dict)  # contexts, outputs, defaults (JSON)
+    skip_reason: str = ""  # a StepReason value: the step is skipped without running
+    note: str = ""  # why, in words (shown as the step's message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,56 @@
+"""The workflow options of `ansflow run/validate` and what validate reports for a workflow."""
+
+from __future__ import annotations
+
+import argparse
+
+from .pipeline.github import WorkflowOptions
+from .pipeline.spec import PipelineSpec
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--job, --event, --input, --strict (they only apply to workflow files)."""
+    parser.add_argument("--job", metavar="ID", help="workflow: run this job and what it needs")
+    parser.add_argument(
+        "--event", default="push", help="workflow: github.event_name (default: push)"
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="workflow: a workflow_dispatch input (repeatable)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="workflow: an unsupported action is an error"
+    )
+
+
+def options(args: argparse.Namespace) -> WorkflowOptions:
+    """The WorkflowOptions the command line asks for."""
+    from .settings import env_pairs
+
+    return WorkflowOptions(
+        event=args.event, inputs=env_pairs(args.input), job=args.job, strict=args.strict
+    )
+
+
+def plan(spec: PipelineSpec) -> list[str]:
+    """What will run and what is skipped, and why (one line per job and job step)."""
+    lines: list[str] = []
+    if not any(step.substeps or step.skip_reason for step in spec.steps.values()):
+        return lines  # a native pipeline
+    for step in spec.steps.values():
+        if step.skip_reason:
+            lines.append(f"skip  {step.id}: {step.skip_reason} ({step.note})")
+            continue
+        needs = f" (after {', '.join(step.needs)})" if step.needs else ""
+        lines.append(f"run   {step.id}{needs}")
+        for sub in step.substeps:
+            if sub.skip_reason:
+                lines.append(f"        skip {sub.name}: {sub.skip_reason} ({sub.note})")
+            else:
+                lines.append(f"        {sub.name}")
+        if step.note:
+            lines.append(f"        note: {step.note}")
+    return lines

@@ -1,0 +1,166 @@
+"""What a workflow sees of this machine: the `github` context from the local git
+repository, the runner's OS, and the tools the built-in setup actions resolve to."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+#: Every context a workflow expression may read.
+CONTEXTS = (
+    "github",
+    "env",
+    "vars",
+    "secrets",
+    "matrix",
+    "strategy",
+    "steps",
+    "needs",
+    "runner",
+    "job",
+    "inputs",
+)
+
+
+def _git(root: Path, *args: str) -> str:
+    """One git query's output ('' when git or the repository is missing)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def repository_root(start: Path) -> Path:
+    """The git work tree holding `start` (or `start` itself outside one)."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def github_context(root: Path, event: str, workflow: str) -> dict[str, Any]:
+    """The `github` context as GitHub would fill it for a run of this repository."""
+    sha = _git(root, "rev-parse", "HEAD")
+    branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")
+    ref = f"refs/heads/{branch}" if branch else ""
+    url = _git(root, "remote", "get-url", "origin")
+    match = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)
+    repository = match.group(1) if match else root.name
+    actor = os.environ.get("USER", "") or os.environ.get("USERNAME", "")
+    return {
+        "event_name": event,
+        "event": {},
+        "ref": ref,
+        "ref_name": branch,
+        "ref_type": "branch" if branch else "",
+        "head_ref": "",
+        "base_ref": "",
+        "sha": sha,
+        "repository": repository,
+        "repository_owner": repository.split("/")[0] if "/" in repository else actor,
+        "workspace": "",  # the job's own workspace, set when it starts
+        "run_id": "",
+        "run_number": "1",
+        "run_attempt": "1",
+        "actor": actor,
+        "triggering_actor": actor,
+        "server_url": "https://github.com",
+        "api_url": "https://api.github.com",
+        "graphql_url": "https://api.github.com/graphql",
+        "workflow": workflow,
+        "action": "",
+        "job": "",
+        "token": "",
+    }
+
+
+def host_os() -> str:
+    """The runner OS name GitHub uses for this machine: Linux, macOS or Windows."""
+    system = platform.system()
+    return {"Darwin": "macOS", "Windows": "Windows"}.get(system, "Linux")
+
+
+def runner_arch() -> str:
+    """X64, ARM64, X86 or ARM, as `runner.arch` spells it."""
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        return "X64"
+    if machine in ("aarch64", "arm64"):
+        return "ARM64"
+    return "ARM" if machine.startswith("arm") else "X86"
+
+
+def label_os(label: str) -> str | None:
+    """The OS a `runs-on` label asks for (None: any, e.g. self-hosted)."""
+    low = label.lower()
+    if low.startswith(("ubuntu", "linux")):
+        return "Linux"
+    if low.startswith(("windows", "win")):
+        return "Windows"
+    if low.startswith(("macos", "mac")):
+        return "macOS"
+    return None
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter matching a `python-version` ('3.11', '3.x', 'pypy3.10', '>=3.9')."""
+    wanted = version.strip().strip("'\"")
+    if not wanted or wanted in ("3.x", "3", "x"):
+        return shutil.which("python3")
+    if wanted.startswith("pypy"):
+        return shutil.which(wanted) or shutil.which(wanted.replace("pypy-", "pypy"))
+    wanted = wanted.removesuffix("-dev")
+    if wanted.endswith("t"):
+        # A free-threaded build: only a `python3.13t` will do, never the usual 3.13.
+        name = f"python{wanted.removesuffix('t')}t"
+        found = shutil.which(name)
+        return found if found and "shims" not in Path(found).parts else None
+    match = re.match(r"^(\d+)\.(\d+)", wanted.lstrip("~^>=<"))
+    if match is None:
+        return None
+    major_minor = f"{match.group(1)}.{match.group(2)}"
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = shutil.which(f"python{major_minor}")
+    # A pyenv shim fails for a version not selected: look in pyenv's versions instead.
+    if found and Path(found).parent != root / "shims":
+        return found
+    pyenv = root / "versions"
+    if pyenv.is_dir():
+        for entry in sorted(pyenv.iterdir(), reverse=True):
+            if entry.name == major_minor or entry.name.startswith(major_minor + "."):
+                candidate = entry / "bin" / "python"
+                if candidate.exists():
+                    return str(candidate)
+    return None
+
+
+def find_node(version: str) -> str | None:
+    """A `node` on PATH whose major version matches (any when no version is asked)."""
+    node = shutil.which("node")
+    wanted = version.strip().lstrip("v^~>=")
+    if node is None or not wanted or wanted in ("lts/*", "latest", "node"):
+        return node
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    major = out.stdout.strip().lstrip("v").split(".")[0]
+    return node if major == wanted.split(".")[0] else None
+
+
+def version_from_file(file: Path) -> str:
+    """The version a `python-version-file` asks for (pyproject.toml: requires-python)."""
+    if file.name == "pyproject.toml":
+        with file.open("rb") as fh:
+            project = tomllib.load(fh).get("project", {})
+        return str(project["requires-python"]).split(",")[0].strip()
+    return file.read_text().split()[0]

@@ -1,0 +1,50 @@
+"""`ansflow validate` and `ansflow run` on workflow files (real processes, a tiny git repo)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CORPUS = Path(__file__).parent / "pipeline" / "workflows"
+
+
+def ansflow(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{cwd / 'cli.sqlite'}"}
+    return subprocess.run(
+        [sys.executable, "-m", "ansflow_jupyter.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=180,
+    )
+
+
+def test_validate_says_what_runs_and_what_is_skipped_and_why(tmp_path: Path) -> None:
+    done = ansflow(tmp_path, "validate", str(CORPUS / "matrix.yml"))
+    assert done.returncode == 0, done.stderr
+    assert "run   test[os=ubuntu-latest,n=1]" in done.stdout
+    assert "skip  test[os=windows-latest,n=2]: runner-os" in done.stdout
+    assert "skip  services: needs-container" in done.stdout
+    assert "skip Run someone/some-action@v2: unsupported-action" in done.stdout
+    strict = ansflow(tmp_path, "validate", "--strict", str(CORPUS / "matrix.yml"))
+    assert strict.returncode == 2
+    assert "matrix.yml:33:15: jobs.unsupported.steps[0].uses:" in strict.stderr
+
+
+def test_run_one_job_with_event_and_input(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    workflow = repo / ".github" / "workflows" / "steps.yml"
+    shutil.copy(CORPUS / "steps.yml", workflow)
+    (repo / "data.txt").write_text("data\n")
+    (repo / "tracked.txt").write_text("tracked\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    args = ("run", "--plain", "--job", "first", "--event", "workflow_dispatch")
+    done = ansflow(tmp_path, *args, "--input", "greeting=bonjour", str(workflow))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "levels workflow job step yes bonjour ci=true gha=true" in done.stdout
+    assert "second" not in done.stdout
