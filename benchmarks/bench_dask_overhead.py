@@ -10,44 +10,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from pathlib import Path
+
+from bench_step_overhead import NullSink, spec
 
 from ansflow_jupyter.engine import Executor
 from ansflow_jupyter.engine.backend import Backend
 from ansflow_jupyter.engine.backends import LocalBackend
 from ansflow_jupyter.engine.backends.dask import DaskBackend
-from ansflow_jupyter.events import Event, ExecutionStatus
-from ansflow_jupyter.pipeline.spec import PipelineSpec, RetrySpec, StepSpec
+from ansflow_jupyter.events import ExecutionStatus
+from ansflow_jupyter.pipeline.spec import PipelineSpec
 
 STEPS = 50
 
 
-class NullSink:
-    """Drops events."""
-
-    async def write(self, events: list[Event]) -> None:
-        pass
-
-
 def chain() -> PipelineSpec:
-    ids = [f"s{i}" for i in range(STEPS)]
-    steps = {
-        sid: StepSpec(
-            id=sid,
-            name=sid,
-            run="true",
-            shell="bash",
-            needs=(ids[i - 1],) if i else (),
-            env={},
-            working_directory=".",
-            timeout=None,
-            retry=RetrySpec(),
-            continue_on_error=False,
-            condition=None,
-        )
-        for i, sid in enumerate(ids)
-    }
-    return PipelineSpec("bench-dask", steps, {}, (), 1, "", None, Path.cwd())
+    return spec(STEPS, "bench-dask")
 
 
 async def per_step(backend: Backend, label: str) -> float:

@@ -25,8 +25,9 @@ class NullSink:
         pass
 
 
-def spec() -> PipelineSpec:
-    ids = [f"s{i}" for i in range(STEPS)]
+def spec(count: int = STEPS, name: str = "bench-overhead") -> PipelineSpec:
+    """A chain of `count` `true` steps (also used by bench_dask_overhead)."""
+    ids = [f"s{i}" for i in range(count)]
     steps = {
         sid: StepSpec(
             id=sid,
@@ -44,7 +45,7 @@ def spec() -> PipelineSpec:
         for i, sid in enumerate(ids)
     }
     return PipelineSpec(
-        name="bench-overhead",
+        name=name,
         steps=steps,
         env={},
         secrets=(),
