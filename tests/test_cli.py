@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_process import ansflow
 
 OK = """\
 name: cli ok
@@ -28,18 +29,6 @@ steps:
   bad: {needs: good, run: "echo something broke; exit 3"}
   after: {needs: bad, run: echo never}
 """
-
-
-def ansflow(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
-    return subprocess.run(
-        [sys.executable, "-m", "ansflow_jupyter.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        cwd=tmp_path,
-    )
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from cli_process import ansflow
+
 CORPUS = Path(__file__).parent / "pipeline" / "workflows"
-
-
-def ansflow(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{cwd / 'cli.sqlite'}"}
-    return subprocess.run(
-        [sys.executable, "-m", "ansflow_jupyter.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=180,
-    )
 
 
 def test_validate_says_what_runs_and_what_is_skipped_and_why(tmp_path: Path) -> None:

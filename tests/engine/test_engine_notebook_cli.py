@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from _engine_helpers import ListSink, run
+from cli_process import ansflow
 
 from ansflow_jupyter.engine import Executor
 from ansflow_jupyter.engine.backends import LocalBackend
@@ -19,18 +17,6 @@ from ansflow_jupyter.pipeline import load_pipeline_file
 
 pytestmark = pytest.mark.timeout(180)
 EXAMPLE = Path(__file__).parents[2] / "notebooks" / "notebook-dag"
-
-
-def ansflow(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
-    return subprocess.run(
-        [sys.executable, "-m", "ansflow_jupyter.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
 
 
 def test_run_a_notebook_with_parameters(tmp_path: Path) -> None:
