@@ -20,11 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import glob
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +32,7 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ws_latency import AUTH, CLOCK_STEP, ansflow_server, percentile, rest
+from pg_cluster import installed, pg_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,27 +40,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextlib.contextmanager
 def postgres(url: str | None) -> Iterator[str | None]:
     """The given URL, or a throwaway cluster (None when PostgreSQL is not installed)."""
-    if url or not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+    if url or not installed():
         yield url
         return
-    folder = tempfile.mkdtemp(prefix="ansflow-bench-pg-")
-    started = subprocess.run(
-        [str(ROOT / ".ci" / "start-postgres.sh"), folder], capture_output=True, text=True
-    )
-    if started.returncode != 0:
-        print(f"(no PostgreSQL: {started.stderr.strip()})")
-        yield None
-        return
-    try:
-        yield started.stdout.strip()
-    finally:
-        pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
-        user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [*user, pg_ctl, "-D", f"{folder}/data", "stop", "-m", "immediate"],
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            started: str | None = stack.enter_context(pg_cluster())
+        except RuntimeError as exc:
+            print(f"(no PostgreSQL: {exc})")
+            started = None
+        yield started
 
 
 async def follow(ws_url: str, go: Path) -> tuple[list[float], list[float]]:

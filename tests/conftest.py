@@ -8,16 +8,14 @@ from __future__ import annotations
 # throwaway cluster is started for the session if initdb is installed, else the PG leg is
 # skipped with the reason. With $CI set the PG leg never skips: it fails.
 # Each test starts from an empty database (one database per session, tables dropped).
-import glob
+import contextlib
 import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_cluster import installed, pg_cluster
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,30 +26,15 @@ def _pg_server() -> Iterator[str | None]:
     if os.environ.get("ANSFLOW_TEST_PG_URL"):
         yield os.environ["ANSFLOW_TEST_PG_URL"]
         return
-    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+    if not installed():
         yield None
         return
-    folder = tempfile.mkdtemp(prefix="ansflow-pg-")
-    started = subprocess.run(
-        [str(_ROOT / ".ci" / "start-postgres.sh"), folder],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if started.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {started.stderr.strip()}")
-    try:
-        yield started.stdout.strip()
-    finally:
-        pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
-        user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [*user, pg_ctl, "-D", f"{folder}/data", "stop", "-m", "immediate"],
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(pg_cluster())
+        except RuntimeError as exc:
+            pytest.fail(f"could not start PostgreSQL: {exc}")
+        yield url
 
 
 @pytest.fixture(scope="session")
