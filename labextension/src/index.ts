@@ -8,6 +8,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { ExecutionPanel } from './executionpanel';
+import { listenForNotebooks } from './notebookview';
 import { executionRendererFactory } from './renderer';
 import { AnsFlowSidebar } from './sidebar';
 
@@ -31,6 +32,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, rendermime: IRenderMimeRegistry | null) => {
     // Notebooks clone this registry when they open, so every notebook gets the renderer.
     rendermime?.addFactory(executionRendererFactory, executionRendererFactory.defaultRank);
+    // "Open notebook" in the views: the executed notebook read-only in a tab (else a download).
+    if (rendermime) listenForNotebooks(app, rendermime);
     const settings = ServerConnection.makeSettings();
     const panels = new Map<string, MainAreaWidget<ExecutionPanel>>();
 

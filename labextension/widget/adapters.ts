@@ -110,16 +110,17 @@ export class ServerTransport implements Transport {
         .map(s => str(s.markdown))
         .join('\n\n');
     },
-    blob: async url => {
+    blob: async (url, firstBytes) => {
       // The server sends a path from its root; a full base URL (remote server) gives the origin.
       const absolute = /^https?:\/\//.test(url) ? url : new URL(url, httpBase(this.base())).href;
-      return (await this.get(absolute)).blob();
+      const range: Record<string, string> = firstBytes ? { Range: `bytes=0-${firstBytes - 1}` } : {};
+      return (await this.get(absolute, range)).blob();
     }
   };
 
   /** GET with the auth header (never a token in the URL); throws on an HTTP error. */
-  private async get(url: string): Promise<Response> {
-    const response = await fetch(url, { headers: authHeaders(), credentials: 'same-origin' });
+  private async get(url: string, extra: Record<string, string> = {}): Promise<Response> {
+    const response = await fetch(url, { headers: { ...authHeaders(), ...extra }, credentials: 'same-origin' });
     if (!response.ok) {
       throw new Error(`HTTP ${response.status}`);
     }

@@ -1,11 +1,14 @@
 /**
  * What the selected step handed on: its outputs (a key/value table), its artifacts (sizes,
- * download, inline image preview), its Markdown summary (rendered sanitized) and its cache
+ * download, one-click previews from widget/preview.ts, notebooks opened in JupyterLab), its Markdown summary (rendered sanitized) and its cache
  * line. Everything is built with textContent; files come through the authenticated fetch
  * and are shown from Blob URLs, so no token is ever in a link.
  */
 import { renderMarkdown } from './markdown';
+import { executedNotebookPath, humanSize, type PreviewKind, previewKind, renderPreview, requestOpenNotebook } from './preview';
 import type { StepInfo } from './types';
+
+export { humanSize };
 
 export interface Artifact {
   step_id: string;
@@ -20,24 +23,11 @@ export interface Artifact {
 export interface StepDataApi {
   artifacts(executionId: string): Promise<Artifact[]>;
   summary(executionId: string, stepId: string): Promise<string>;
-  blob(url: string): Promise<Blob>;
+  /** The file's bytes; with `firstBytes`, only the start of it (a Range request). */
+  blob(url: string, firstBytes?: number): Promise<Blob>;
 }
 
-const PREVIEW = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/svg+xml']);
 export const EMBEDDED_NOTE = 'artifacts and summary: open in JupyterLab’s server mode';
-
-/** 1536 → `1.5 KiB`. */
-export function humanSize(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[u]}`;
-}
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
@@ -130,14 +120,27 @@ export class StepData {
     api.artifacts(executionId).then(
       rows => {
         if (key !== this.key) return;
-        for (const row of rows.filter(r => r.step_id === stepId)) {
+        const mine = rows.filter(r => r.step_id === stepId);
+        const executed = mine.find(r => r.path === executedNotebookPath(stepId));
+        if (executed) {
+          // A notebook step: its executed notebook one click away, above the file list.
+          const open = el('button', 'af-opennb', 'Open notebook');
+          open.title = `Open ${executed.path} read-only in JupyterLab`;
+          open.onclick = () => this.openNotebook(api, executionId, executed, box);
+          box.firstElementChild?.append(' ', open);
+        }
+        for (const row of mine) {
           const li = el('li', 'af-artifact');
           const name = el('span', 'af-aname', row.path);
           li.append(name, el('span', 'af-asize', humanSize(row.size)));
-          const type = (row.media_type ?? '').split(';')[0].trim().toLowerCase();
-          if (PREVIEW.has(type)) {
+          const kind = previewKind(row.path, row.media_type ?? '');
+          if (kind === 'notebook') {
+            const open = el('button', 'af-aopen', 'Open in JupyterLab');
+            open.onclick = () => this.openNotebook(api, executionId, row, box);
+            li.append(open);
+          } else if (kind) {
             const show = el('button', 'af-apreview', 'Preview');
-            show.onclick = () => void this.preview(api, row, preview);
+            show.onclick = () => void this.preview(api, row, kind, preview);
             li.append(show);
           }
           const dl = el('button', 'af-adownload', 'Download');
@@ -151,18 +154,29 @@ export class StepData {
     return box;
   }
 
+  /** In JupyterLab the extension opens it read-only in a tab; elsewhere it is downloaded. */
+  private openNotebook(api: StepDataApi, executionId: string, row: Artifact, box: HTMLElement): void {
+    const detail = { url: row.url, path: row.path, stepId: row.step_id, executionId };
+    if (!requestOpenNotebook(box, detail)) void this.download(api, row, box);
+  }
+
   private objectUrl(blob: Blob): string {
     const url = URL.createObjectURL(blob);
     this.urls.push(url);
     return url;
   }
 
-  private async preview(api: StepDataApi, row: Artifact, into: HTMLElement): Promise<void> {
+  private async preview(api: StepDataApi, row: Artifact, kind: PreviewKind, into: HTMLElement): Promise<void> {
+    const key = this.key;
+    const head = el('div', 'af-phead', row.path);
+    into.replaceChildren(head, el('div', 'af-note', 'loading…'));
     try {
-      const img = el('img', 'af-aimg');
-      img.alt = row.path;
-      img.src = this.objectUrl(await api.blob(row.url));
-      into.replaceChildren(img);
+      const nodes = await renderPreview(kind, row, {
+        blob: (url, firstBytes) => api.blob(url, firstBytes),
+        objectUrl: blob => this.objectUrl(blob),
+        download: () => void this.download(api, row, into)
+      });
+      if (key === this.key) into.replaceChildren(head, ...nodes);
     } catch (err) {
       into.replaceChildren(el('div', 'af-note', `could not preview ${row.path}: ${String(err)}`));
     }
