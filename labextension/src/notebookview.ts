@@ -66,8 +66,8 @@ export class ReadOnlyNotebook extends Widget {
 
   private async draw(into: HTMLElement, notebook: Json): Promise<void> {
     const meta = (notebook.metadata ?? {}) as Json;
-    const info = (meta.language_info ?? meta.kernelspec ?? {}) as Json;
-    const language = typeof info.name === 'string' ? info.name : typeof info.language === 'string' ? info.language : '';
+    // language_info.name is the highlighter's name (`python`); a kernelspec's name is not.
+    const language = text((meta.language_info as Json | undefined)?.name) || text((meta.kernelspec as Json | undefined)?.language);
     const cells = Array.isArray(notebook.cells) ? (notebook.cells as Json[]) : [];
     into.replaceChildren();
     const pending: Promise<void>[] = [];
@@ -85,8 +85,20 @@ export class ReadOnlyNotebook extends Widget {
       const source = text(cell.source);
       const input = div('af-nbinput');
       if (cell.cell_type === 'markdown') pending.push(this.render(input, { 'text/markdown': source }));
-      else if (code) pending.push(this.render(input, { 'text/markdown': fenced(source, language) }));
-      else {
+      else if (code) {
+        // Drawn like JupyterLab's input area: the editor's background and border.
+        Object.assign(input.style, {
+          background: 'var(--jp-cell-editor-background)',
+          border: 'var(--jp-border-width) solid var(--jp-cell-editor-border-color)',
+          padding: '0 6px'
+        });
+        const shown = this.render(input, { 'text/markdown': fenced(source, language) }).then(() => {
+          for (const block of Array.from(input.querySelectorAll('pre'))) {
+            Object.assign(block.style, { background: 'transparent', margin: '4px 0', padding: '0' });
+          }
+        });
+        pending.push(shown);
+      } else {
         const raw = document.createElement('pre');
         raw.textContent = source;
         input.append(raw);
