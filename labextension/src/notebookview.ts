@@ -7,7 +7,7 @@
  * JupyterLab's rendermime, untrusted (HTML sanitized, no JavaScript outputs run). There is
  * no document context behind the tab: nothing can be saved, and no kernel starts.
  */
-import type { JupyterFrontEnd } from '@jupyterlab/application';
+import { type JupyterFrontEnd, LabShell } from '@jupyterlab/application';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { type IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
@@ -128,8 +128,12 @@ export class ReadOnlyNotebook extends Widget {
   }
 }
 
-/** Open notebooks the views ask for; returns a function that stops listening. */
+/** Open notebooks the views ask for (JupyterLab only); returns a function that stops listening. */
 export function listenForNotebooks(app: JupyterFrontEnd, rendermime: IRenderMimeRegistry): () => void {
+  if (!(app.shell instanceof LabShell)) {
+    // Notebook 7's notebook page shows one document: nothing answers, the view downloads.
+    return () => undefined;
+  }
   const settings = ServerConnection.makeSettings();
   const open = new Map<string, MainAreaWidget<ReadOnlyNotebook>>();
   const onEvent = (event: Event): void => {
