@@ -262,6 +262,29 @@ describe('artifact previews (server mode)', () => {
     assert.equal(withPolicy('<p>x</p>'), `<meta http-equiv="Content-Security-Policy" content="${HTML_CSP}"><p>x</p>`);
   });
 
+  it('the last preview asked for wins over a slower earlier one; Close empties the box', async () => {
+    const { data } = await showStep({
+      'slow.txt': { body: 'slow file', type: 'text/plain' },
+      'fast.txt': { body: 'fast file', type: 'text/plain' }
+    });
+    const served = globalThis.fetch;
+    (globalThis as { fetch: unknown }).fetch = async (url: string, init?: RequestInit) => {
+      if (String(url).endsWith('slow.txt')) await new Promise(resolve => setTimeout(resolve, 150));
+      return served(url, init);
+    };
+    try {
+      (row(data, 'slow.txt').querySelector('.af-apreview') as HTMLElement).click();
+      const box = await preview(data, 'fast.txt');
+      await new Promise(resolve => setTimeout(resolve, 250));
+      assert.equal(text(box.querySelector('.af-phead')), 'fast.txt Close');
+      assert.equal(box.querySelector('.af-ptext')?.textContent, 'fast file');
+      (box.querySelector('.af-pclose') as HTMLElement).click();
+      assert.equal(box.children.length, 0);
+    } finally {
+      globalThis.fetch = served;
+    }
+  });
+
   it('SVG: an <img> from a Blob URL, never inline SVG', async () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script><circle r="4"/></svg>';
     const { data } = await showStep({ 'plot.svg': { body: svg, type: 'image/svg+xml' } });

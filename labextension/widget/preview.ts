@@ -36,6 +36,8 @@ export const CSV_HEAD_BYTES = 1024 * 1024;
 export const CSV_ROWS = 1000;
 /** JSON up to this size is parsed and pretty printed. */
 export const JSON_BYTES = 2 * 1024 * 1024;
+/** Images bigger than this are download only (the preview reads them whole). */
+export const IMAGE_BYTES = 32 * 1024 * 1024;
 /** HTML bigger than this is not previewed (an iframe holds it whole). */
 export const HTML_BYTES = 16 * 1024 * 1024;
 
@@ -156,6 +158,9 @@ function pre(text: string): HTMLElement {
 }
 
 async function image(row: PreviewRow, host: PreviewHost): Promise<HTMLElement[]> {
+  if (row.size > IMAGE_BYTES) {
+    return [note(`${humanSize(row.size)}: too big to preview (up to ${humanSize(IMAGE_BYTES)})`, host)];
+  }
   // <img> never runs an SVG's scripts nor loads what it references: no inline SVG DOM.
   const img = el('img', 'af-aimg');
   img.alt = row.path;

@@ -41,6 +41,8 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 export class StepData {
   readonly node = el('div', 'af-stepdata');
   private key = '';
+  /** The preview last asked for: a slower earlier one must not replace it. */
+  private shown = 0;
   private readonly urls: string[] = [];
   private readonly downloads: Array<{ url: string; timer: ReturnType<typeof setTimeout> }> = [];
 
@@ -168,17 +170,26 @@ export class StepData {
 
   private async preview(api: StepDataApi, row: Artifact, kind: PreviewKind, into: HTMLElement): Promise<void> {
     const key = this.key;
+    const ticket = ++this.shown;
     const head = el('div', 'af-phead', row.path);
+    const close = el('button', 'af-pclose', 'Close');
+    close.title = 'Close the preview';
+    close.onclick = () => {
+      this.shown++;
+      into.replaceChildren();
+    };
+    head.append(' ', close);
     into.replaceChildren(head, el('div', 'af-note', 'loading…'));
+    const current = (): boolean => key === this.key && ticket === this.shown;
     try {
       const nodes = await renderPreview(kind, row, {
         blob: (url, firstBytes) => api.blob(url, firstBytes),
         objectUrl: blob => this.objectUrl(blob),
         download: () => void this.download(api, row, into)
       });
-      if (key === this.key) into.replaceChildren(head, ...nodes);
+      if (current()) into.replaceChildren(head, ...nodes);
     } catch (err) {
-      into.replaceChildren(el('div', 'af-note', `could not preview ${row.path}: ${String(err)}`));
+      if (current()) into.replaceChildren(head, el('div', 'af-note', `could not preview ${row.path}: ${String(err)}`));
     }
   }
 
