@@ -213,7 +213,8 @@ describe('artifact previews (server mode)', () => {
     const big = JSON.stringify({ rows: Array.from({ length: 250_000 }, (_, i) => ({ i })) });
     const { data, calls } = await showStep({
       'm.json': { body: '{"accuracy":0.93,"labels":["a","b"]}', type: 'application/json' },
-      'big.json': { body: big, type: 'application/json' }
+      'big.json': { body: big, type: 'application/json' },
+      'wide.json': { body: JSON.stringify(Array.from({ length: 30_000 }, (_, i) => ({ i }))), type: 'application/json' }
     });
     let box = await preview(data, 'm.json');
     assert.equal(box.querySelector('.af-ptext')?.textContent, '{\n  "accuracy": 0.93,\n  "labels": [\n    "a",\n    "b"\n  ]\n}');
@@ -222,6 +223,9 @@ describe('artifact previews (server mode)', () => {
     assert.equal(calls.at(-1)?.range, `bytes=0-${TEXT_BYTES - 1}`);
     assert.match(text(box.querySelector('.af-pnote')), /too big to format; first 256 KiB of \d\.\d MiB shown Download/);
     assert.equal(box.querySelector('.af-ptext')?.textContent?.length, TEXT_BYTES);
+    box = await preview(data, 'wide.json');
+    assert.equal(text(box.querySelector('.af-pnote')), 'formatted JSON: the first 262,144 characters shown Download');
+    assert.ok(box.querySelector('.af-ptext')?.textContent?.startsWith('[\n  {\n    "i": 0\n  },'));
   });
 
   it('text: small files whole; big ones by Range with a note and a download of the rest', async () => {

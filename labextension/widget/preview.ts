@@ -210,7 +210,7 @@ async function textLike(kind: 'text' | 'markdown' | 'json', row: PreviewRow, hos
       return [el('div', 'af-pnote', `not valid JSON (${String(err)}); as text:`), pre(text.slice(0, TEXT_BYTES))];
     }
     if (pretty.length <= TEXT_BYTES) return [pre(pretty)];
-    return [note(`formatted JSON cut at ${humanSize(TEXT_BYTES)} characters`, host), pre(pretty.slice(0, TEXT_BYTES))];
+    return [note(`formatted JSON: the first ${count(TEXT_BYTES)} characters shown`, host), pre(pretty.slice(0, TEXT_BYTES))];
   }
   const { text, partial } = await readText(row, host, TEXT_BYTES);
   const parts: HTMLElement[] = [];
