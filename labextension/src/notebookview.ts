@@ -13,7 +13,7 @@ import { type IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { notebookIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
-import { OPEN_NOTEBOOK_EVENT, type OpenNotebookDetail } from '../widget/preview';
+import { CAN_OPEN_NOTEBOOK_EVENT, OPEN_NOTEBOOK_EVENT, type OpenNotebookDetail } from '../widget/preview';
 import { artifactUrl, fenced, type Json, outputBundle, text } from './nbformat';
 
 function div(cls: string, content = ''): HTMLDivElement {
@@ -159,6 +159,11 @@ export function listenForNotebooks(app: JupyterFrontEnd, rendermime: IRenderMime
     app.shell.activateById(widget.id);
     void content.load(url, settings);
   };
+  const onProbe = (event: Event): void => event.preventDefault();
   document.addEventListener(OPEN_NOTEBOOK_EVENT, onEvent);
-  return () => document.removeEventListener(OPEN_NOTEBOOK_EVENT, onEvent);
+  document.addEventListener(CAN_OPEN_NOTEBOOK_EVENT, onProbe);
+  return () => {
+    document.removeEventListener(OPEN_NOTEBOOK_EVENT, onEvent);
+    document.removeEventListener(CAN_OPEN_NOTEBOOK_EVENT, onProbe);
+  };
 }

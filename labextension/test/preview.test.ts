@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { artifactUrl, fenced, outputBundle } from '../src/nbformat';
 import { ServerTransport } from '../widget/adapters';
 import { parseCsv } from '../widget/csv';
-import { CSV_ROWS, HTML_CSP, OPEN_NOTEBOOK_EVENT, previewKind, TEXT_BYTES, withPolicy } from '../widget/preview';
+import { CAN_OPEN_NOTEBOOK_EVENT, CSV_ROWS, HTML_CSP, OPEN_NOTEBOOK_EVENT, previewKind, TEXT_BYTES, withPolicy } from '../widget/preview';
 import { StepData } from '../widget/stepdata';
 import { container, FakeModel, frames } from './dom';
 import { EXEC } from './helpers';
@@ -303,45 +303,81 @@ describe('artifact previews (server mode)', () => {
 describe('notebooks', () => {
   const nb = JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 });
 
-  it('"Open notebook" on a notebook step asks the page to open it; handled: no download', async () => {
-    const { data } = await showStep({ '.ansflow/train.ipynb': { body: nb, type: 'application/x-ipynb+json' } }, 'train');
-    const title = data.node.querySelector('.af-dtitle') as HTMLElement;
-    const open = title.querySelector('.af-opennb') as HTMLElement;
-    assert.equal(text(open), 'Open notebook');
-    assert.equal(text(row(data, '.ansflow/train.ipynb').querySelector('.af-aopen')), 'Open in JupyterLab');
+  /** What the JupyterLab extension does: answer the probe and, if `open`, the open request. */
+  function host(open: boolean): { asked: unknown[]; stop: () => void } {
     const asked: unknown[] = [];
-    const listener = (event: Event): void => {
+    const probe = (event: Event): void => event.preventDefault();
+    const opener = (event: Event): void => {
       asked.push((event as CustomEvent).detail);
-      event.preventDefault();
+      if (open) event.preventDefault();
     };
-    document.addEventListener(OPEN_NOTEBOOK_EVENT, listener);
+    document.addEventListener(CAN_OPEN_NOTEBOOK_EVENT, probe);
+    document.addEventListener(OPEN_NOTEBOOK_EVENT, opener);
+    return {
+      asked,
+      stop: () => {
+        document.removeEventListener(CAN_OPEN_NOTEBOOK_EVENT, probe);
+        document.removeEventListener(OPEN_NOTEBOOK_EVENT, opener);
+      }
+    };
+  }
+
+  it('"Open notebook" on a notebook step asks JupyterLab to open it; handled: no download', async () => {
+    const lab = host(true);
     try {
+      const { data } = await showStep({ '.ansflow/train.ipynb': { body: nb, type: 'application/x-ipynb+json' } }, 'train');
+      const open = data.node.querySelector('.af-dtitle .af-opennb') as HTMLElement;
+      assert.equal(text(open), 'Open notebook');
+      assert.equal(text(row(data, '.ansflow/train.ipynb').querySelector('.af-aopen')), 'Open in JupyterLab');
       const saved = await downloads(async () => {
         open.click();
         await frames();
       });
       assert.deepEqual(saved, []);
+      assert.deepEqual(lab.asked, [
+        { url: `${BASE}/train/.ansflow/train.ipynb`, path: '.ansflow/train.ipynb', stepId: 'train', executionId: EXEC }
+      ]);
     } finally {
-      document.removeEventListener(OPEN_NOTEBOOK_EVENT, listener);
+      lab.stop();
     }
-    assert.deepEqual(asked, [
-      { url: `${BASE}/train/.ansflow/train.ipynb`, path: '.ansflow/train.ipynb', stepId: 'train', executionId: EXEC }
-    ]);
   });
 
-  it('without JupyterLab (nothing answers) the notebook is downloaded instead', async () => {
+  it('without JupyterLab the button says Download notebook and downloads it', async () => {
     const { data } = await showStep({ '.ansflow/train.ipynb': { body: nb, type: 'application/x-ipynb+json' } }, 'train');
+    const button = data.node.querySelector('.af-dtitle .af-opennb') as HTMLElement;
+    assert.equal(text(button), 'Download notebook');
+    assert.equal(row(data, '.ansflow/train.ipynb').querySelector('.af-aopen'), null, 'no "Open in JupyterLab"');
     const saved = await downloads(async () => {
-      (row(data, '.ansflow/train.ipynb').querySelector('.af-aopen') as HTMLElement).click();
+      button.click();
       await frames();
     });
     assert.deepEqual(saved, ['train.ipynb']);
   });
 
+  it('a request JupyterLab does not take (another server) falls back to a download', async () => {
+    const lab = host(false);
+    try {
+      const { data } = await showStep({ '.ansflow/train.ipynb': { body: nb, type: 'application/x-ipynb+json' } }, 'train');
+      const saved = await downloads(async () => {
+        (row(data, '.ansflow/train.ipynb').querySelector('.af-aopen') as HTMLElement).click();
+        await frames();
+      });
+      assert.equal(lab.asked.length, 1);
+      assert.deepEqual(saved, ['train.ipynb']);
+    } finally {
+      lab.stop();
+    }
+  });
+
   it('a step without its executed notebook has no "Open notebook"', async () => {
-    const { data } = await showStep({ 'other.ipynb': { body: nb, type: 'application/x-ipynb+json' } }, 'train');
-    assert.equal(data.node.querySelector('.af-opennb'), null);
-    assert.ok(row(data, 'other.ipynb').querySelector('.af-aopen'), 'any notebook artifact opens');
+    const lab = host(true);
+    try {
+      const { data } = await showStep({ 'other.ipynb': { body: nb, type: 'application/x-ipynb+json' } }, 'train');
+      assert.equal(data.node.querySelector('.af-opennb'), null);
+      assert.ok(row(data, 'other.ipynb').querySelector('.af-aopen'), 'any notebook artifact opens');
+    } finally {
+      lab.stop();
+    }
   });
 
   it('the read-only view reads only AnsFlow artifact URLs and maps outputs to mime bundles', () => {

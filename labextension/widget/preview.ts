@@ -284,6 +284,15 @@ export function requestOpenNotebook(from: HTMLElement, detail: OpenNotebookDetai
   return !from.dispatchEvent(event);
 }
 
+/** Asked (cancelable) before drawing the buttons: cancelled when a host can open notebooks. */
+export const CAN_OPEN_NOTEBOOK_EVENT = 'ansflow-can-open-notebook';
+
+/** Whether this page opens notebooks (JupyterLab with the extension); else they are downloaded. */
+export function canOpenNotebooks(doc: Document = document): boolean {
+  const Custom = doc.defaultView?.CustomEvent ?? CustomEvent;
+  return !doc.dispatchEvent(new Custom(CAN_OPEN_NOTEBOOK_EVENT, { cancelable: true }));
+}
+
 /** `.ansflow/<step id>.ipynb`: the executed notebook of a notebook step. */
 export function executedNotebookPath(stepId: string): string {
   return `.ansflow/${stepId.replace(/\//g, '_')}.ipynb`;

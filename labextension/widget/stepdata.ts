@@ -5,7 +5,15 @@
  * and are shown from Blob URLs, so no token is ever in a link.
  */
 import { renderMarkdown } from './markdown';
-import { executedNotebookPath, humanSize, type PreviewKind, previewKind, renderPreview, requestOpenNotebook } from './preview';
+import {
+  canOpenNotebooks,
+  executedNotebookPath,
+  humanSize,
+  type PreviewKind,
+  previewKind,
+  renderPreview,
+  requestOpenNotebook
+} from './preview';
 import type { StepInfo } from './types';
 
 export { humanSize };
@@ -124,10 +132,13 @@ export class StepData {
         if (key !== this.key) return;
         const mine = rows.filter(r => r.step_id === stepId);
         const executed = mine.find(r => r.path === executedNotebookPath(stepId));
+        const openable = canOpenNotebooks(box.ownerDocument);
         if (executed) {
           // A notebook step: its executed notebook one click away, above the file list.
-          const open = el('button', 'af-opennb', 'Open notebook');
-          open.title = `Open ${executed.path} read-only in JupyterLab`;
+          const open = el('button', 'af-opennb', openable ? 'Open notebook' : 'Download notebook');
+          open.title = openable
+            ? `Open ${executed.path} read-only in JupyterLab`
+            : `Download ${executed.path} (JupyterLab is not available on this page)`;
           open.onclick = () => this.openNotebook(api, executionId, executed, box);
           box.firstElementChild?.append(' ', open);
         }
@@ -136,11 +147,11 @@ export class StepData {
           const name = el('span', 'af-aname', row.path);
           li.append(name, el('span', 'af-asize', humanSize(row.size)));
           const kind = previewKind(row.path, row.media_type ?? '');
-          if (kind === 'notebook') {
+          if (kind === 'notebook' && openable) {
             const open = el('button', 'af-aopen', 'Open in JupyterLab');
             open.onclick = () => this.openNotebook(api, executionId, row, box);
             li.append(open);
-          } else if (kind) {
+          } else if (kind && kind !== 'notebook') {
             const show = el('button', 'af-apreview', 'Preview');
             show.onclick = () => void this.preview(api, row, kind, preview);
             li.append(show);

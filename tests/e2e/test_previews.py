@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_lab import notebook, run_first_cell
+from test_lab import dismiss_dialogs, notebook, run_first_cell
 
 pytestmark = pytest.mark.e2e
 
@@ -90,13 +90,17 @@ def _preview(page: Any, path: str) -> Any:
     return box
 
 
-def test_previews_and_read_only_notebook(lab: Any, page: Any, screenshots: Path) -> None:
-    pipelines = lab.root / "pipelines"
+def _write_pipeline(root: Path) -> None:
+    pipelines = root / "pipelines"
     (pipelines / "previews.yml").write_text(PIPELINE)
     (pipelines / "previews_nb.ipynb").write_text(json.dumps(STEP_NOTEBOOK))
-    (pipelines / "previews" / "src").mkdir(parents=True)
+    (pipelines / "previews" / "src").mkdir(parents=True, exist_ok=True)
     for file, content in SOURCES.items():
         (pipelines / "previews" / "src" / file).write_text(content)
+
+
+def test_previews_and_read_only_notebook(lab: Any, page: Any, screenshots: Path) -> None:
+    _write_pipeline(lab.root)
     name = notebook(
         lab, "previews.ipynb", "%load_ext ansflow_jupyter\n%ansflow run pipelines/previews.yml"
     )
@@ -146,7 +150,9 @@ def test_previews_and_read_only_notebook(lab: Any, page: Any, screenshots: Path)
 
     # The notebook step: "Open notebook" opens its executed notebook in a read-only tab.
     page.locator(f'{W} .af-pane [data-step="nb"]').first.click()
-    page.locator(f"{W} .af-opennb").first.click()
+    open_button = page.locator(f"{W} .af-opennb").first
+    assert open_button.inner_text() == "Open notebook"
+    open_button.click()
     view = page.locator(".ansflow-notebook").first
     view.wait_for(timeout=15_000)
     view.locator(".af-nboutput", has_text="hello from the notebook step").wait_for(timeout=15_000)
@@ -178,3 +184,34 @@ def test_previews_and_read_only_notebook(lab: Any, page: Any, screenshots: Path)
         timeout=10_000
     )
     assert page.locator(".ansflow-notebook").count() == 1
+
+
+def test_notebook7_downloads_the_notebook(lab: Any, page: Any, screenshots: Path) -> None:
+    """Jupyter Notebook 7 shows one document per page: the button downloads the notebook."""
+    pytest.importorskip("notebook", minversion="7", reason="Jupyter Notebook 7 is not installed")
+    _write_pipeline(lab.root)
+    name = notebook(
+        lab, "previews7.ipynb", "%load_ext ansflow_jupyter\n%ansflow run pipelines/previews.yml"
+    )
+    page.goto(f"{lab.url}notebooks/{name}?token={lab.token}")
+    page.wait_for_selector(".jp-Cell .cm-content", timeout=60_000)
+    dismiss_dialogs(page, wait=3)
+    for _ in range(5):  # a Shift+Enter before the kernel is connected is dropped
+        page.locator(".jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_selector(W, timeout=10_000)
+            break
+        except Exception:
+            dismiss_dialogs(page)
+    page.locator(f"{W} .af-badge").first.filter(has_text="success").wait_for(timeout=120_000)
+    page.locator(f'{W} .af-pane [data-step="nb"]').first.click()
+    button = page.locator(f"{W} .af-opennb").first
+    assert button.inner_text() == "Download notebook"
+    assert page.locator(f"{W} .af-aopen").count() == 0, "no 'Open in JupyterLab' here"
+    with page.expect_download(timeout=15_000) as download:
+        button.click()
+    assert download.value.suggested_filename == "nb.ipynb"
+    assert json.loads(Path(download.value.path()).read_text())["cells"][1]["outputs"]
+    assert page.locator(".ansflow-notebook").count() == 0
+    page.screenshot(path=str(screenshots / "notebook7-open-notebook.png"))
