@@ -48,21 +48,23 @@ def running_detail(step: Mapping[str, Any]) -> str:
     return " · ".join(p for p in (progress_text(step), current_group(step)) if p)
 
 
-def failed_group(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The group a failed step failed in (a cell, a job step, a section), if any.
-
-    The innermost failure wins: a `::group::` inside a failed job step, else the job step."""
-    failed = [g for g in _groups(step) if g.get("status") == "failed"]
-    if not failed:
-        return None
-    inner = [g for g in failed if g.get("kind") != "job-step"]
-    return (inner or failed)[-1]
-
-
 def failed_where(step: Mapping[str, Any]) -> str:
-    """`in Cell 2 · raise ValueError('bad')` for a step that failed inside a group."""
-    group = failed_group(step)
-    return f"in {group.get('title')}" if group and group.get("title") else ""
+    """Where a failed step failed: `in Cell 2 · df['b']`, `in Run tests` (a workflow job
+    step; followed by the `::group::` section that failed inside it, if any), or `""`."""
+    failed = sorted(
+        (g for g in _groups(step) if g.get("status") == "failed"),
+        key=lambda g: int(g.get("index") or 0),
+    )
+    if not failed:
+        return ""
+    jobs = [g for g in failed if g.get("kind") == "job-step"]
+    if not jobs:
+        return f"in {failed[-1].get('title') or ''}"
+    job = jobs[-1]
+    # A section opened inside the job step has a higher index and failed with it.
+    inner = [g for g in failed if g.get("kind") != "job-step" and g["index"] > job["index"]]
+    titles = [job.get("title"), inner[-1].get("title") if inner else None]
+    return "in " + " › ".join(str(t) for t in titles if t)
 
 
 def group_header(group: Mapping[str, Any]) -> str:

@@ -160,3 +160,27 @@ def test_run_logs_and_show_of_groups_and_annotations(tmp_path: Path, columns: in
     assert "✖ error  build · app.py:12  undefined name" in [x.strip() for x in shown.lines]
     failing = next(line for line in shown.lines if "✖ failed" in line and " nb " in line)
     assert "in Cell 2" in failing or columns < 100, failing
+
+
+def test_a_failed_workflow_job_names_its_job_step_and_section() -> None:
+    view, out = _view(120)
+
+    def group(index: int, kind: str, title: str, status: str) -> dict[str, Any]:
+        return {**_group(index, title, status, index, index + 1), "kind": kind}
+
+    failed = {"step_id": "train", "status": "failed", "exit_code": 1, "duration": 3.0}
+    log = {"step_id": "train", "stream": "stdout", "offset": 0, "lines": ["E assert 1 == 2"]}
+    with view:
+        view.apply(
+            _events(
+                (EventType.STEP_UPDATE, {"step_id": "train", "status": "running"}),
+                (EventType.GROUP_UPDATE, group(0, "job-step", "Set up job", "success")),
+                (EventType.GROUP_UPDATE, group(1, "job-step", "Lint", "failed")),
+                (EventType.GROUP_UPDATE, group(2, "job-step", "Run tests", "failed")),
+                (EventType.GROUP_UPDATE, group(3, "group", "pytest [unit]", "failed")),
+                (EventType.LOG_UPDATE, log),
+                (EventType.STEP_UPDATE, failed),
+            )
+        )
+    rule = next(line for line in _screen(out) if "train failed" in line)
+    assert "train failed (3.0s, exit 1) in Run tests › pytest [unit]" in rule, rule

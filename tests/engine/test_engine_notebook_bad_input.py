@@ -71,6 +71,7 @@ def test_a_million_lines_stream_through_and_the_notebook_stays_small(tmp_path: P
     assert "output truncated" in text and "the step's log has all of it" in text
     assert saved(tmp_path, "s").cells[2].outputs[0]["text"] == "after\n"
     assert _kernels() == [] and _runners() == []
+    _executor_still_works(tmp_path)
 
 
 def test_a_50_mb_image_is_one_marker_line_and_the_notebook_is_saved(tmp_path: Path) -> None:
@@ -103,6 +104,7 @@ def test_a_50_mb_image_is_one_marker_line_and_the_notebook_is_saved(tmp_path: Pa
     assert "not kept in the notebook" in outputs[0]["data"]["text/plain"]
     assert rss and max(rss) < 300 * 1024 * 1024
     assert _kernels() == [] and _runners() == []
+    _executor_still_works(tmp_path)
 
 
 def execute_with_probe(
