@@ -115,7 +115,7 @@ async def _follow(
                 if event.type is EventType.LOG_UPDATE:
                     lines = [(sid, line) for line in event.data["lines"]]
                 elif event.type is EventType.GROUP_UPDATE and event.data["status"] == "running":
-                    lines = [(sid, clean(group_header(event.data)))]  # a group opens here
+                    lines = [(sid, clean(f"▸ {event.data.get('title') or ''}"))]  # opens here
                 else:
                     continue
                 if stream.replaying and args.tail is not None:

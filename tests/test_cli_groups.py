@@ -150,6 +150,9 @@ def test_run_logs_and_show_of_groups_and_annotations(tmp_path: Path, columns: in
     start = lines.index("compiling")
     assert lines[start - 1].startswith("▸ compile [fast] (") and lines[start - 1].endswith("s)")
     assert any(line.startswith("▸ link (") and line.endswith(", failed)") for line in lines)
+    followed = run_in_pty(tmp_path, columns, "logs", short, "--step", "build", "--follow")
+    assert followed.returncode == 0, followed.stderr
+    assert followed.lines[followed.lines.index("compiling") - 1] == "▸ compile [fast]"
     cells = run_in_pty(tmp_path, columns, "logs", short, "--step", "nb").lines
     assert cells[cells.index("ok") - 1].startswith("▸ Cell 1 · print('ok') (")
     assert any(line.startswith("▸ Cell 2 · df = {} (") for line in cells), cells
