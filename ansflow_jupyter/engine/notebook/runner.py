@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def create_kernel_manager(self) -> Any:
             km = super().create_kernel_manager()
-            if ipc_dir:
+            if ipc_dir and _is_ipykernel(km):
                 km.transport, km.ip = "ipc", os.path.join(ipc_dir, "kernel")
             return km
 
@@ -270,6 +270,16 @@ def _describe_error(
     if ename == "StdinNotImplementedError":
         evalue = f"{evalue} ({NO_STDIN})"
     return f"{_where(nb, current, number)} failed: {ename}: {evalue}", trace
+
+
+def _is_ipykernel(km: Any) -> bool:
+    """Whether the kernel is ipykernel: the one that warns about TCP and surely does IPC
+    (other kernels keep TCP, which every kernel supports)."""
+    try:
+        argv = km.kernel_spec.argv if km.kernel_spec is not None else []
+    except Exception:  # no such kernel: nbclient reports it when it starts the kernel
+        return False
+    return any("ipykernel" in str(arg) for arg in argv)
 
 
 def _kill_kernel(client: Any) -> None:
