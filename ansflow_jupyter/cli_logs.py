@@ -1,7 +1,9 @@
 """`ansflow logs ID`: stored lines, or followed live, of one step, a matrix, or all steps.
 
 One step's lines print raw. Lines of several steps (all of them, or the legs of a
-matrix step) print as `step | line` in the order they were written.
+matrix step) print as `step | line` in the order they were written. The step's
+annotations come first; each log group (a notebook cell, a job step, a `::group::`) is
+announced by a `▸ title (time, status)` line before its lines (not with `--grep`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import argparse
 import heapq
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from .cli_marks import all_annotations, annotation_line, group_header
+from .cli_render import clean
 from .errors import BadRequest
 from .events import EventType
 
@@ -53,8 +57,47 @@ async def cmd_logs(manager: Any, args: argparse.Namespace) -> int:
         rows = list(heapq.merge(*per_step, key=lambda r: r.get("ts") or 0.0))
         if args.tail is not None:
             rows = rows[-args.tail :] if args.tail else []
-    _write(((r["step_id"], r["line"]) for r in rows), prefixed)
+    steps = [s for s in snapshot.data["steps"] if chosen is None or s["step_id"] in chosen]
+    if args.grep:  # matching lines only
+        _write(((r["step_id"], r["line"]) for r in rows), prefixed)
+        return 0
+    _write(annotation_lines(steps), prefixed=False)
+    _write(with_group_headers(rows, steps), prefixed)
     return 0
+
+
+def annotation_lines(steps: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """`✖ error  build · log line 35  message` per annotation, then a blank line."""
+    out = []
+    for sid, note in all_annotations(steps):
+        level, where, message = annotation_line(sid, note)
+        out.append(("", clean(f"{level}  {where}  {message}")))
+    return [*out, ("", "")] if out else []
+
+
+def with_group_headers(
+    rows: Iterable[Mapping[str, Any]], steps: Sequence[Mapping[str, Any]]
+) -> Iterator[tuple[str, str]]:
+    """The rows as (step id, line) with `▸ Cell 4 · … (1.2s, failed)` before each group's
+    first line (and groups without lines where they were)."""
+    starts: dict[str, list[Mapping[str, Any]]] = {}
+    for step in steps:
+        groups = [g for g in step.get("groups") or [] if isinstance(g.get("start_offset"), int)]
+        starts[str(step["step_id"])] = sorted(groups, key=lambda g: g["start_offset"])
+    for row in rows:
+        sid, offset = str(row["step_id"]), row.get("offset")
+        pending = starts.get(sid)
+        if pending and isinstance(offset, int):
+            while pending and pending[0]["start_offset"] <= offset:
+                group = pending.pop(0)
+                if group["start_offset"] == offset or group.get("end_offset") in (None, offset):
+                    yield sid, clean(group_header(group))
+        yield sid, row["line"]
+    for step in steps:  # groups after the last line (a last cell printing nothing)
+        sid = str(step["step_id"])
+        for group in starts.get(sid, []):
+            if group["start_offset"] >= (step.get("log_lines") or 0):
+                yield sid, clean(group_header(group))
 
 
 async def _follow(
@@ -66,12 +109,15 @@ async def _follow(
     async with await manager.subscribe(args.id, since=0) as stream:
         while batch := await stream.next_batch():
             for event in batch:
-                if event.type is not EventType.LOG_UPDATE:
-                    continue
-                sid = event.data["step_id"]
+                sid = event.data.get("step_id", "")
                 if wanted is not None and sid not in wanted:
                     continue
-                lines = [(sid, line) for line in event.data["lines"]]
+                if event.type is EventType.LOG_UPDATE:
+                    lines = [(sid, line) for line in event.data["lines"]]
+                elif event.type is EventType.GROUP_UPDATE and event.data["status"] == "running":
+                    lines = [(sid, clean(f"▸ {event.data.get('title') or ''}"))]  # opens here
+                else:
+                    continue
                 if stream.replaying and args.tail is not None:
                     tail = (tail + lines)[-args.tail :] if args.tail else []
                     continue

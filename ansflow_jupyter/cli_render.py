@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # rich is imported where it renders: `ansflow run --plain/--j
     from rich.table import Table
     from rich.text import Text
 
+from .cli_marks import all_annotations, annotation_line, failed_where, running_detail
 from .format import (
     count_categories,
     describe_counts,
@@ -131,6 +132,9 @@ def steps_table(
         category = step_category(step)
         running = category == "running"
         note = step_reason(step, timeouts.get(sid))
+        # Where it is (cell 4/50 · Cell 4 · df = load()) or where it failed (in Cell 2 · …).
+        where = running_detail(step) if running else failed_where(step)
+        note = " · ".join(p for p in (note, where) if p)
         if (step.get("attempt") or 1) > 1:
             note = f"attempt {step['attempt']}" + (f", {note}" if note else "")
         cells = [
@@ -212,3 +216,23 @@ def print_snapshot(data: Mapping[str, Any], console: Console | None = None) -> N
     console.print(table)
     counts = describe_counts(count_categories(data["steps"]))
     console.print(Text(f"{len(data['steps'])} steps: {counts}", style="dim"))
+    print_annotations(data["steps"], console)
+
+
+def print_annotations(steps: Iterable[Mapping[str, Any]], console: Console) -> None:
+    """`✖ error  build · src/app.py:12  message`, one line per annotation, errors first."""
+    from rich.text import Text
+
+    from .cli_marks import LEVEL_STYLE
+
+    found = all_annotations(steps)
+    if not found:
+        return
+    console.print(Text(f"{len(found)} annotations:", style="dim"))
+    for step_id, note in found:
+        level, where, message = annotation_line(step_id, note)
+        line = Text("  ")
+        line.append(level, style=LEVEL_STYLE.get(str(note.get("level")), ""))
+        line.append(f"  {clean(where)}  ", style="dim")
+        line.append(clean(message))
+        console.print(line)

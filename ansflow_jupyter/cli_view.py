@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .cli_marks import LEVEL_STYLE, all_annotations, annotation_line, failed_where
 from .cli_render import STATUS_STYLE, badge, clean, elapsed, make_console, steps_table
 from .events import Event, EventType, SnapshotBuilder
 from .format import (
@@ -99,7 +100,7 @@ class Tracker:
         with self.lock:
             return Frame(
                 dict(self.state.execution),
-                [dict(s) for s in self.state.steps.values()],
+                [_step_copy(s) for s in self.state.steps.values()],
                 list(self.recent),
             )
 
@@ -107,7 +108,7 @@ class Tracker:
         """Each failed step (not allowed to fail) with the tail of its log."""
         with self.lock:
             return [
-                (dict(step), list(self.tails.get(sid, ())))
+                (_step_copy(step), list(self.tails.get(sid, ())))
                 for sid, step in self.state.steps.items()
                 if step.get("status") == "failed" and not step.get("continue_on_error")
             ]
@@ -116,7 +117,20 @@ class Tracker:
         """`bad failed (0.1s, exit 3)`."""
         sid = str(step.get("step_id", ""))
         suffix = step_suffix(step, self.timeouts.get(sid))
-        return f"{clean(sid)} failed" + (f" ({clean(suffix)})" if suffix else "")
+        where = failed_where(step)  # the cell or job step it failed in
+        return (
+            f"{clean(sid)} failed"
+            + (f" ({clean(suffix)})" if suffix else "")
+            + (f" {clean(where)}" if where else "")
+        )
+
+    def annotation_lines(self) -> list[tuple[str, str, str, str]]:
+        """(level, icon and level, step and place, message) of every annotation."""
+        out = []
+        for sid, note in all_annotations(self.frame().steps):
+            icon, where, message = annotation_line(sid, note)
+            out.append((str(note.get("level")), clean(icon), clean(where), clean(message)))
+        return out
 
     def summary(self) -> Text:
         """`✔ success  name  1m 05s  3/3 steps: 2 success, 1 skipped`."""
@@ -142,6 +156,21 @@ class Tracker:
             (f"  {format_duration(ex.get('duration'))}  ", ""),
             (f"{ex.get('steps_done', 0)}/{total} steps: {counts}", "dim"),
         ]
+
+
+def _step_copy(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's fields with its own lists of the last groups and the annotations: the
+    views read them on rich's thread while events change them on ours."""
+    out = dict(step)
+    if "groups" in out:
+        out["groups"] = list(out["groups"][-_GROUPS_SHOWN:])
+    if "annotations" in out:
+        out["annotations"] = list(out["annotations"])
+    return out
+
+
+#: Groups a view looks at per step (the open ones and the one a step failed in are last).
+_GROUPS_SHOWN = 20
 
 
 class View:
@@ -245,6 +274,8 @@ class PlainView(View):
             if tail:
                 self.out.write(f"── {self.tracker.failure_title(step)} ──\n")
                 self.out.writelines(f"{line}\n" for line in tail)
+        for _, level, where, message in self.tracker.annotation_lines():
+            self.out.write(f"{level}  {where}  {message}\n")
         self.out.write("".join(text for text, _ in self.tracker.summary_parts()) + "\n")
         self.out.flush()
 
@@ -334,6 +365,11 @@ class LiveView(View):
                 self.console.print(Rule(title, style="red"))
                 for line in tail:
                     self.console.print(Text.from_ansi(line))
+        for level, icon, where, message in self.tracker.annotation_lines():
+            row = Text(icon, style=LEVEL_STYLE.get(level, ""))
+            row.append(f"  {where}  ", style="dim")
+            row.append(message)
+            self.console.print(row)
         self.console.print(self.tracker.summary())
 
 

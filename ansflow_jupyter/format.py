@@ -20,6 +20,7 @@ Step suffix (`step_suffix`): the comma-separated details after a step's status:
 from __future__ import annotations
 
 import math
+import re
 import signal
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -171,3 +172,23 @@ def count_categories(steps: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 def describe_counts(counts: Mapping[str, int]) -> str:
     """`3 success, 1 failed, 2 skipped`."""
     return ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+
+
+# A notebook step's message names its cell (engine/notebook/runner.py writes it):
+# "cell 4 (df = load()) failed: KeyError: 'b'" or
+# "the kernel died while running cell 4 (df = load())".
+_CELL_FAILED = re.compile(r"^cell (\d+) \((.*?)\) failed: (.*)$", re.DOTALL)
+_CELL_DIED = re.compile(r"^the kernel died while running cell (\d+) \((.*)\)$", re.DOTALL)
+
+
+def failed_cell(message: str | None) -> dict[str, Any] | None:
+    """`{index, source, error}` of the cell a notebook step's message names, else None."""
+    if not message:
+        return None
+    found = _CELL_FAILED.match(message)
+    if found:
+        return {"index": int(found[1]), "source": found[2], "error": found[3]}
+    found = _CELL_DIED.match(message)
+    if found:
+        return {"index": int(found[1]), "source": found[2], "error": "the kernel died"}
+    return None

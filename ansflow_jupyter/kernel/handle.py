@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import NotFound
 from ..events import ExecutionStatus, StepStatus
-from ..format import step_reason
+from ..format import failed_cell, step_reason
 from .runner import Runner, get_runner
 
 LOG_TAIL = 20
@@ -46,6 +46,8 @@ def _failure_message(
         lines.append(
             f"step {failure['step_id']!r} {failure['status']}" + (f" ({detail})" if detail else "")
         )
+        if failure.get("cell"):
+            lines.append(f"  {failure['message']}")  # the failing cell and its exception
         tail = failure.get("tail") or []
         if tail:
             lines.append(f"  last {len(tail)} log lines:")
@@ -149,7 +151,8 @@ class ExecutionHandle:
         for step in snap["data"]["steps"]:
             if step.get("status") in bad and not step.get("continue_on_error"):
                 tail = self.logs(step["step_id"], tail=LOG_TAIL)
-                failures.append({**step, "tail": tail})
+                cell = failed_cell(step.get("message"))
+                failures.append({**step, "tail": tail, **({"cell": cell} if cell else {})})
         message = str(snap["data"]["execution"].get("message") or "")
         return PipelineFailed(self.id, final.value, failures, message)
 

@@ -14,15 +14,19 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import IO, Any
 
+from .limits import StreamLimit, marker, shrink_rich
+
 #: Rewrite the output notebook at most this often while a cell produces output.
 SAVE_EVERY = 2.0
-#: A rich output is shown in the log as one marker line.
-RICH_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "text/html", "application/json")
+#: The hint added to the error of a cell that called `input()`.
+NO_STDIN = "a notebook step has no stdin: pass values as parameters"
 
 
 class Stopped(Exception):
@@ -69,19 +73,6 @@ class Channel:
             sys.stdout.flush()
 
 
-def marker(out: dict[str, Any]) -> str | None:
-    """The one log line shown for a rich output ('[image/png 12.3 KB]'), or None."""
-    data = out.get("data") or {}
-    for kind in RICH_TYPES:
-        if kind in data:
-            size = len(str(data[kind]))
-            return f"[{kind} output, {size / 1024:.1f} KB: see the output notebook]\n"
-    text = data.get("text/plain")
-    if text:
-        return "".join(text) if isinstance(text, list) else str(text)
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the notebook; exit 0 on success, 1 on a failed cell or a dead kernel."""
     parser = argparse.ArgumentParser(prog="ansflow-notebook")
@@ -121,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     number = {index: n for n, index in enumerate(code, start=1)}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     saved = [0.0]
+    limit = StreamLimit()
+    # The kernel talks to us over Unix sockets in a private folder: over TCP ipykernel
+    # prints a warning about unencrypted traffic at the top of every step's log.
+    ipc_dir = tempfile.mkdtemp(prefix="ansflow-kernel-") if os.name == "posix" else ""
 
     def save() -> None:
         tmp = f"{args.output}.tmp"
@@ -129,20 +124,38 @@ def main(argv: list[str] | None = None) -> int:
         saved[0] = time.monotonic()
 
     class Client(NotebookClient):  # type: ignore[misc]
-        """Streams each output to the engine as it arrives."""
+        """Streams each output to the engine as it arrives; the notebook keeps a bounded part."""
+
+        def create_kernel_manager(self) -> Any:
+            km = super().create_kernel_manager()
+            if ipc_dir and _is_ipykernel(km):
+                km.transport, km.ip = "ipc", os.path.join(ipc_dir, "kernel")
+            return km
 
         def output(self, outs: Any, msg: Any, display_id: Any, cell_index: int) -> Any:
-            result = super().output(outs, msg, display_id, cell_index)
             content, kind = msg["content"], msg["msg_type"]
             if kind == "stream":
-                channel.text(content.get("name", "stdout"), content.get("text", ""))
-            elif kind in ("display_data", "execute_result"):
-                line = marker(content)
-                if line is not None:
-                    channel.text("stdout", line if line.endswith("\n") else line + "\n")
+                text = content.get("text", "")
+                channel.text(content.get("name", "stdout"), text)
+                content["text"] = limit.keep(cell_index, text)
+                result = (
+                    super().output(outs, msg, display_id, cell_index) if content["text"] else None
+                )
+                limit.note(cell_index, outs)
+            else:
+                if kind in ("display_data", "execute_result"):
+                    line = marker(content)
+                    if line is not None:
+                        channel.text("stdout", line if line.endswith("\n") else line + "\n")
+                    shrink_rich(content)
+                result = super().output(outs, msg, display_id, cell_index)
             if time.monotonic() - saved[0] > SAVE_EVERY:
                 save()
             return result
+
+        def clear_output(self, outs: Any, msg: Any, cell_index: int) -> None:
+            limit.clear(cell_index)
+            super().clear_output(outs, msg, cell_index)
 
     client = Client(
         nb,
@@ -182,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc)
     finally:
         _kill_kernel(client)
+        if ipc_dir:
+            shutil.rmtree(ipc_dir, ignore_errors=True)
         if current is not None:
             channel.group(None)
             state = "cancelled" if status == 143 else "failed"
@@ -252,7 +267,19 @@ def _describe_error(
             if out.get("output_type") == "error":
                 ename, evalue = out.get("ename", ename), out.get("evalue", "")
                 trace = "\n".join(out.get("traceback", []))
+    if ename == "StdinNotImplementedError":
+        evalue = f"{evalue} ({NO_STDIN})"
     return f"{_where(nb, current, number)} failed: {ename}: {evalue}", trace
+
+
+def _is_ipykernel(km: Any) -> bool:
+    """Whether the kernel is ipykernel: the one that warns about TCP and surely does IPC
+    (other kernels keep TCP, which every kernel supports)."""
+    try:
+        argv = km.kernel_spec.argv if km.kernel_spec is not None else []
+    except Exception:  # no such kernel: nbclient reports it when it starts the kernel
+        return False
+    return any("ipykernel" in str(arg) for arg in argv)
 
 
 def _kill_kernel(client: Any) -> None:
