@@ -150,7 +150,7 @@ def test_timeout_kills_kernel_and_keeps_the_notebook(tmp_path: Path) -> None:
         tmp_path / "nb.ipynb", "print('started', flush=True)", "import time; time.sleep(60)"
     )
     status, sink = execute(
-        tmp_path, "name: nb\nsteps:\n  s:\n    notebook: nb.ipynb\n    timeout: 8s\n"
+        tmp_path, "name: nb\nsteps:\n  s:\n    notebook: nb.ipynb\n    timeout: 20s\n"
     )
     assert status is ExecutionStatus.FAILED
     assert sink.final("s")["reason"] == "timeout"
