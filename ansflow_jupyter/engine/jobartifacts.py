@@ -21,6 +21,7 @@ from .jobsearch import absolute, search
 #: Characters GitHub refuses in an artifact name.
 BAD_NAME = set('":<>|*?\\/\r\n')
 IF_NO_FILES = ("warn", "error", "ignore")
+UPLOAD_INPUTS = {"name", "path", "if-no-files-found", "overwrite", "include-hidden-files"}
 
 Output = Callable[[str], None]
 
@@ -41,6 +42,9 @@ def upload(uses: str, with_: dict[str, str], box: Box | None, workspace: Path, o
         print("::warning::no artifact store reaches this job: nothing uploaded")
         return 0
     name = with_.get("name", "").strip() or "artifact"
+    ignored = sorted(set(with_) - UPLOAD_INPUTS)
+    if ignored:
+        print(f"Ignored locally: {', '.join(ignored)}")
     if BAD_NAME & set(name):
         print(f"::error::invalid artifact name {name!r}: it may not contain {' '.join(BAD_NAME)}")
         return 1

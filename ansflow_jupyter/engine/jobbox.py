@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..data import ArtifactFile, BlobAccess, CacheEntry, CacheIndex
+from ..pipeline.spec import StepSpec
 
 #: The variable naming the box folder in the job runner's environment.
 ENV = "ANSFLOW_JOB_BOX"
@@ -68,19 +69,31 @@ def saved_entry(
     )
 
 
-def need_files(needs: Sequence[Any], collected: Mapping[str, Sequence[ArtifactFile]]) -> list[Any]:
-    """The artifact files of a job's needs (StepStates), each with its leg's folder."""
+def need_files(
+    needs: Sequence[StepSpec],
+    known: Mapping[str, StepSpec],
+    collected: Mapping[str, Sequence[ArtifactFile]],
+) -> list[Any]:
+    """The artifact files of a job's needs and of what they needed in turn (GitHub lets a
+    job download any artifact of the run uploaded before it), each with its leg's folder."""
     from .artifacts import leg_folder
 
+    order: dict[str, StepSpec] = {spec.id: spec for spec in needs}
+    queue = list(needs)
+    while queue:
+        for need in queue.pop(0).needs:
+            if need in known and need not in order:
+                order[need] = known[need]
+                queue.append(known[need])
     return [
         {
-            "folder": leg_folder(n.spec.template_id or n.spec.id, n.spec.matrix),
+            "folder": leg_folder(spec.template_id or spec.id, spec.matrix),
             "path": f.path,
             "sha256": f.sha256,
             "size": f.size,
         }
-        for n in needs
-        for f in collected.get(n.spec.id, [])
+        for spec in order.values()
+        for f in collected.get(spec.id, [])
     ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..data import ArtifactFile, ArtifactStore, CacheEntry, CacheIndex
 from ..events import StepReason, StepStatus
+from ..pipeline.spec import StepSpec
 from . import artifacts, cache, jobbox
 from .backend import Backend
 from .output import LineProcessor
@@ -65,6 +66,7 @@ class StepData:
         self._keys: dict[str, cache.CacheKey] = {}
         self._staging: dict[str, str] = {}
         self._boxes: dict[str, str] = {}  # workflow job -> its job box folder
+        self._specs: dict[str, StepSpec] = {}  # every step started: a job's upstream
         self.remote = False  # steps run where we cannot see their files (see wrap())
         self._remote: dict[str, RemoteFiles] = {}
         self._results: dict[str, dict[str, Any] | None] = {}
@@ -95,6 +97,7 @@ class StepData:
     ) -> bool:
         """Lay out the needs' artifacts under $ANSFLOW_ARTIFACTS; True on a cache hit
         (then the step's outputs, artifacts and `cached_from` are set)."""
+        self._specs[step.spec.id] = step.spec
         if step.spec.substeps:  # a workflow job: its runner does the file work
             await self._open_box(step, needs, cwd, env, log)
             return False
@@ -140,7 +143,8 @@ class StepData:
         log: LineProcessor,
     ) -> None:
         """The job box of a workflow job (jobbox.py): its needs' artifacts, the cache."""
-        plan: dict[str, Any] = {"needs": jobbox.need_files(needs, self.collected)}
+        upstream = jobbox.need_files([n.spec for n in needs], self._specs, self.collected)
+        plan: dict[str, Any] = {"needs": upstream}
         plan["entries"], plan["max_bytes"] = [], 0
         if self.index is not None:
             try:
