@@ -31,6 +31,8 @@ from ..pipeline.github.context import CONTEXTS, find_node, find_python, host_os,
 from . import jobbox, workspace
 from .jobactions import become_subreaper, checkout, run_action, sweep
 from .jobartifacts import download, upload
+from .jobbaipp import NAME as BAIPP
+from .jobbaipp import build_and_inspect
 from .jobcache import ACTIONS as CACHE_ACTIONS
 from .jobcache import Caches
 from .jobcomposite import run_composite
@@ -222,6 +224,8 @@ class JobRunner:
             return upload(uses, with_, self.box, self.dest, out)
         if name == "actions/download-artifact":
             return download(with_, self.box, self.dest, env, out)
+        if name == BAIPP:
+            return build_and_inspect(with_, self.box, self.dest, self.temp, out)
         if name in CACHE_ACTIONS:
             return self.caches.run(name, self.title, with_, out)
         if name == "actions/checkout":
