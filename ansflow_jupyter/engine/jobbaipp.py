@@ -46,7 +46,7 @@ def _metadata(dist: Path) -> str:
 def _builder(temp: Path, sdist_only: bool) -> list[str] | None:
     uv = shutil.which("uv")
     if uv:
-        return [uv, "build", *(["--sdist"] if sdist_only else [])]
+        return [uv, "build", *(["--sdist"] if sdist_only else []), "--out-dir"]
     venv = temp / "baipp" / "venv"
     python = venv / "bin" / "python"
     if not python.exists():
@@ -55,7 +55,7 @@ def _builder(temp: Path, sdist_only: bool) -> list[str] | None:
         pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         if made.returncode != 0 or subprocess.run([*pip, "build"]).returncode != 0:
             return None
-    return [str(python), "-m", "build", *(["--sdist"] if sdist_only else [])]
+    return [str(python), "-m", "build", *(["--sdist"] if sdist_only else []), "--outdir"]
 
 
 def build_and_inspect(
@@ -69,10 +69,10 @@ def build_and_inspect(
     if argv is None:
         print("::error::cannot install the `build` package (is the package registry reachable?)")
         return 1
-    done = subprocess.run([*argv, "--outdir", str(dist), str(project)], cwd=project)
+    done = subprocess.run([*argv, str(dist), str(project)], cwd=project)
     if done.returncode != 0:
         return done.returncode
-    for file in sorted(dist.iterdir()):
+    for file in sorted(dist.glob("[!.]*")):
         print(f"Built {file.name} ({file.stat().st_size} bytes)")
     print("Not run locally: twine check, check-wheel-contents")
     meta = Parser().parsestr(_metadata(dist))
@@ -83,7 +83,7 @@ def build_and_inspect(
     info.mkdir(parents=True, exist_ok=True)
     (info / "PKG-INFO").write_text(_metadata(dist), encoding="utf-8")
     for name, path in ((f"Packages{suffix}", dist), (f"Package Metadata{suffix}", info)):
-        code = upload(f"{NAME}@v2", {"name": name, "path": str(path)}, box, workspace, _quiet)
+        code = upload(f"{NAME}@v4", {"name": name, "path": str(path)}, box, workspace, _quiet)
         if code != 0:
             return code
     out(f"dist={dist}")
