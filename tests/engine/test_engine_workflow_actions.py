@@ -95,24 +95,31 @@ def test_artifacts_go_from_one_job_to_the_jobs_that_need_it(tmp_path: Path, back
     assert "legs[n=2]  leg-2/leg-2.txt" in table
 
 
-def test_cache_misses_then_hits_and_falls_back_to_restore_keys(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_cache_misses_then_hits_and_falls_back_to_restore_keys(
+    tmp_path: Path, backend: str
+) -> None:
     repo = repository(tmp_path, "cache.yml", {"requirements.txt": "a\n"})
     home = tmp_path / "home"
     home.mkdir()
-    first = lines_of(run(tmp_path, "cache.yml", home=home), "cached")
+
+    def run_cached() -> list[str]:
+        return lines_of(run(tmp_path, "cache.yml", "--backend", backend, home=home), "cached")
+
+    first = run_cached()
     assert "hit=[false] matched=[false]" in first and "built" in first
     assert any(line.startswith("Cache saved with key: deps-") for line in first)
     shutil.rmtree(home / ".ansflow-test-home-cache")  # restored from the cache next time
-    second = lines_of(run(tmp_path, "cache.yml", home=home), "cached")
+    second = run_cached()
     assert "hit=[true] matched=[true]" in second
     assert "restored: a a" in second and "tool runs" in second  # modes kept
     assert "lookup hit=[false] found=[true]" in second  # restore-keys, lookup-only
     assert not any(line.startswith("Cache saved") for line in second)  # an exact hit
     (repo / "requirements.txt").write_text("b\n")  # a new key: restore-keys fall back
-    third = lines_of(run(tmp_path, "cache.yml", home=home), "cached")
+    third = run_cached()
     assert "hit=[false] matched=[true]" in third and "restored: a a" in third
     assert any(line.startswith("Cache saved with key: deps-") for line in third)
-    fourth = lines_of(run(tmp_path, "cache.yml", home=home), "cached")
+    fourth = run_cached()
     assert "hit=[true] matched=[true]" in fourth
     listed = ansflow(tmp_path, "cache", "list").stdout
     assert listed.count(str(repo)) == 2  # two entries of this repository
