@@ -85,6 +85,11 @@ def test_artifacts_go_from_one_job_to_the_jobs_that_need_it(tmp_path: Path, back
     assert "download-path WS/got/dist" in lines_of(output, "use")
     assert lines_of(output, "use")[-3:] == ["leg 1", "leg 2", "nested"]
     assert "through use report" in lines_of(output, "final")  # an upstream job's artifact
+    wrong = lines_of(output, "wrong-name")
+    assert "Unable to download artifact(s): Artifact not found for name: nope" in wrong
+    assert (
+        "Artifacts of the jobs this one needs: artifact, dist, mixed, single, with-hidden" in wrong
+    )
     missing = lines_of(output, "missing")
     assert "warned and went on" in missing and "should not run" not in missing
     warning = "No files were found with the provided path: no/such/*.whl."
