@@ -115,7 +115,16 @@ def download(
     available = _available(box)
     dest = absolute(with_.get("path", "").strip() or ".", workspace)
     name = with_.get("name", "").strip()
-    if name:
+    # upload-artifact's `artifact-id` output is the name here: ids are names.
+    ids = [i.strip() for i in with_.get("artifact-ids", "").split(",") if i.strip()]
+    if ids and not name:
+        missing = [i for i in ids if i not in available]
+        if missing:
+            print(f"::error::Unable to download artifact(s): no artifact with id {missing[0]}")
+            return 1
+        chosen = {i: available[i] for i in ids}
+        merge = len(ids) == 1 or _true(with_.get("merge-multiple", ""))
+    elif name:
         if name not in available:
             known = ", ".join(sorted(available)) or "none"
             print(f"::error::Unable to download artifact(s): Artifact not found for name: {name}")

@@ -75,6 +75,7 @@ def test_artifacts_go_from_one_job_to_the_jobs_that_need_it(tmp_path: Path, back
         "all/mixed/out/report.txt",  # skip.log excluded by `!`
         "all/single/report.txt",  # one file without a wildcard: no folders
         "all/with-hidden/.hidden",  # include-hidden-files
+        "by-id/report.txt",  # artifact-ids: one artifact goes straight into `path`
         "got/dist/pkg-1.0-py3-none-any.whl",  # by name: straight into `path`
         "got/dist/pkg-1.0.tar.gz",
         "got/dist/sub/inner.txt",
