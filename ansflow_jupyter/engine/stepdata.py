@@ -228,7 +228,7 @@ class StepData:
             await asyncio.to_thread(artifacts.remove_tree, folder)
         spec = step.spec
         if spec.substeps:
-            error = await self._close_box(step, cwd, status)
+            error = await self._close_box(step, cwd, status, log)
             if error is not None:
                 log.add_line("stderr", f"ansflow: {error}")
                 step.extra["message"] = error
@@ -265,7 +265,9 @@ class StepData:
         log.finish()
         return status, reason
 
-    async def _close_box(self, step: StepState, cwd: str, status: StepStatus) -> str | None:
+    async def _close_box(
+        self, step: StepState, cwd: str, status: StepStatus, log: LineProcessor
+    ) -> str | None:
         """A workflow job's uploaded artifacts and saved caches; the error message, or None."""
         folder = self._boxes.pop(step.spec.id, None)
         result: dict[str, Any] | None = None
@@ -276,21 +278,24 @@ class StepData:
             await asyncio.to_thread(artifacts.remove_tree, folder)
         if status not in (StepStatus.SUCCESS, StepStatus.FAILED) or not result:
             return None
-        return await asyncio.to_thread(self._job_result, step, cwd, result)
-
-    def _job_result(self, step: StepState, cwd: str, result: Mapping[str, Any]) -> str | None:
         if "error" in result:
             return str(result["error"])
-        if self.index is not None:
-            scope = jobbox.cache_scope(cwd)
+        if self.index is not None and (result.get("used") or result.get("saved")):
             try:
-                for row in result.get("used", []):
-                    self.index.lookup(str(row))  # marks it used (least recently used goes)
-                for saved in result.get("saved", []):
-                    entry = jobbox.saved_entry(scope, self.execution_id, step.spec.id, saved)
-                    self.index.save(entry)
-            except Exception as exc:
-                return f"actions/cache: cannot save: {exc}"
+                await asyncio.to_thread(self._save_caches, step, cwd, result)
+            except Exception as exc:  # a cache not written only costs speed next time
+                log.add_line("stderr", f"ansflow: warning: actions/cache not saved: {exc}")
+        return await asyncio.to_thread(self._job_artifacts, step, result)
+
+    def _save_caches(self, step: StepState, cwd: str, result: Mapping[str, Any]) -> None:
+        assert self.index is not None
+        for row in result.get("used", []):
+            self.index.lookup(str(row))  # marks it used (the least recently used go first)
+        scope = jobbox.cache_scope(cwd)
+        for saved in result.get("saved", []):
+            self.index.save(jobbox.saved_entry(scope, self.execution_id, step.spec.id, saved))
+
+    def _job_artifacts(self, step: StepState, result: Mapping[str, Any]) -> str | None:
         files = [ArtifactFile(**f) for f in result.get("files", [])]
         if not files:
             return None
