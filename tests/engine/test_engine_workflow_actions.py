@@ -32,10 +32,10 @@ def repository(tmp_path: Path, workflow: str, files: dict[str, str] | None = Non
 
 
 def ansflow(
-    tmp_path: Path, *args: str, home: Path | None = None
+    tmp_path: Path, *args: str, home: Path | None = None, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     """`ansflow ARGS` on the store `tmp_path/cli.sqlite`, from the repository folder."""
-    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
+    env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}", **extra}
     if home is not None:
         env["HOME"] = str(home)
     return subprocess.run(
@@ -48,8 +48,9 @@ def ansflow(
     )
 
 
-def run(tmp_path: Path, workflow: str, *args: str, home: Path | None = None) -> str:
-    done = ansflow(tmp_path, "run", "--plain", *args, f".github/workflows/{workflow}", home=home)
+def run(tmp_path: Path, workflow: str, *args: str, home: Path | None = None, **extra: str) -> str:
+    flow = f".github/workflows/{workflow}"
+    done = ansflow(tmp_path, "run", "--plain", *args, flow, home=home, **extra)
     return done.stdout + done.stderr
 
 
@@ -129,6 +130,21 @@ def test_cache_misses_then_hits_and_falls_back_to_restore_keys(
     assert "hit=[true] matched=[true]" in fourth
     listed = ansflow(tmp_path, "cache", "list").stdout
     assert listed.count(str(repo)) == 2  # two entries of this repository
+
+
+def test_cache_entries_are_evicted_beyond_cache_max_bytes(tmp_path: Path) -> None:
+    repo = repository(tmp_path, "cache.yml", {"requirements.txt": "a\n"})
+    home = tmp_path / "home"
+    home.mkdir()
+    small = {"ANSFLOW_CACHE_MAX_BYTES": "15000"}  # one 10 KiB archive fits, two do not
+    assert "built" in lines_of(run(tmp_path, "cache.yml", home=home, **small), "cached")
+    (repo / "requirements.txt").write_text("b\n")
+    run(tmp_path, "cache.yml", home=home, **small)
+    entries = ansflow(tmp_path, "cache", "list").stdout
+    assert entries.count(str(repo)) == 1  # the older entry was evicted
+    (repo / "requirements.txt").write_text("c\n")
+    tiny = lines_of(run(tmp_path, "cache.yml", home=home, ANSFLOW_CACHE_MAX_BYTES="5000"), "cached")
+    assert "Cache of 10240 bytes exceeds cache_max_bytes: not saved" in tiny
 
 
 def test_checkout_path_puts_the_tree_in_a_folder_of_the_workspace(tmp_path: Path) -> None:
