@@ -88,8 +88,13 @@ class Caches:
             if _true(with_.get("lookup-only", "")):
                 print(f"Cache found and can be restored from key: {entry['key']}")
             else:
-                self._restore(entry, paths)
-                print(f"Cache restored from key: {entry['key']}")
+                try:
+                    self._restore(entry, paths)
+                    print(f"Cache restored from key: {entry['key']}")
+                except (OSError, tarfile.TarError) as exc:  # as on GitHub: a warning, a miss
+                    print(f"::warning::Failed to restore: {exc}")
+                    out("cache-hit=false")
+                    exact = False
         if name == "actions/cache" and not exact:
             self.pending.append(Pending(title, key, paths, _true(with_.get("save-always", ""))))
         return 0

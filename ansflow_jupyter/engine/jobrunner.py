@@ -220,14 +220,18 @@ class JobRunner:
             with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
 
-        if name == "actions/upload-artifact":
-            return upload(uses, with_, self.box, self.dest, out)
-        if name == "actions/download-artifact":
-            return download(with_, self.box, self.dest, env, out)
-        if name == BAIPP:
-            return build_and_inspect(with_, self.box, self.dest, self.temp, out)
-        if name in CACHE_ACTIONS:
-            return self.caches.run(name, self.title, with_, out)
+        try:
+            if name == "actions/upload-artifact":
+                return upload(uses, with_, self.box, self.dest, out)
+            if name == "actions/download-artifact":
+                return download(with_, self.box, self.dest, env, out)
+            if name == BAIPP:
+                return build_and_inspect(with_, self.box, self.dest, self.temp, out)
+            if name in CACHE_ACTIONS:
+                return self.caches.run(name, self.title, with_, out)
+        except OSError as exc:  # an unreadable file, the store unreachable: the step says so
+            print(f"::error::{name}: {exc}")
+            return 1
         if name == "actions/checkout":
             return checkout(with_, self.repo, self.dest, self.checkouts)
         return run_action(uses, with_, env, self.dest, self.temp, announce)

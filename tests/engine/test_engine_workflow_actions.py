@@ -145,6 +145,11 @@ def test_cache_entries_are_evicted_beyond_cache_max_bytes(tmp_path: Path) -> Non
     (repo / "requirements.txt").write_text("c\n")
     tiny = lines_of(run(tmp_path, "cache.yml", home=home, ANSFLOW_CACHE_MAX_BYTES="5000"), "cached")
     assert "Cache of 10240 bytes exceeds cache_max_bytes: not saved" in tiny
+    (repo / "requirements.txt").write_text("b\n")
+    shutil.rmtree(tmp_path / "artifacts")  # the entry's archive is gone: a warning, a miss
+    output = run(tmp_path, "cache.yml", home=home)
+    assert "✔ success" in output
+    assert any(line.startswith("Failed to restore: ") for line in lines_of(output, "cached"))
 
 
 def test_checkout_path_puts_the_tree_in_a_folder_of_the_workspace(tmp_path: Path) -> None:
