@@ -88,5 +88,8 @@ class CacheIndex(Protocol):
     def latest(self, scope: str) -> CacheEntry | None:
         """The newest entry of this scope (to tell why a key missed)."""
 
+    def entries(self, scope: str) -> list[CacheEntry]:
+        """Every entry of a scope, newest first (prefix matches of `actions/cache`)."""
+
     def save(self, entry: CacheEntry) -> None:
         """Store an entry (replacing one with the same key) and evict beyond the size limit."""

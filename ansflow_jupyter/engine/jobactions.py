@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
+from typing import Any
 
 from ..pipeline.github.actions import UV_ACTIONS
 from ..pipeline.github.context import find_node, find_python, version_from_file
+from . import workspace as workspace_module
 
 
 def run_action(
@@ -22,12 +26,6 @@ def run_action(
 ) -> int:
     """Run a built-in action; its GITHUB_PATH/ENV/OUTPUT lines go to the step's files."""
     name = uses.split("@", 1)[0].strip().lower()
-    if name == "actions/checkout":
-        print(f"The job's workspace already holds the repository's current tree: {workspace}")
-        ignored = sorted(set(with_) - {"fetch-depth", "persist-credentials", "submodules"})
-        if ignored:
-            print(f"Ignored locally: {', '.join(ignored)}")
-        return 0
     if name == "actions/setup-python":
         return _setup_python(with_, env, workspace, temp)
     if name in UV_ACTIONS:
@@ -50,6 +48,94 @@ def run_action(
         return 0
     print(f"::error::action {uses} is not supported")
     return 1
+
+
+def checkout(with_: dict[str, str], repo: Path, workspace: Path, made: list[Path]) -> int:
+    """actions/checkout: the workspace holds the repository's current tree already; `path`
+    adds a copy of it in a folder of the workspace (removed with the job)."""
+    other = with_.get("repository", "").strip()
+    if other and other.lower() != _own_name(repo).lower():
+        print(f"::error::cannot check out {other} locally (only this repository's tree)")
+        return 1
+    depth = with_.get("fetch-depth", "").strip()
+    if depth:
+        print(f"fetch-depth {depth}: the workspace shares the repository's whole history")
+    ignored = sorted(set(with_) - {"fetch-depth", "path", "repository", "persist-credentials"})
+    if ignored:
+        print(f"Ignored locally: {', '.join(ignored)}")
+    path = with_.get("path", "").strip()
+    target = (workspace / path).resolve() if path else workspace
+    if target == workspace.resolve():
+        print(f"The job's workspace already holds the repository's current tree: {workspace}")
+        return 0
+    if workspace.resolve() not in target.parents:
+        print(f"::error::path {path} is not inside the workspace {workspace}")
+        return 1
+    if target.exists() and any(target.iterdir()):
+        print(f"::error::{path} is not empty")
+        return 1
+    try:
+        workspace_module.create(repo, target)
+    except OSError as exc:
+        print(f"::error::cannot check out into {path}: {exc}")
+        return 1
+    made.append(target)
+    print(f"The repository's current tree is in {target}")
+    return 0
+
+
+def _own_name(repo: Path) -> str:
+    """owner/name of the repository (from its `origin` remote; else its folder name)."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), "remote", "get-url", "origin"], capture_output=True, text=True
+    )
+    url = done.stdout.strip().removesuffix(".git").replace(":", "/")
+    return "/".join(url.split("/")[-2:]) if url else repo.name
+
+
+def become_subreaper() -> None:
+    """Adopt what the job's steps leave in the background (Linux), so sweep() finds it."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def sweep() -> None:
+    """Kill the processes the job's steps left running (GitHub ends them with the job)."""
+    import psutil
+
+    _reap()
+    procs = [p for p in psutil.Process().children(recursive=True) if _alive(p)]
+    if procs:
+        print(f"Cleaning up orphan processes: {len(procs)}")
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            print(f"Terminate orphan process: pid ({proc.pid}) ({proc.name()})")
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=3)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=3)
+
+
+def _reap() -> None:
+    """Collect adopted children that already ended (zombies)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _alive(proc: Any) -> bool:
+    import psutil
+
+    try:
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _append(env: MutableMapping[str, str], file_var: str, line: str) -> None:

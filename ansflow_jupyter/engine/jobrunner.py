@@ -26,9 +26,15 @@ from typing import Any
 from ..pipeline.conditions import parse_condition
 from ..pipeline.expr_values import truthy
 from ..pipeline.expressions import Scope
+from ..pipeline.github.actions import action_name
 from ..pipeline.github.context import CONTEXTS, find_node, find_python, host_os, runner_arch
-from . import workspace
-from .jobactions import run_action
+from . import jobbox, workspace
+from .jobactions import become_subreaper, checkout, run_action, sweep
+from .jobartifacts import download, upload
+from .jobbaipp import NAME as BAIPP
+from .jobbaipp import build_and_inspect
+from .jobcache import ACTIONS as CACHE_ACTIONS
+from .jobcache import Caches
 from .jobcomposite import run_composite
 from .jobfiles import Secrets, escape, read_env_file, render
 
@@ -67,6 +73,11 @@ class JobRunner:
         self.dest = workspace.root_for(plan["execution_id"], plan["leg_id"]) / self.repo.name
         self.temp = Path(tempfile.mkdtemp(prefix="ansflow-runner-"))
         self.env = dict(os.environ)
+        box = self.env.pop(jobbox.ENV, "")
+        self.box = jobbox.Box(box) if box else None
+        self.caches = Caches(self.box, self.dest, self.temp)
+        self.checkouts: list[Path] = []  # actions/checkout `path:` copies
+        self.title = ""
         self.path: list[str] = []
         self.steps: dict[str, Any] = {}
         self.status = "success"
@@ -137,8 +148,12 @@ class JobRunner:
         try:
             for step in self.plan["steps"]:
                 self.step(step)
+            self._post()
             self._outputs()
         finally:
+            sweep()
+            for extra in self.checkouts:
+                workspace.remove(self.repo, extra)
             workspace.remove(self.repo, self.dest)
             shutil.rmtree(self.temp, ignore_errors=True)
             for empty in (self.dest.parent, self.dest.parent.parent):
@@ -150,6 +165,7 @@ class JobRunner:
         """One job step: decide, run, carry its files over, report its status."""
         name = render(step["name"], self.scope()) if "${{" in step["name"] else step["name"]
         announce(f"::job-step::{escape(name)}")
+        self.title = name
         sid = step["id"] or f"__{step['index']}"
         if step["skip_reason"]:
             print(f"Skipped: {step['note']}")
@@ -198,7 +214,42 @@ class JobRunner:
         self._end(sid, outcome, "exit", outputs, "success" if tolerated else outcome)
 
     def _action(self, uses: str, with_: dict[str, str], env: dict[str, str]) -> int:
+        name = action_name(uses)
+
+        def out(line: str) -> None:
+            with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+        try:
+            if name == "actions/upload-artifact":
+                return upload(uses, with_, self.box, self.dest, out)
+            if name == "actions/download-artifact":
+                return download(with_, self.box, self.dest, env, out)
+            if name == BAIPP:
+                return build_and_inspect(with_, self.box, self.dest, self.temp, out)
+            if name in CACHE_ACTIONS:
+                return self.caches.run(name, self.title, with_, out)
+        except OSError as exc:  # an unreadable file, the store unreachable: the step says so
+            print(f"::error::{name}: {exc}")
+            return 1
+        if name == "actions/checkout":
+            return checkout(with_, self.repo, self.dest, self.checkouts)
         return run_action(uses, with_, env, self.dest, self.temp, announce)
+
+    def _post(self) -> None:
+        """The post steps of actions/cache: save when the job succeeded (or save-always)."""
+        for pending in self.caches.pending:
+            announce(f"::job-step::{escape('Post ' + pending.title)}")
+            if self.status != "success" and not pending.always:
+                print("Not saving cache: the job failed")
+                announce("::end-job-step status=skipped,reason=condition-false::")
+                continue
+            try:
+                code = self.caches.save(pending.key, pending.paths)
+            except OSError as exc:
+                print(f"::warning::Failed to save: {exc}")
+                code = 0
+            announce(f"::end-job-step status={'success' if code == 0 else 'failed'},reason=exit::")
 
     def _should_run(self, step: Mapping[str, Any]) -> bool:
         if not step["condition"]:
@@ -279,6 +330,7 @@ def main(argv: list[str]) -> int:
     # Cancel and timeouts send SIGTERM: leave through `finally`, so the job's workspace
     # (and its git worktree registration) is removed even then.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    become_subreaper()
     return JobRunner(plan).run()
 
 

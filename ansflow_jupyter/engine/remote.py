@@ -17,7 +17,7 @@ from typing import Any
 
 from ..data import BlobAccess
 from ..pipeline.spec import ArtifactsSpec
-from . import artifacts
+from . import artifacts, jobbox
 from .backend import Backend, OutputHandler, StepLaunch, StepProcess
 
 
@@ -29,10 +29,14 @@ class RemoteFiles:
     stage: tuple[tuple[str, str], ...] = ()  # (path under $ANSFLOW_ARTIFACTS, sha256)
     folders: tuple[str, ...] = ()  # one per need, present even when empty
     collect: ArtifactsSpec | None = None
+    box: dict[str, Any] | None = None  # a workflow job: jobbox.open_box's needs/entries/max_bytes
 
 
 def prepare(files: RemoteFiles) -> tuple[dict[str, str], str | None]:
     """On the worker, before the process: (env additions, staging folder)."""
+    if files.box is not None:
+        folder = tempfile.mkdtemp(prefix="ansflow-job-")
+        return jobbox.open_box(folder, files.blobs, **files.box), folder
     if not files.folders:
         return {}, None
     folder = tempfile.mkdtemp(prefix="ansflow-artifacts-")
@@ -48,6 +52,11 @@ def prepare(files: RemoteFiles) -> tuple[dict[str, str], str | None]:
 
 def finish(files: RemoteFiles, cwd: str, folder: str | None) -> dict[str, Any]:
     """On the worker, after the process: upload the declared files; their list, or an error."""
+    if files.box is not None:
+        result = jobbox.close_box(folder) if folder is not None else {}
+        if folder is not None:
+            artifacts.remove_tree(folder)
+        return result
     if folder is not None:
         artifacts.remove_tree(folder)
     if files.collect is None:

@@ -18,7 +18,8 @@ from typing import Any
 
 from ..data import ArtifactFile, ArtifactStore, CacheEntry, CacheIndex
 from ..events import StepReason, StepStatus
-from . import artifacts, cache
+from ..pipeline.spec import StepSpec
+from . import artifacts, cache, jobbox
 from .backend import Backend
 from .output import LineProcessor
 from .remote import FilesBackend, RemoteFiles
@@ -64,6 +65,8 @@ class StepData:
         }
         self._keys: dict[str, cache.CacheKey] = {}
         self._staging: dict[str, str] = {}
+        self._boxes: dict[str, str] = {}  # workflow job -> its job box folder
+        self._specs: dict[str, StepSpec] = {}  # every step started: a job's upstream
         self.remote = False  # steps run where we cannot see their files (see wrap())
         self._remote: dict[str, RemoteFiles] = {}
         self._results: dict[str, dict[str, Any] | None] = {}
@@ -94,6 +97,10 @@ class StepData:
     ) -> bool:
         """Lay out the needs' artifacts under $ANSFLOW_ARTIFACTS; True on a cache hit
         (then the step's outputs, artifacts and `cached_from` are set)."""
+        self._specs[step.spec.id] = step.spec
+        if step.spec.substeps:  # a workflow job: its runner does the file work
+            await self._open_box(step, needs, cwd, env, log)
+            return False
         # Only needs that declare artifacts get a folder: most steps pay nothing.
         needs_with_files = [n for n in needs if n.spec.artifacts is not None]
         if self.remote:
@@ -126,6 +133,35 @@ class StepData:
         except Exception as exc:  # the store failed: run the step, say why
             step.extra["cache_miss"] = f"cache unavailable: {exc}"
             return False
+
+    async def _open_box(
+        self,
+        step: StepState,
+        needs: Sequence[StepState],
+        cwd: str,
+        env: MutableMapping[str, str],
+        log: LineProcessor,
+    ) -> None:
+        """The job box of a workflow job (jobbox.py): its needs' artifacts, the cache."""
+        upstream = jobbox.need_files([n.spec for n in needs], self._specs, self.collected)
+        plan: dict[str, Any] = {"needs": upstream}
+        plan["entries"], plan["max_bytes"] = [], 0
+        if self.index is not None:
+            try:
+                plan["entries"] = await asyncio.to_thread(jobbox.cache_entries, self.index, cwd)
+                plan["max_bytes"] = int(getattr(self.index, "cache_max_bytes", 0) or 0)
+            except Exception as exc:  # the cache only costs speed: run without it
+                log.add_line("stderr", f"ansflow: warning: actions/cache unavailable: {exc}")
+        if self.remote:
+            self._remote[step.spec.id] = RemoteFiles(self.store.worker_blobs(), box=plan)
+            return
+        folder = tempfile.mkdtemp(prefix="ansflow-job-")
+        self._boxes[step.spec.id] = folder
+        try:
+            blobs = self.store.worker_blobs()
+            env.update(await asyncio.to_thread(jobbox.open_box, folder, blobs, **plan))
+        except Exception as exc:
+            log.add_line("stderr", f"ansflow: warning: artifacts and cache unavailable: {exc}")
 
     def _plan_remote(self, step: StepState, needs: Sequence[StepState]) -> None:
         legs = [
@@ -191,7 +227,14 @@ class StepData:
         if folder is not None:
             await asyncio.to_thread(artifacts.remove_tree, folder)
         spec = step.spec
-        if spec.artifacts is not None and status in (StepStatus.SUCCESS, StepStatus.FAILED):
+        if spec.substeps:
+            error = await self._close_box(step, cwd, status, log)
+            if error is not None:
+                log.add_line("stderr", f"ansflow: {error}")
+                step.extra["message"] = error
+                if status is StepStatus.SUCCESS:
+                    status, reason = StepStatus.FAILED, StepReason.OUTPUT_ERROR
+        elif spec.artifacts is not None and status in (StepStatus.SUCCESS, StepStatus.FAILED):
             if self.remote:
                 error = await asyncio.to_thread(self._collected_remotely, step, log)
             else:
@@ -221,6 +264,45 @@ class StepData:
                 log.add_line("stderr", f"ansflow: warning: cache not written: {exc}")
         log.finish()
         return status, reason
+
+    async def _close_box(
+        self, step: StepState, cwd: str, status: StepStatus, log: LineProcessor
+    ) -> str | None:
+        """A workflow job's uploaded artifacts and saved caches; the error message, or None."""
+        folder = self._boxes.pop(step.spec.id, None)
+        result: dict[str, Any] | None = None
+        if self.remote:
+            result = self._results.get(step.spec.id)
+        elif folder is not None:
+            result = await asyncio.to_thread(jobbox.close_box, folder)
+            await asyncio.to_thread(artifacts.remove_tree, folder)
+        if status not in (StepStatus.SUCCESS, StepStatus.FAILED) or not result:
+            return None
+        if "error" in result:
+            return str(result["error"])
+        if self.index is not None and (result.get("used") or result.get("saved")):
+            try:
+                await asyncio.to_thread(self._save_caches, step, cwd, result)
+            except Exception as exc:  # a cache not written only costs speed next time
+                log.add_line("stderr", f"ansflow: warning: actions/cache not saved: {exc}")
+        return await asyncio.to_thread(self._job_artifacts, step, result)
+
+    def _save_caches(self, step: StepState, cwd: str, result: Mapping[str, Any]) -> None:
+        assert self.index is not None
+        for row in result.get("used", []):
+            self.index.lookup(str(row))  # marks it used (the least recently used go first)
+        scope = jobbox.cache_scope(cwd)
+        for saved in result.get("saved", []):
+            self.index.save(jobbox.saved_entry(scope, self.execution_id, step.spec.id, saved))
+
+    def _job_artifacts(self, step: StepState, result: Mapping[str, Any]) -> str | None:
+        files = [ArtifactFile(**f) for f in result.get("files", [])]
+        if not files:
+            return None
+        size = sum(f.size for f in files)
+        if self.bytes + size > self.max_bytes:
+            return self._too_big(size)
+        return self._keep(step, files)
 
     def _collect(self, step: StepState, cwd: str, log: LineProcessor) -> str | None:
         """Store the step's artifacts; the error message, or None."""

@@ -145,6 +145,14 @@ class DataStore:
             ).first()
         return None if row is None else _entry(row)
 
+    def entries(self, scope: str) -> list[CacheEntry]:
+        """Every entry of a scope, newest first."""
+        with self.store._read() as conn:
+            rows = conn.execute(
+                select(CACHE).where(CACHE.c.scope == scope).order_by(CACHE.c.created_at.desc())
+            ).all()
+        return [_entry(row) for row in rows]
+
     def save(self, entry: CacheEntry) -> None:
         """Store an entry, then evict the least recently used beyond cache_max_bytes."""
         now = time.time()

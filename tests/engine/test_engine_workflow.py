@@ -121,7 +121,7 @@ def test_matrix_legs_run_in_their_own_workspaces_and_skips_say_why(tmp_path: Pat
     assert (services["status"], services["reason"]) == ("skipped", "needs-container")
     assert job_steps(sink, "unsupported")[1:] == [
         ("Run someone/some-action@v2", "skipped", "unsupported-action"),
-        ("Run actions/upload-artifact@v4", "skipped", "unsupported-action"),
+        ("Run actions/github-script@v7", "skipped", "unsupported-action"),
         ("Run echo ran-after-unsupported", "success", "exit"),
     ]
     assert "Skipped: action someone/some-action@v2 is not supported" in sink.lines("unsupported")

@@ -51,7 +51,7 @@ def test_unknown_actions_are_visible_skipped_steps_and_strict_makes_them_errors(
     subs = spec.steps["unsupported"].substeps
     assert [(s.name, s.skip_reason) for s in subs] == [
         ("Run someone/some-action@v2", "unsupported-action"),
-        ("Run actions/upload-artifact@v4", "unsupported-action"),
+        ("Run actions/github-script@v7", "unsupported-action"),
         ("Run echo ran-after-unsupported", ""),
     ]
     text = (CORPUS / "matrix.yml").read_text()

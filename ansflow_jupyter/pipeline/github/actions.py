@@ -11,11 +11,13 @@ from .context import find_node, find_python, version_from_file
 from .evaluate import render_static
 
 #: Actions the job runner implements (the part before `@`).
-BUILT_IN = ("actions/checkout", "actions/setup-python", "astral-sh/setup-uv", "actions/setup-node")
+BUILT_IN = (
+    "actions/checkout", "actions/setup-python", "astral-sh/setup-uv", "actions/setup-node",
+    "actions/upload-artifact", "actions/download-artifact", "actions/cache",
+    "actions/cache/restore", "actions/cache/save", "hynek/build-and-inspect-python-package",
+)  # fmt: skip
 #: Actions that put uv on PATH (hynek's caches it too: nothing to cache locally).
 UV_ACTIONS = ("astral-sh/setup-uv", "hynek/setup-cached-uv")
-#: Actions that need the artifact and cache store (not on this branch yet).
-NOT_YET = ("actions/upload-artifact", "actions/download-artifact", "actions/cache")
 
 
 def action_name(uses: str) -> str:
@@ -54,6 +56,4 @@ def classify(
         return "", ""
     if name in BUILT_IN or name in UV_ACTIONS:
         return "", ""
-    if name in NOT_YET:
-        return "unsupported-action", f"{name} is not supported yet"
     return "unsupported-action", f"action {uses} is not supported"
