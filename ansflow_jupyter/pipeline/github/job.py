@@ -160,8 +160,12 @@ class Job:
         if child(self.node, "services") is not None or child(self.node, "container") is not None:
             return "needs-container", "the job needs `services` or `container` (Docker)"
         uses = text_of(child(self.node, "uses"))
-        if uses:
-            return "unsupported-action", f"reusable workflow {uses} is not supported yet"
+        if uses:  # a local one is a Call (reuse.py): this is another repository's
+            note = f"reusable workflow {uses} is in another repository (not fetched)"
+            if self.options.strict:
+                where = child(self.node, "uses") or self.node
+                self.rep.at(where, f"{self.path}.uses", f"{note} (--strict)")
+            return "unsupported-action", note
         runs_on = plain(child(self.node, "runs-on") or _NULL)
         labels = runs_on if isinstance(runs_on, list) else [runs_on]
         if isinstance(runs_on, Mapping):
