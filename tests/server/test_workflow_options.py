@@ -101,3 +101,35 @@ async def test_bad_option_values_are_400s(api: Api, pipelines: Callable[[str, st
         assert any(message in m for m in said), (extra, answer)
     code, listed = await api("GET", "executions")
     assert listed == []  # nothing was started by a refused request
+
+
+async def test_pipelines_lists_workflow_files_and_one_runs_from_the_listing(
+    api: Api, pipelines: Callable[[str, str], str]
+) -> None:
+    pipelines(".github/workflows/greet.yml", WORKFLOW)
+    pipelines(".github/workflows/nameless.yaml", WORKFLOW.replace("name: Greet\n", ""))
+    pipelines(".github/dependabot.yml", "version: 2\nupdates: []\n")
+    pipelines(".hidden/other.yml", WORKFLOW)  # other hidden folders stay unscanned
+    pipelines("flow.yml", QUICK)
+    code, listed = await api("GET", "pipelines")
+    assert code == 200, listed
+    assert listed == [
+        {
+            "path": ".github/workflows/greet.yml",
+            "name": "Greet",
+            "steps": ["greet", "other", "remote"],
+            "kind": "workflow",
+        },
+        {
+            "path": ".github/workflows/nameless.yaml",
+            "name": "nameless.yaml",
+            "steps": ["greet", "other", "remote"],
+            "kind": "workflow",
+        },
+        {"path": "flow.yml", "name": "quick", "steps": ["hello", "world"]},
+    ]
+    code, started = await api("POST", "executions", body={"path": listed[0]["path"]})
+    assert code == 201, started
+    assert started["pipeline_name"] == "Greet"
+    snap = await wait_for_status(api, started["execution_id"], {"success", "failed"})
+    assert snap["data"]["execution"]["status"] == "success"
