@@ -41,7 +41,7 @@ class WorkflowOptions:
 
 def is_workflow_spec(spec: PipelineSpec) -> bool:
     """True when `spec` was loaded from a workflow file (its steps are jobs)."""
-    return any(step.job for step in spec.steps.values())
+    return any(step.job and not step.job.get("in_place") for step in spec.steps.values())
 
 
 def _text(value: Any) -> str:
