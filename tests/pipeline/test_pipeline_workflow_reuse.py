@@ -179,3 +179,15 @@ def test_a_remote_reusable_workflow_is_skipped_or_an_error_under_strict(tmp_path
         f"{folder / 'ci.yml'}:5:11: jobs.call.uses: reusable workflow "
         "octo/repo/.github/workflows/x.yml@v1 is in another repository (not fetched) (--strict)"
     ]
+
+
+def test_keys_a_calling_job_cannot_have_and_bad_expressions_are_located(tmp_path: Path) -> None:
+    extra = "    runs-on: ubuntu-latest\n    with:\n      who: ${{ matrix. }}\n"
+    folder = repository(tmp_path, {"ci.yml": CALLER.format(extra=extra), "called.yml": CALLED})
+    found = issues(folder / "ci.yml")
+    assert found[0] == (
+        f"{folder / 'ci.yml'}:6:5: jobs.call.runs-on: unknown key 'runs-on' for a job that "
+        "calls a workflow"
+    )
+    assert found[1].startswith(f"{folder / 'ci.yml'}:8:")
+    assert "jobs.call.with.who:" in found[1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..conditions import ConditionSyntaxError
 from ..source import MAX_BYTES, Reporter, compose, decode
-from ..spec import Condition, ConditionContext, RetrySpec, StepSpec, SubStep
+from ..spec import Condition, RetrySpec, StepSpec, SubStep
 from ..templates import did_you_mean
+from .calls import AfterCalledJobs, Both
 from .evaluate import job_condition, render_static, static_value
 from .matrix import text
 from .nodes import check_expressions, child, env_mapping, items, plain, text_of
@@ -30,6 +31,10 @@ from .options import WorkflowOptions
 #: A top-level workflow and the reusable workflows it calls, nested, count as levels.
 MAX_LEVELS = 4
 INPUT_TYPES = ("string", "number", "boolean")
+#: The keys of a job that calls a reusable workflow (GitHub allows no others).
+CALL_KEYS = (
+    "name", "uses", "with", "secrets", "needs", "if", "strategy", "permissions", "concurrency",
+)  # fmt: skip
 _JOBS_CONTEXT = re.compile(r"\bjobs\.")
 
 
@@ -66,58 +71,6 @@ class Level:
 BuildJobs = Callable[[Level, MappingNode, dict[str, StepSpec]], None]
 
 
-@dataclass(slots=True)
-class Both:
-    """Two `if:`s that must both hold (the caller's and the called job's own)."""
-
-    first: Condition
-    second: Condition
-
-    @property
-    def source(self) -> str:
-        """Both expressions, as written."""
-        return f"({self.first.source}) && ({self.second.source})"
-
-    @property
-    def calls(self) -> frozenset[str]:
-        """The functions either calls."""
-        return self.first.calls | self.second.calls
-
-    @property
-    def uses_status_function(self) -> bool:
-        """Always: each half applies its own implicit `success()`."""
-        return True
-
-    def evaluate(self, ctx: ConditionContext) -> bool:
-        """True when both hold, each with GitHub's `success() && (expr)` rule."""
-        return _holds(self.first, ctx) and _holds(self.second, ctx)
-
-
-def _holds(condition: Condition, ctx: ConditionContext) -> bool:
-    if condition.uses_status_function:
-        return condition.evaluate(ctx)
-    return ctx.needs_succeeded and not ctx.cancelled and condition.evaluate(ctx)
-
-
-@dataclass(slots=True)
-class AfterCalledJobs:
-    """The caller's node runs once its called jobs ended, unless all were skipped."""
-
-    source: str = "the called jobs ran"
-    calls: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def uses_status_function(self) -> bool:
-        """It decides on failed needs itself (it must run to report them)."""
-        return True
-
-    def evaluate(self, ctx: ConditionContext) -> bool:
-        """Not cancelled, and at least one called job did not end skipped."""
-        needs: Mapping[str, Any] = getattr(ctx, "needs", {})
-        ran = any(isinstance(v, Mapping) and v.get("result") != "skipped" for v in needs.values())
-        return ran and not ctx.cancelled
-
-
 class Call:
     """A job that calls a local reusable workflow."""
 
@@ -137,6 +90,12 @@ class Call:
         self.rep = level.rep
         self.uses_node = child(node, "uses") or node
         self.uses = text_of(child(node, "uses"))
+        for name, key, _ in items(node):
+            if name not in CALL_KEYS:
+                hint = did_you_mean(name, CALL_KEYS)
+                message = f"unknown key '{name}' for a job that calls a workflow{hint}"
+                self.rep.at(key, f"{self.path}.{name}", message)
+        check_expressions(child(node, "with"), f"{self.path}.with", self.rep)
 
     def build(self, steps: dict[str, StepSpec], build_jobs: BuildJobs) -> None:
         """Add the called jobs' nodes and the caller's node, for each leg of the caller."""
