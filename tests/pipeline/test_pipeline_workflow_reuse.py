@@ -127,11 +127,13 @@ def test_an_error_inside_the_called_file_is_located_there(tmp_path: Path) -> Non
     called = CALLED.replace(
         "    runs-on: ubuntu-latest\n", "    runs-on: ubuntu-latest\n    sterps: []\n"
     )
+    called = "enf: {}\n" + called
     extra = "    with:\n      who: ada\n"
     folder = repository(tmp_path, {"ci.yml": CALLER.format(extra=extra), "called.yml": called})
     found = issues(folder / "ci.yml")
-    assert len(found) == 1 and found[0].startswith(
-        f"{folder / 'called.yml'}:9:5: jobs.one.sterps: unknown key 'sterps'"
+    assert found[0] == f"{folder / 'called.yml'}:1:1: enf: unknown key 'enf'; did you mean 'env'?"
+    assert len(found) == 2 and found[1].startswith(
+        f"{folder / 'called.yml'}:10:5: jobs.one.sterps: unknown key 'sterps'"
     )
 
 

@@ -103,6 +103,11 @@ class Call:
         if loaded is None:
             return
         file, display, root, rep = loaded
+        from .loader import TOP_KEYS  # here: loader.py imports this module
+
+        for name, key, _ in items(root):
+            if name not in TOP_KEYS:
+                rep.at(key, name, f"unknown key '{name}'" + did_you_mean(name, TOP_KEYS))
         call = _workflow_call(child(root, "on"))
         if call is None:
             self._error(f"{self.uses} is not a reusable workflow (its `on:` has no workflow_call)")
