@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             env = env_pairs(args.env)
             workflow = cli_workflow.options(args)
             spec = _load_run_file(os.path.abspath(args.file), args.parameter, env, workflow)
+            cli_workflow.check_applies(spec, args)
         return asyncio.run(_dispatch(args, spec, env))
     except SpecError as exc:
         print(exc, file=sys.stderr)

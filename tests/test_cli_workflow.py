@@ -55,3 +55,12 @@ def test_rerun_repeats_the_job_event_and_inputs(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert "levels workflow job step yes bonjour ci=true gha=true" in again.stdout
     assert "second" not in again.stdout
+
+
+def test_workflow_options_on_a_native_pipeline_are_refused(tmp_path: Path) -> None:
+    pipeline = tmp_path / "p.yml"
+    pipeline.write_text("name: p\nsteps:\n  a: {run: echo a}\n")
+    done = ansflow(tmp_path, "run", "--plain", "--job", "a", str(pipeline))
+    assert done.returncode == 2
+    assert "apply to GitHub Actions workflow files only" in done.stderr
+    assert ansflow(tmp_path, "run", "--plain", str(pipeline)).returncode == 0
