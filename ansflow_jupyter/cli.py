@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             env = env_pairs(args.env)
             workflow = cli_workflow.options(args)
             spec = _load_run_file(os.path.abspath(args.file), args.parameter, env, workflow)
+            cli_workflow.check_applies(spec, args)
         return asyncio.run(_dispatch(args, spec, env))
     except SpecError as exc:
         print(exc, file=sys.stderr)
@@ -244,21 +245,22 @@ async def _dispatch(args: argparse.Namespace, spec: Any, env: dict[str, str]) ->
 async def cmd_run(manager: Any, spec: Any, args: argparse.Namespace, env: dict[str, str]) -> int:
     """`ansflow run FILE`: start, follow live, map the final status to the exit code."""
     force = True if args.force else list(args.force_step)
-    info = await manager.start(spec, env=env, max_parallel=args.max_parallel, force=force)
+    info = await manager.start(
+        spec,
+        env=env,
+        max_parallel=args.max_parallel,
+        force=force,
+        workflow=cli_workflow.options(args),
+    )
     return await follow_run(manager, info["execution_id"], spec, args)
 
 
 async def cmd_rerun(manager: Any, args: argparse.Namespace) -> int:
     """`ansflow rerun ID [--failed] [--force]`: a new execution of the same pipeline, live."""
-    from pathlib import Path
-
-    from .pipeline import load_pipeline
+    from .run_options import stored_spec
 
     info = await manager.rerun(args.id, failed_only=args.failed, force=args.force)
-    row = await manager.get(info["execution_id"])
-    path = row.get("path")
-    base_dir = Path(path).parent if path else Path.cwd()
-    spec = load_pipeline(row["source"], path=path, base_dir=base_dir)
+    spec = stored_spec(await manager.get(info["execution_id"]))
     print(f"re-running {args.id[:12]} as {info['execution_id'][:12]}", file=sys.stderr)
     return await follow_run(manager, info["execution_id"], spec, args)
 

@@ -35,6 +35,18 @@ def options(args: argparse.Namespace) -> WorkflowOptions:
     )
 
 
+def check_applies(spec: PipelineSpec, args: argparse.Namespace) -> None:
+    """--job, --event, --input and --strict on a native pipeline are a mistake to say."""
+    from .errors import AnsFlowError
+    from .pipeline.github import is_workflow_spec
+
+    given = args.job or args.input or args.strict or args.event != "push"
+    if given and not is_workflow_spec(spec):
+        raise AnsFlowError(
+            "--job, --event, --input and --strict apply to GitHub Actions workflow files only"
+        )
+
+
 def plan(spec: PipelineSpec) -> list[str]:
     """What will run and what is skipped, and why (one line per job and job step)."""
     lines: list[str] = []

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from . import run_options
 from .bus import Bus, Subscription
 from .engine.backend import Backend, BackendUnavailable
 from .engine.executor import Executor
@@ -31,6 +32,7 @@ from .events import Event, EventType, ExecutionStatus, StepStatus
 from .hub import REPLAY_PAGE, EventStream, Follower, Following, Hub
 from .pipeline import load_pipeline, load_pipeline_file, validate
 from .pipeline.errors import SpecIssue
+from .pipeline.github import WorkflowOptions
 from .pipeline.spec import PipelineSpec
 from .store import Owner, Store
 from .watcher import StoreWatcher
@@ -174,13 +176,21 @@ class ExecutionManager:
         yaml: str | None = None,
         env: Mapping[str, str] | None = None,
         base_dir: Path | None = None,
+        workflow: WorkflowOptions | None = None,
     ) -> PipelineSpec:
-        """Parse a pipeline from a file or YAML text; raises SpecError."""
+        """Parse a pipeline from a file or YAML text; raises SpecError.
+
+        `workflow` (job, event, inputs, strict) applies to workflow files only: BadRequest
+        for a native pipeline."""
         if (path is None) == (yaml is None):
             raise BadRequest("give exactly one of 'path' or 'yaml'")
         if path is not None:
-            return load_pipeline_file(path, env=env)
-        return load_pipeline(yaml or "", base_dir=base_dir or Path.cwd(), env=env)
+            spec = load_pipeline_file(path, env=env, workflow=workflow)
+        else:
+            folder = base_dir or Path.cwd()
+            spec = load_pipeline(yaml or "", base_dir=folder, env=env, workflow=workflow)
+        run_options.check_applies(spec, workflow)
+        return spec
 
     async def start(
         self,
@@ -191,10 +201,13 @@ class ExecutionManager:
         reuse: Mapping[str, str] | None = None,
         reuse_outputs: Mapping[str, Mapping[str, str]] | None = None,
         force: bool | Sequence[str] = False,
+        workflow: WorkflowOptions | None = None,
     ) -> dict[str, Any]:
         """Record a new execution and run it in the background; returns its summary.
 
-        `force` bypasses the cache (True: every step; a list: those step ids)."""
+        `force` bypasses the cache (True: every step; a list: those step ids). `workflow`
+        (the options a workflow file was loaded with) and `max_parallel` are stored with
+        the execution, so a re-run repeats them."""
         if not isinstance(force, bool):
             unknown = sorted(set(force) - set(spec.steps))
             if unknown:
@@ -221,6 +234,7 @@ class ExecutionManager:
             spec.path,
             Owner.current(),
             steps,
+            options=run_options.encode(spec, workflow, max_parallel),
         )
         if self.backend.moves_files and self.data.blobs.local:
             await self._check_shared_store(spec)
@@ -325,16 +339,22 @@ class ExecutionManager:
         `base_dir` is where a pipeline that came as YAML text resolves its working
         directories (a file's own folder otherwise), as when it was first started."""
         execution = await self._read(self.store.get_execution, execution_id)
-        path = execution.get("path")
-        base_dir = Path(path).parent if path else (base_dir or Path.cwd())
-        spec = load_pipeline(execution["source"], path=path, base_dir=base_dir)
+        spec = run_options.stored_spec(execution, base_dir)
+        workflow, max_parallel = run_options.decode(execution.get("options"))
         reuse: dict[str, str] = {}
         outputs: dict[str, Any] = {}
         if failed_only:
             snapshot = await self._read(self.store.snapshot, execution_id)
             reuse = reusable_steps(spec, snapshot.data["steps"], execution_id)
             outputs = {s["step_id"]: s.get("outputs") for s in snapshot.data["steps"]}
-        return await self.start(spec, reuse=reuse, reuse_outputs=outputs, force=force)
+        return await self.start(
+            spec,
+            reuse=reuse,
+            reuse_outputs=outputs,
+            force=force,
+            workflow=workflow,
+            max_parallel=max_parallel,
+        )
 
     async def delete(self, execution_id: str) -> None:
         """Remove an execution with its events and logs; Conflict while it runs."""

@@ -36,3 +36,31 @@ def test_run_one_job_with_event_and_input(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "levels workflow job step yes bonjour ci=true gha=true" in done.stdout
     assert "second" not in done.stdout
+
+
+def test_rerun_repeats_the_job_event_and_inputs(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    workflow = repo / ".github" / "workflows" / "steps.yml"
+    shutil.copy(CORPUS / "steps.yml", workflow)
+    (repo / "data.txt").write_text("data\n")
+    (repo / "tracked.txt").write_text("tracked\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    args = ("run", "--plain", "--job", "first", "--event", "workflow_dispatch")
+    done = ansflow(tmp_path, *args, "--input", "greeting=bonjour", str(workflow))
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = ansflow(tmp_path, "list", "--json")
+    execution_id = listed.stdout.split('"execution_id": "')[1].split('"')[0]
+    again = ansflow(tmp_path, "rerun", "--plain", execution_id)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "levels workflow job step yes bonjour ci=true gha=true" in again.stdout
+    assert "second" not in again.stdout
+
+
+def test_workflow_options_on_a_native_pipeline_are_refused(tmp_path: Path) -> None:
+    pipeline = tmp_path / "p.yml"
+    pipeline.write_text("name: p\nsteps:\n  a: {run: echo a}\n")
+    done = ansflow(tmp_path, "run", "--plain", "--job", "a", str(pipeline))
+    assert done.returncode == 2
+    assert "apply to GitHub Actions workflow files only" in done.stderr
+    assert ansflow(tmp_path, "run", "--plain", str(pipeline)).returncode == 0

@@ -104,6 +104,7 @@ class Executor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finished = False
         self._running = 0
+        self._running_legs: dict[str, int] = {}  # running legs of a matrix with max-parallel
         self._done = 0
         self._cancelled = False
         self._started = False
@@ -216,7 +217,7 @@ class Executor:
             needs = [self._steps[n] for n in step.spec.needs if n in self._steps]
             verdict = self._verdict(step, needs)
             if verdict is None:
-                if self._running < self.max_parallel:
+                if self._running < self.max_parallel and self._leg_fits(step.spec):
                     self._start(step)
                 else:
                     deferred.append(position)  # waits for a free slot
@@ -227,6 +228,11 @@ class Executor:
             heapq.heappush(self._ready, position)
         if self._done == len(self._steps) and self._all_done is not None:
             self._all_done.set()
+
+    def _leg_fits(self, spec: StepSpec) -> bool:
+        """A matrix with `max-parallel: N` runs at most N of its legs at once."""
+        limit = leg_limit(spec)
+        return not limit or self._running_legs.get(spec.template_id, 0) < limit
 
     def _verdict(self, step: StepState, needs: list[StepState]) -> StepReason | None:
         """None to run the step, else why it does not run."""
@@ -275,6 +281,9 @@ class Executor:
         step.status = StepStatus.RUNNING
         step.cleanup = self._cancelled
         self._running += 1
+        if leg_limit(step.spec):
+            tid = step.spec.template_id
+            self._running_legs[tid] = self._running_legs.get(tid, 0) + 1
         self._spawn(self._run_step(step))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -301,6 +310,8 @@ class Executor:
                 self._finish(step, StepStatus.FAILED, StepReason.EXIT)
         finally:
             self._running -= 1
+            if leg_limit(step.spec):
+                self._running_legs[step.spec.template_id] -= 1
             if self._all_done is not None:
                 self._advance()
 
@@ -557,3 +568,9 @@ class Executor:
 
     def _emit_log(self, data: dict[str, Any]) -> None:
         self._writer.emit(EventType.LOG_UPDATE, data)
+
+
+def leg_limit(spec: StepSpec) -> int:
+    """The `strategy.max-parallel` of a workflow job's matrix (0: no limit of its own)."""
+    limit = spec.job.get("max_parallel") if spec.job else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else 0

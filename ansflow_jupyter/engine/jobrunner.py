@@ -71,6 +71,8 @@ class JobRunner:
         self.plan = plan
         self.repo = Path(plan["repo"])
         self.dest = workspace.root_for(plan["execution_id"], plan["leg_id"]) / self.repo.name
+        if plan.get("in_place"):  # a native step's sub-steps: its own folder, no copy
+            self.dest = self.repo
         self.temp = Path(tempfile.mkdtemp(prefix="ansflow-runner-"))
         self.env = dict(os.environ)
         box = self.env.pop(jobbox.ENV, "")
@@ -115,6 +117,8 @@ class JobRunner:
 
     def run(self) -> int:
         """Every step; the exit code says whether the job failed."""
+        if self.plan.get("in_place"):
+            return self.run_in_place()
         announce("::job-step::Set up job")
         self.declared: set[str] = set()
         try:
@@ -159,6 +163,17 @@ class JobRunner:
             for empty in (self.dest.parent, self.dest.parent.parent):
                 with contextlib.suppress(OSError):
                     empty.rmdir()
+        return 1 if self.status == "failure" else 0
+
+    def run_in_place(self) -> int:
+        """A native step's sub-steps, in order, where the step runs (its environment is
+        this process's own; `env` names which variables `env.X` reads)."""
+        self.declared = set(self.plan["env"])
+        try:
+            for step in self.plan["steps"]:
+                self.step(step)
+        finally:
+            shutil.rmtree(self.temp, ignore_errors=True)
         return 1 if self.status == "failure" else 0
 
     def step(self, step: Mapping[str, Any]) -> None:

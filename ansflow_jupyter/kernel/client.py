@@ -62,6 +62,7 @@ class ServerClient:
         yaml: str | None = None,
         env: Mapping[str, str] | None = None,
         force: bool | list[str] = False,
+        workflow: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start an execution from a file (absolute path) or YAML text; its summary."""
         body: dict[str, Any] = {"path": path} if path is not None else {"yaml": yaml}
@@ -69,6 +70,7 @@ class ServerClient:
             body["env"] = dict(env)
         if force:
             body["force"] = force
+        body.update(workflow or {})
         return dict(self._request("POST", "executions", body=body, source=path))
 
     def snapshot(self, execution_id: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..events import Event, EventType, ExecutionStatus
+from ..run_options import workflow_from_body
 
 T = TypeVar("T")
 
@@ -101,10 +102,14 @@ class EmbeddedRuntime:
         yaml: str | None = None,
         env: Mapping[str, str] | None = None,
         force: bool | list[str] = False,
+        workflow: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Validate and start a pipeline; its summary. Raises SpecError for bad input."""
-        spec = self.manager.load(path=path, yaml=yaml, env=env, base_dir=Path.cwd())
-        return self.call(self.manager.start(spec, env=env, force=force))
+        options = workflow_from_body(workflow or {})
+        spec = self.manager.load(
+            path=path, yaml=yaml, env=env, base_dir=Path.cwd(), workflow=options
+        )
+        return self.call(self.manager.start(spec, env=env, force=force, workflow=options))
 
     def snapshot(self, execution_id: str) -> dict[str, Any]:
         """The snapshot envelope of one execution."""

@@ -264,15 +264,25 @@ def run_pipeline(
     display: bool = True,
     raise_on_failure: bool = True,
     force: bool | list[str] = False,
+    job: str | None = None,
+    event: str | None = None,
+    inputs: Mapping[str, str | int | float | bool] | None = None,
+    strict: bool | None = None,
 ) -> ExecutionHandle:
     """Start a pipeline from a file path or YAML text (text when it has a newline).
 
     The Jupyter server runs it when it launched this kernel, else the kernel itself
     (`embedded=True` forces that). With `wait`, block until it ends and raise
     PipelineFailed unless it succeeded (`raise_on_failure=False` only returns). `force`
-    bypasses the step cache (True, or a list of step ids)."""
+    bypasses the step cache (True, or a list of step ids). For a GitHub Actions workflow
+    file: `job` runs that job and what it needs, `event` is `github.event_name`, `inputs`
+    the inputs context, `strict` makes an unsupported action an error."""
     runner = get_runner(embedded)
-    summary = runner.start(**pipeline_source(source), env=dict(env or {}), force=force)
+    given = {"job": job, "event": event, "inputs": inputs, "strict": strict}
+    workflow = {k: v for k, v in given.items() if v is not None}
+    summary = runner.start(
+        **pipeline_source(source), env=dict(env or {}), force=force, workflow=workflow or None
+    )
     return _launch(runner, summary, wait=wait, display=display, raise_on_failure=raise_on_failure)
 
 

@@ -19,6 +19,7 @@ from .runner import get_runner
 
 USAGE = """\
 %ansflow run FILE [--wait] [--embedded] [--force] [--env K=V ...]
+    [--job ID] [--event NAME] [--input K=V ...] [--strict]  (workflow files)
 %%ansflow run [--wait] [--embedded] [--force] [--env K=V ...]  (pipeline YAML in the cell)
 %ansflow list [--limit N] [--status S] [--embedded]
 %ansflow show ID [--embedded]
@@ -44,6 +45,10 @@ def _parser() -> _Parser:
     run.add_argument("--wait", action="store_true")
     run.add_argument("--force", action="store_true", help="bypass the step cache")
     run.add_argument("--env", action="append", default=[], metavar="K=V")
+    run.add_argument("--job")
+    run.add_argument("--event")
+    run.add_argument("--input", action="append", default=[], metavar="K=V")
+    run.add_argument("--strict", action="store_true", default=None)
     for name in ("list", "show", "cancel", "logs"):
         cmd = sub.add_parser(name, add_help=False)
         if name != "list":
@@ -114,6 +119,10 @@ def _run(args: argparse.Namespace, cell: str | None) -> ExecutionHandle:
         embedded=args.embedded,
         env=env_pairs(args.env),
         force=args.force,
+        job=args.job,
+        event=args.event,
+        inputs=env_pairs(args.input) if args.input else None,
+        strict=args.strict,
     )
 
 

@@ -20,9 +20,11 @@ class Runner(Protocol):
         yaml: str | None = None,
         env: Mapping[str, str] | None = None,
         force: bool | list[str] = False,
+        workflow: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start an execution; its summary (with `execution_id`). `force` bypasses the
-        step cache (True: every step; a list: those step ids)."""
+        step cache (True: every step; a list: those step ids); `workflow` holds a workflow
+        file's `job`, `event`, `inputs`, `strict` (as the REST start request names them)."""
 
     def snapshot(self, execution_id: str) -> dict[str, Any]:
         """The snapshot envelope."""

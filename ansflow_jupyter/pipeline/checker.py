@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from . import data_keys
+from . import data_keys, substeps
 from .conditions import ConditionSyntaxError, ParsedCondition, parse_condition
 from .durations import parse_duration
 from .keys import ENV_NAME_PATTERN, ID_PATTERN, LIST_STEP_KEYS, STEP_KEYS, TOP_KEYS, Key
@@ -45,6 +45,7 @@ class Checker:
             "cache": lambda n, p: data_keys.cache(self, n, p),
             "parameters": self._parameters,
             "steps": self._steps,
+            "substeps": lambda n, p: substeps.check(self, n, p),
         }
 
     def document(self, root: MappingNode) -> Document:
@@ -336,11 +337,14 @@ class Checker:
         return steps
 
     def _one_command(self, node: Node, fields: dict[str, Any], path: str, anchor: Node) -> None:
-        """A step has exactly one of `run` and `notebook`; notebook keys need `notebook`."""
+        """A step has exactly one of `run`, `steps` and `notebook`; notebook keys need
+        `notebook`."""
         if not isinstance(node, MappingNode):
             return
         present = {str(k.value): k for k, _ in node.value if isinstance(k, ScalarNode)}
-        if "run" in present and "notebook" in present:
+        if "steps" in present:
+            substeps.one_command(self, present, path)
+        elif "run" in present and "notebook" in present:
             where = present["notebook"]
             self.rep.at(where, join(path, "notebook"), "a step has `run` or `notebook`, not both")
         elif "run" not in present and "notebook" not in present:
@@ -393,4 +397,5 @@ class Checker:
             notebook=f.get("notebook"),
             kernel=f.get("kernel"),
             parameters=f.get("parameters", {}),
+            substeps=f.get("steps"),
         )

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from yaml.nodes import ScalarNode
 
+from . import substeps
 from .expr_values import STATUS_FUNCTIONS, ExpressionRuntimeError, to_text
 from .expressions import Expression, ExpressionSyntaxError, Scope, parse_expression
 from .interpolate import Segment, Template, segments
@@ -282,18 +283,24 @@ def build_steps(
                 else ""
             )
             name = _name(step, matrix, sub(step.name, matrix, scope) if step.name else None)
+            folder = sub(working_directory, matrix, scope) if working_directory else "."
+            shell = step.shell or defaults.get("shell") or "bash"
+            inner, job = (
+                substeps.build(step, matrix, scope, sub, allowed, shell, folder)
+                if step.substeps
+                else ((), {})
+            )
             if secrets and step.name is not None:
                 name = mask(name, mask_patterns(scope.get(s, "") for s in secrets))
             out[step_id] = StepSpec(
                 id=step_id,
                 name=name,
-                run=run,
-                shell=step.shell or defaults.get("shell") or "bash",
+                # Every sub-step's script: what the views show and the cache key hashes.
+                run=run or "\n".join(f"# {s.name}\n{s.run}" for s in inner),
+                shell=shell,
                 needs=expanded_needs,
                 env=step_env,
-                working_directory=sub(working_directory, matrix, scope)
-                if working_directory
-                else ".",
+                working_directory=folder,
                 timeout=timeout,
                 retry=step.retry,
                 continue_on_error=step.continue_on_error,
@@ -308,6 +315,8 @@ def build_steps(
                 notebook=step.notebook.value if step.notebook else "",
                 kernel=sub(step.kernel, matrix, scope) if step.kernel else "",
                 parameters=_parameters(step, matrix, scope, sub),
+                substeps=inner,
+                job=job,
             )
     return out
 

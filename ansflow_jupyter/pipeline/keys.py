@@ -35,9 +35,23 @@ DEFAULTS_KEYS: dict[str, Key] = {
     "timeout": Key("duration", "Default timeout of every step ('10m', 90, ...)."),
 }
 
+SUBSTEP_KEYS: dict[str, Key] = {
+    "name": Key("string", "Display name of the sub-step (default: its first line)."),
+    "run": Key("string", "The script of the sub-step.", required=True),
+    "if": Key("condition", "Run it only when this holds (default: the sub-steps so far passed)."),
+    "env": Key("env", "Environment variables of this sub-step."),
+    "shell": Key("shell", "Interpreter of `run` (default: the step's shell)."),
+    "continue-on-error": Key("bool", "A failure of this sub-step does not fail the step."),
+    "working-directory": Key("string", "Relative to the step's working directory."),
+    "timeout": Key("duration", "Kill the sub-step after this long."),
+}
+
 STEP_KEYS: dict[str, Key] = {
     "name": Key("string", "Display name (default: the step id)."),
-    "run": Key("string", "The script to run (a step has `run` or `notebook`)."),
+    "run": Key("string", "The script to run (a step has `run`, `steps` or `notebook`)."),
+    "steps": Key(
+        "substeps", "Sub-steps run in order in one process, each its own group: [{name, run}]."
+    ),
     "notebook": Key("string", "A notebook to run instead of `run`, relative to the file."),
     "parameters": Key("parameters", "Notebook parameters, injected after the 'parameters' cell."),
     "kernel": Key("string", "The notebook's kernel (default: its kernelspec)."),
@@ -143,6 +157,7 @@ KIND_SCHEMAS: dict[str, dict[str, Any]] = {
         ]
     },
     "parameters": {"type": "object", "propertyNames": {"pattern": ENV_NAME_PATTERN}},
+    "substeps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/subStep"}},
     "matrix": {
         "type": "object",
         "minProperties": 1,
@@ -192,14 +207,16 @@ def json_schema() -> dict[str, Any]:
         "$defs": {
             "step": _step_schema(STEP_KEYS),
             "listStep": _step_schema(LIST_STEP_KEYS),
+            "subStep": _object_schema(SUBSTEP_KEYS),
         },
     }
 
 
 def _step_schema(table: Mapping[str, Key]) -> dict[str, Any]:
-    """A step has exactly one of `run` and `notebook`; `parameters`/`kernel` need `notebook`."""
+    """A step has exactly one of `run`, `steps` and `notebook`; `parameters`/`kernel` need
+    `notebook`."""
     return {
         **_object_schema(table),
-        "oneOf": [{"required": ["run"]}, {"required": ["notebook"]}],
+        "oneOf": [{"required": ["run"]}, {"required": ["steps"]}, {"required": ["notebook"]}],
         "dependentRequired": {"parameters": ["notebook"], "kernel": ["notebook"]},
     }

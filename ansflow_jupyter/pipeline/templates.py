@@ -22,6 +22,22 @@ class Text:
 
 
 @dataclass(slots=True)
+class SubStepTemplate:
+    """One sub-step of a native step as written (`steps: [{name, run, ...}]`)."""
+
+    path: str
+    anchor: Node
+    run: Text
+    name: Text | None = None
+    condition: ParsedCondition | None = None
+    env: dict[str, Text] = field(default_factory=dict)
+    shell: str | None = None
+    continue_on_error: bool = False
+    working_directory: Text | None = None
+    timeout: float | None = None
+
+
+@dataclass(slots=True)
 class StepTemplate:
     """One step as written (before matrix expansion); fields are None when absent or invalid."""
 
@@ -46,6 +62,7 @@ class StepTemplate:
     kernel: Text | None = None
     # name -> a string to substitute (Text) or a YAML value kept as it is (number, list...)
     parameters: dict[str, Any] = field(default_factory=dict)
+    substeps: list[SubStepTemplate] | None = None  # `steps:` of a step (substeps.py)
 
 
 @dataclass(slots=True)

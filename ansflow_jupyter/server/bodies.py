@@ -33,6 +33,21 @@ _FIELDS: dict[str, _Check] = {
         "an integer >= 1",
     ),
     "failed_only": (lambda v: isinstance(v, bool), "a boolean"),
+    # Workflow files only (the manager refuses them for a native pipeline).
+    "job": (lambda v: isinstance(v, str) and 0 < len(v) <= 256, "a non-empty job id"),
+    "event": (
+        lambda v: isinstance(v, str) and 0 < len(v) <= 256 and v.isprintable(),
+        "a non-empty event name",
+    ),
+    "inputs": (
+        lambda v: (
+            isinstance(v, dict)
+            and len(v) <= MAX_ENV_VARS
+            and all(isinstance(k, str) and k and _scalar(x) for k, x in v.items())
+        ),
+        "an object of input names to strings, numbers or booleans",
+    ),
+    "strict": (lambda v: isinstance(v, bool), "a boolean"),
     "force": (
         lambda v: (
             isinstance(v, bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
@@ -40,6 +55,11 @@ _FIELDS: dict[str, _Check] = {
         "a boolean or a list of step ids",
     ),
 }
+
+
+def _scalar(value: Any) -> bool:
+    """A workflow input value: text, a number or a boolean (never null or a collection)."""
+    return isinstance(value, (str, int, float, bool))
 
 
 def parse_body(raw: bytes, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -72,7 +92,7 @@ def _check_unicode(name: str, value: Any) -> None:
     """JSON may carry lone surrogates (`\\ud800`), which no file, process or store takes."""
     texts = [value] if isinstance(value, str) else []
     if isinstance(value, dict):
-        texts = [t for pair in value.items() for t in pair]
+        texts = [t for pair in value.items() for t in pair if isinstance(t, str)]
     for text in texts:
         try:
             text.encode("utf-8")

@@ -12,6 +12,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from .. import run_options
 from ..errors import BadRequest
 from ..events import ExecutionStatus
 from .base import AnsFlowAPIHandler, NotFoundHandler
@@ -115,16 +116,26 @@ class ExecutionsHandler(_Handler):
     @web.authenticated
     @_authorized_to("execute")
     async def post(self) -> None:
-        """Start a pipeline from `{path}` or `{yaml}` (+ env, max_parallel); 201."""
-        body = await self.json_body("path", "yaml", "env", "max_parallel", "force")
+        """Start a pipeline from `{path}` or `{yaml}` (+ env, max_parallel, force; for a
+        workflow file job, event, inputs, strict); 201."""
+        body = await self.json_body(
+            "path", "yaml", "env", "max_parallel", "force", *run_options.WORKFLOW_FIELDS
+        )
         source = self.source(body)
         env = body.get("env")
+        workflow = run_options.workflow_from_body(body)
         # YAML text has no folder of its own: its working directories resolve in root_dir.
         spec = await asyncio.to_thread(
-            lambda: self.manager.load(**source, env=env, base_dir=Path(self.root_dir))
+            lambda: self.manager.load(
+                **source, env=env, base_dir=Path(self.root_dir), workflow=workflow
+            )
         )
         execution = await self.manager.start(
-            spec, env=env, max_parallel=body.get("max_parallel"), force=body.get("force", False)
+            spec,
+            env=env,
+            max_parallel=body.get("max_parallel"),
+            force=body.get("force", False),
+            workflow=workflow,
         )
         self.created(execution)
 

@@ -20,6 +20,8 @@ MAX_FILES = 2_000
 MAX_PIPELINE_BYTES = 1_000_000
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
 SUFFIXES = (".yml", ".yaml")
+#: The one hidden folder looked into: GitHub Actions workflows live in .github/workflows.
+WORKFLOWS = (".github", "workflows")
 
 
 class OutsideRoot(BadRequest):
@@ -64,7 +66,9 @@ def _candidate_files(root: Path) -> Iterator[Path]:
             dirnames[:] = []
         else:
             dirnames[:] = sorted(
-                d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS
+                d
+                for d in dirnames
+                if (not d.startswith(".") and d not in SKIP_DIRS) or _workflows(dirpath, d)
             )
         for name in sorted(filenames):
             scanned += 1
@@ -74,6 +78,13 @@ def _candidate_files(root: Path) -> Iterator[Path]:
                 file = Path(dirpath) / name
                 if _runnable(root, file):
                     yield file
+
+
+def _workflows(dirpath: str, name: str) -> bool:
+    """`.github`, and `workflows` inside it: the hidden folders worth scanning."""
+    if name == WORKFLOWS[0]:
+        return True
+    return name == WORKFLOWS[1] and Path(dirpath).name == WORKFLOWS[0]
 
 
 def _runnable(root: Path, file: Path) -> bool:

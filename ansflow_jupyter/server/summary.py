@@ -1,4 +1,5 @@
-"""What `GET pipelines` shows of a file (`{name, steps}`), read cheaply and cached.
+"""What `GET pipelines` shows of a file (`{name, steps}`; a GitHub Actions workflow:
+`{name, steps: job ids, kind: "workflow"}`), read cheaply and cached.
 
 Parsing every YAML file under the root with PyYAML's pure-Python loader took 239 s for
 20 files of 0.9 MB. Here a file is read as libyaml events (no Python object per node,
@@ -71,6 +72,8 @@ def pipeline_summary(file: Path, budget: Budget, max_bytes: int) -> Summary | No
     except OSError:
         return None
     summary = summarize(data.decode("utf-8", errors="replace"), complete=len(data) < head)
+    if summary is not None and not summary["name"]:
+        summary["name"] = file.name  # a workflow without `name:` shows its file name
     with _cache_lock:
         if len(_cache) >= CACHE_MAX:
             _cache.clear()
@@ -79,9 +82,12 @@ def pipeline_summary(file: Path, budget: Budget, max_bytes: int) -> Summary | No
 
 
 def summarize(text: str, complete: bool = True) -> Summary | None:
-    """Name and step ids from the event stream; a cut-off head keeps what it saw."""
+    """Name and step ids from the event stream; a cut-off head keeps what it saw. A
+    workflow (`on:` and `jobs:`, no `steps:`) lists its job ids; its name may be ''."""
     name: str | None = None
     steps: list[str] | None = None
+    jobs: list[str] | None = None
+    trigger = False
     events = _events(text)
     try:
         if not _expect_top_mapping(events):
@@ -97,11 +103,19 @@ def summarize(text: str, complete: bool = True) -> Summary | None:
             elif key_text == "steps" and isinstance(value, CollectionStartEvent):
                 steps = []
                 _step_ids(value, events, steps)
+            elif key_text == "jobs" and isinstance(value, MappingStartEvent):
+                jobs = []
+                _step_ids(value, events, jobs)
+            elif key_text == "on":
+                trigger = True
+                _skip(value, events)
             else:
                 _skip(value, events)
     except (StopIteration, yaml.YAMLError, RecursionError):
         if complete:
             return None  # the whole file was read and is not valid YAML
+    if steps is None and jobs is not None and trigger:
+        return {"name": name or "", "steps": jobs, "kind": "workflow"}
     if name is None or steps is None:
         return None
     return {"name": name, "steps": steps}

@@ -27,8 +27,8 @@ from sqlalchemy import (
 #: nullable columns): an older store is upgraded when opened (migrate.py), a newer one is
 #: refused with a clear error.
 #: 2: steps.needs, steps.continue_on_error; 3: owner liveness, cancel; 4: outputs, summaries;
-#: 5: artifacts, cache, step messages.
-SCHEMA_VERSION = 5
+#: 5: artifacts, cache, step messages; 6: executions.options.
+SCHEMA_VERSION = 6
 
 
 #: Every table of the store. Plain Core tables: the store never maps rows to objects, and
@@ -76,6 +76,9 @@ Execution = Table(
     Column("heartbeat_at", Float),
     # A cancel asked for by another process; the owner sees it and cancels the run.
     Column("cancel_requested_at", Float),
+    # How it was started (JSON: a workflow's job, event, inputs, strict; max_parallel), so
+    # a re-run repeats it. NULL: the defaults (and every run recorded before version 6).
+    Column("options", Text),
     Index("ix_executions_created_at", "created_at"),
     Index("ix_executions_pipeline_name", "pipeline_name"),
     Index("ix_executions_status", "status"),

@@ -119,10 +119,12 @@ class Store:
         owner: Owner | None = None,
         steps: Sequence[dict[str, Any]] = (),
         created_at: float | None = None,
+        options: str | None = None,
     ) -> Event:
         """Record a new pending execution and its pending steps; returns its seq-0 snapshot.
 
-        `steps` are dicts with at least `step_id` and `name`; `owner` defaults to this process.
+        `steps` are dicts with at least `step_id` and `name`; `owner` defaults to this process;
+        `options` is the JSON text of how it was started (kept for re-runs).
         """
         owner = owner or Owner.current()
         execution = {
@@ -145,6 +147,7 @@ class Store:
             "owner_create_time": owner.create_time,
             "heartbeat_at": time.time(),
             "cancel_requested_at": None,
+            "options": options,
         }
         rows = [new_step_row(execution_id, dict(s), i) for i, s in enumerate(steps, 1)]
         with self._write() as conn:

@@ -5,6 +5,8 @@ import type { ExecutionInfo } from '../widget/types';
 export interface PipelineFile {
   path: string;
   name: string;
+  /** `workflow`: a GitHub Actions workflow file (listed in its own group). */
+  kind: 'pipeline' | 'workflow';
 }
 
 /** The `GET pipelines` answer: a list of `{path, name, steps}`; throws on any other shape. */
@@ -13,11 +15,15 @@ export function parsePipelines(answer: unknown): PipelineFile[] {
     throw new Error('the pipelines endpoint did not answer a list');
   }
   return answer.map(item => {
-    const { path, name } = item as { path?: unknown; name?: unknown };
+    const { path, name, kind } = item as { path?: unknown; name?: unknown; kind?: unknown };
     if (typeof path !== 'string') {
       throw new Error('a pipeline without a path');
     }
-    return { path, name: typeof name === 'string' && name ? name : path };
+    return {
+      path,
+      name: typeof name === 'string' && name ? name : path,
+      kind: kind === 'workflow' ? 'workflow' : 'pipeline'
+    };
   });
 }
 

@@ -149,15 +149,17 @@ export class AnsFlowSidebar extends Widget {
       return;
     }
     // The pipeline's name first (what the executions list shows), its file below.
-    const rows = this.pipelines
-      .map(
-        p =>
-          `<tr><td class="af-grow" title="${escapeHtml(`${p.name}\n${p.path}`)}"><div class="af-pname">${escapeHtml(p.name)}</div>` +
-          `<div class="af-muted af-ppath">${escapeHtml(p.path)}</div></td>` +
-          `<td style="width:1%"><button data-run="${escapeHtml(p.path)}" aria-label="Run ${escapeHtml(p.name)}">Run</button></td></tr>`
-      )
-      .join('');
-    this.pipelinesNode.innerHTML = `<table><tbody>${rows}</tbody></table>`;
+    const row = (p: PipelineFile): string =>
+      `<tr><td class="af-grow" title="${escapeHtml(`${p.name}\n${p.path}`)}"><div class="af-pname">${escapeHtml(p.name)}</div>` +
+      `<div class="af-muted af-ppath">${escapeHtml(p.path)}</div></td>` +
+      `<td style="width:1%"><button data-run="${escapeHtml(p.path)}" aria-label="Run ${escapeHtml(p.name)}">Run</button></td></tr>`;
+    const native = this.pipelines.filter(p => p.kind !== 'workflow').map(row);
+    const workflows = this.pipelines.filter(p => p.kind === 'workflow').map(row);
+    // GitHub Actions workflows in their own group, after the native pipelines.
+    const group = workflows.length
+      ? `<tr><td colspan="2" class="af-muted af-group">GitHub Actions workflows</td></tr>${workflows.join('')}`
+      : '';
+    this.pipelinesNode.innerHTML = `<table><tbody>${native.join('')}${group}</tbody></table>`;
   }
 
   private async onPipelineClick(ev: MouseEvent): Promise<void> {

@@ -98,9 +98,11 @@ describe('search counter', () => {
 describe('sidebar helpers', () => {
   it('lists pipelines by name, dates other days, filters executions', async () => {
     const { parsePipelines, formatWhen, filterExecutions } = await import('../src/executions');
-    assert.deepEqual(parsePipelines([{ path: 'ci/a.yml', name: 'CI', steps: 3 }, { path: 'b.yml' }]), [
-      { path: 'ci/a.yml', name: 'CI' },
-      { path: 'b.yml', name: 'b.yml' }
+    const workflow = { path: '.github/workflows/t.yml', name: 'Tests', steps: ['test'], kind: 'workflow' };
+    assert.deepEqual(parsePipelines([{ path: 'ci/a.yml', name: 'CI', steps: 3 }, { path: 'b.yml' }, workflow]), [
+      { path: 'ci/a.yml', name: 'CI', kind: 'pipeline' },
+      { path: 'b.yml', name: 'b.yml', kind: 'pipeline' },
+      { path: '.github/workflows/t.yml', name: 'Tests', kind: 'workflow' }
     ]);
     assert.throws(() => parsePipelines({ pipelines: [] }), /list/);
     const now = new Date(2026, 10, 30, 15, 0);

@@ -78,7 +78,11 @@ def test_schema_lists_every_key_of_the_tables() -> None:
     assert set(schema["$defs"]["step"]["properties"]) == set(STEP_KEYS)
     assert schema["required"] == ["name", "steps"]
     assert schema["$defs"]["step"]["required"] == []
-    assert schema["$defs"]["step"]["oneOf"] == [{"required": ["run"]}, {"required": ["notebook"]}]
+    assert schema["$defs"]["step"]["oneOf"] == [
+        {"required": ["run"]},
+        {"required": ["steps"]},
+        {"required": ["notebook"]},
+    ]
 
 
 def test_every_kind_has_a_schema_and_a_converter() -> None:

@@ -7,6 +7,13 @@ PipelineSpec; its `substeps` are the job's steps, run in order by engine/jobrunn
 from .context import CONTEXTS
 from .evaluate import job_needs
 from .loader import is_workflow, load_workflow
-from .options import WorkflowOptions
+from .options import WorkflowOptions, is_workflow_spec
 
-__all__ = ["CONTEXTS", "WorkflowOptions", "is_workflow", "job_needs", "load_workflow"]
+__all__ = [
+    "CONTEXTS",
+    "WorkflowOptions",
+    "is_workflow",
+    "is_workflow_spec",
+    "job_needs",
+    "load_workflow",
+]

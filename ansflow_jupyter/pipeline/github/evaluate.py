@@ -57,11 +57,12 @@ def static_value(raw: Any, contexts: Mapping[str, Any]) -> Any:
 
 def job_needs(needs: Mapping[str, Any], legs: Mapping[str, str]) -> dict[str, Any]:
     """`needs` keyed by job id: a matrix job's legs merged (last leg's outputs win, any
-    failed leg makes the result `failure`)."""
+    failed leg makes the result `failure`). The jobs of a called workflow (`caller/job`)
+    are keyed by their own id: job ids never hold a `/`."""
     merged: dict[str, dict[str, Any]] = {}
     rank = {"failure": 3, "cancelled": 2, "success": 1, "skipped": 0}
     for leg_id, value in needs.items():
-        job = legs.get(leg_id, leg_id)
+        job = legs.get(leg_id, leg_id).rsplit("/", 1)[-1]
         if not isinstance(value, Mapping):
             continue
         entry = merged.setdefault(job, {"result": "skipped", "outputs": {}})

@@ -94,12 +94,17 @@ class Job:
         strategy = child(self.node, "strategy")
         fail_fast = static_value(plain(child(strategy, "fail-fast") or _TRUE), ctx)
         fail_fast = fail_fast is not False and fail_fast != "false"
-        max_parallel = text_of(child(strategy, "max-parallel"))
+        written = static_value(plain(child(strategy, "max-parallel") or _NULL), ctx)
+        limit = _positive(written)
+        if written is not None and limit is None:
+            where = child(strategy, "max-parallel") or self.node
+            path = f"{self.path}.strategy.max-parallel"
+            self.rep.at(where, path, f"max-parallel must be a positive integer, not {written!r}")
         ctx["strategy"] = {
             "fail-fast": fail_fast,
             "job-index": index,
             "job-total": total,
-            "max-parallel": int(max_parallel) if max_parallel.isdigit() else total,
+            "max-parallel": limit or total,
         }
         ctx["job"] = {"status": "success"}
         skip, note = self._skip(ctx)
@@ -131,6 +136,8 @@ class Job:
             "contexts": ctx,
             "notes": self.notes,
             "fail_fast": fail_fast and total > 1,
+            # At most this many legs at once (the executor counts them per job).
+            "max_parallel": limit if limit is not None and limit < total else None,
         }
         return StepSpec(
             id=leg_id,
@@ -160,8 +167,12 @@ class Job:
         if child(self.node, "services") is not None or child(self.node, "container") is not None:
             return "needs-container", "the job needs `services` or `container` (Docker)"
         uses = text_of(child(self.node, "uses"))
-        if uses:
-            return "unsupported-action", f"reusable workflow {uses} is not supported yet"
+        if uses:  # a local one is a Call (reuse.py): this is another repository's
+            note = f"reusable workflow {uses} is in another repository (not fetched)"
+            if self.options.strict:
+                where = child(self.node, "uses") or self.node
+                self.rep.at(where, f"{self.path}.uses", f"{note} (--strict)")
+            return "unsupported-action", note
         runs_on = plain(child(self.node, "runs-on") or _NULL)
         labels = runs_on if isinstance(runs_on, list) else [runs_on]
         if isinstance(runs_on, Mapping):
@@ -232,6 +243,14 @@ class Job:
 _NULL = ScalarNode("tag:yaml.org,2002:null", "")
 _NO_RETRY = RetrySpec()
 _TRUE = ScalarNode("tag:yaml.org,2002:bool", "true")
+
+
+def _positive(value: Any) -> int | None:
+    """A positive integer written as a number or its text, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    text_ = str(value).strip()
+    return int(text_) if text_.isdigit() and int(text_) > 0 else None
 
 
 def _runner_env(job_id: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from .job import Job
 from .matrix import expand, text
 from .nodes import child, env_mapping, items, plain, text_of, want_mapping
 from .options import WorkflowOptions
+from .reuse import Call, Level
 
 #: The one leg of a matrix computed at run time (from needs outputs): not supported yet.
 _DYNAMIC = "\0dynamic"
@@ -57,41 +58,18 @@ def load_workflow(
         where = jobs_node if jobs_node is not None else root
         rep.at(where, "jobs", "jobs must be a mapping of job ids to jobs")
         return None
-    job_ids = [name for name, _, _ in items(jobs_node)]
-    legs_of: dict[str, list[str]] = {}
-    leg_job: dict[str, str] = {}
-    pending: list[tuple[str, Node, list[dict[str, Any]]]] = []
-    dynamic: set[str] = set()
-    for job_id, _, job in items(jobs_node):
-        if not want_mapping(job, f"jobs.{job_id}", rep):
-            continue
-        legs = _legs(job, f"jobs.{job_id}", contexts, rep)
-        if legs and _DYNAMIC in legs[0]:
-            legs = [{}]
-            dynamic.add(job_id)
-        ids = [expanded_id(job_id, {k: text(v) for k, v in leg.items()}) for leg in legs]
-        legs_of[job_id] = ids
-        leg_job.update(dict.fromkeys(ids, job_id))
-        pending.append((job_id, job, legs))
-    needs_of = {job_id: _needs(job, job_id, job_ids, rep) for job_id, job, _ in pending}
-    _check_cycles(needs_of, rep, jobs_node)
-    selected = _selected(options.job, needs_of, rep, jobs_node)
-    defaults = child(child(root, "defaults"), "run")
+    level = Level(
+        rep=rep,
+        repo=repo,
+        contexts=contexts,
+        workflow_env=workflow_env,
+        defaults=child(child(root, "defaults"), "run"),
+        options=options,
+        overrides=overrides,
+        chain=(str(Path(path).resolve()),) if path else (),
+    )
     steps: dict[str, StepSpec] = {}
-    for job_id, job, legs in pending:
-        if selected is not None and job_id not in selected:
-            continue
-        ctx = dict(contexts, env={**workflow_env})
-        built = Job(job_id, job, rep, options, ctx, defaults, workflow_env, overrides)
-        built.repo = repo
-        if job_id in dynamic:
-            built.dynamic = (
-                "its matrix is computed at run time (from needs outputs): not supported yet"
-            )
-        needs = tuple(leg for need in needs_of[job_id] for leg in legs_of.get(need, []))
-        for index, leg in enumerate(legs):
-            spec = built.leg(leg, legs_of[job_id][index], needs, leg_job, len(legs), index)
-            steps[spec.id] = spec
+    build_jobs(level, jobs_node, steps)
     if rep.failed:
         return None
     return PipelineSpec(
@@ -104,6 +82,62 @@ def load_workflow(
         path=path,
         base_dir=repo,
     )
+
+
+def build_jobs(level: Level, jobs_node: MappingNode, steps: dict[str, StepSpec]) -> None:
+    """Add the nodes of every job of one workflow file (and of the workflows it calls)."""
+    rep = level.rep
+    job_ids = [name for name, _, _ in items(jobs_node)]
+    legs_of: dict[str, list[str]] = {}
+    leg_job: dict[str, str] = {}
+    pending: list[tuple[str, Node, list[dict[str, Any]]]] = []
+    dynamic: set[str] = set()
+    for job_id, _, job in items(jobs_node):
+        if not want_mapping(job, f"jobs.{job_id}", rep):
+            continue
+        legs = _legs(job, f"jobs.{job_id}", level.contexts, rep)
+        if legs and _DYNAMIC in legs[0]:
+            legs = [{}]
+            dynamic.add(job_id)
+        ids = [
+            level.prefix + expanded_id(job_id, {k: text(v) for k, v in leg.items()}) for leg in legs
+        ]
+        legs_of[job_id] = ids
+        leg_job.update(dict.fromkeys(ids, level.prefix + job_id))
+        pending.append((job_id, job, legs))
+    needs_of = {job_id: _needs(job, job_id, job_ids, rep) for job_id, job, _ in pending}
+    _check_cycles(needs_of, rep, jobs_node)
+    selected = _selected(level.options.job, needs_of, rep, jobs_node) if not level.prefix else None
+    for job_id, job, legs in pending:
+        if selected is not None and job_id not in selected:
+            continue
+        needs = tuple(leg for need in needs_of[job_id] for leg in legs_of.get(need, []))
+        first = not needs_of[job_id]  # the caller's needs and `if:` apply to these
+        if first:
+            needs = level.needs + needs
+        if text_of(child(job, "uses")).startswith("./") and job_id not in dynamic:
+            call = Call(level, job_id, job, legs, legs_of[job_id], needs, leg_job)
+            call.build(steps, build_jobs)
+            continue
+        ctx = dict(level.contexts, env={**level.workflow_env})
+        built = Job(
+            job_id,
+            job,
+            rep,
+            level.options,
+            ctx,
+            level.defaults,
+            level.workflow_env,
+            level.overrides,
+        )
+        built.repo = level.repo
+        if job_id in dynamic:
+            built.dynamic = (
+                "its matrix is computed at run time (from needs outputs): not supported yet"
+            )
+        for index, leg in enumerate(legs):
+            spec = built.leg(leg, legs_of[job_id][index], needs, leg_job, len(legs), index)
+            steps[spec.id] = level.adopt(spec, job_id, first)
 
 
 def _inputs(on: Node | None, options: WorkflowOptions) -> dict[str, Any]:
