@@ -11,7 +11,7 @@ from .errors import SpecError, SpecIssue
 from .expand import build_steps, check_size, expansions
 from .github import WorkflowOptions, is_workflow, load_workflow
 from .graph import resolve_needs
-from .notebooks import check_notebooks, notebook_pipeline
+from .notebooks import check_notebook_file, check_notebooks, notebook_pipeline
 from .source import MAX_BYTES, Reporter, compose, decode
 from .spec import PipelineSpec
 
@@ -50,6 +50,7 @@ def load_pipeline_file(
     VALUE text) typed as papermill's `-p` types them."""
     file = Path(path)
     if file.suffix == ".ipynb":
+        check_notebook_file(str(path))
         text = notebook_pipeline(str(file), parameters)
         return load_pipeline(text, path=str(path), base_dir=file.resolve().parent, env=env)
     try:

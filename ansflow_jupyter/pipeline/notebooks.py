@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import SpecError, SpecIssue
 from .source import Reporter
 from .templates import StepTemplate, join
 
@@ -54,6 +55,29 @@ def check_notebooks(steps: Sequence[StepTemplate], base_dir: Path, rep: Reporter
             path = join(step.path, "kernel") if step.kernel else text.path
             installed = ", ".join(sorted(known)) or "none"
             rep.at(where.node, path, f"unknown kernel '{kernel}' (installed: {installed})")
+
+
+def check_notebook_file(path: str) -> None:
+    """Raise a SpecError located in the notebook itself (its JSON line and column) when
+    `ansflow run NB.ipynb` names a missing file or one that is not a notebook; the checks
+    of the one-step pipeline built around it could only point at that generated YAML."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_CHECK_BYTES:
+            return
+        nb = json.loads(file.read_bytes())
+    except FileNotFoundError:
+        raise SpecError([SpecIssue(f"notebook not found: {file}", 0, 0, "", path)]) from None
+    except OSError as exc:
+        message = f"cannot read notebook {file}: {exc.strerror or exc}"
+        raise SpecError([SpecIssue(message, 0, 0, "", path)]) from None
+    except json.JSONDecodeError as exc:
+        issue = SpecIssue(f"not a valid notebook: {exc.msg}", exc.lineno, exc.colno, "", path)
+        raise SpecError([issue]) from None
+    except ValueError as exc:  # not UTF-8
+        raise SpecError([SpecIssue(f"not a valid notebook: {exc}", 0, 0, "", path)]) from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise SpecError([SpecIssue("not a valid notebook: no cells", 1, 1, "cells", path)])
 
 
 def _value(text: str) -> object:
