@@ -13,6 +13,7 @@ import { applyEvents, createState, resetState, type ViewState } from './reducer'
 import { categoryOf, reasonWords, stepLabel } from './status';
 import { StepData } from './stepdata';
 import { StepsPane } from './stepspane';
+import { Splitter } from './split';
 import { summaryBundle } from './summary';
 import { injectStyle } from './style';
 import type { ConnectionState } from './transport';
@@ -26,6 +27,8 @@ export interface ViewOptions {
   maxLines?: number;
   /** Called once per execution when it has ended, with its text/plain and text/html summary. */
   onFinished?: (summary: { 'text/plain': string; 'text/html': string }) => void;
+  /** Which kind of view this is: the graph/log split is remembered per kind. */
+  layoutKey?: string;
 }
 
 /** Lines of history fetched per step when the view joins a running or old execution. */
@@ -111,7 +114,8 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     },
     requestRender
   });
-  body.append(stepsPane.node, logPanel.node);
+  const split = new Splitter(stepsPane.node, `ansflow.split.${options.layoutKey ?? 'notebook'}`);
+  body.append(stepsPane.node, split.node, logPanel.node);
   root.append(header.node, header.message, body);
   el.replaceChildren(root);
 
