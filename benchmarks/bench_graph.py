@@ -132,7 +132,7 @@ def pipeline_steps(n: int, seed: int = 7) -> list[dict[str, Any]]:
 class Quiet(http.server.SimpleHTTPRequestHandler):
     """A static file handler that does not log every request."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Nothing: the benchmark prints its own lines."""
 
 
