@@ -186,3 +186,22 @@ describe('split between graph and log', () => {
     assert.equal(new Splitter(container(), 'ansflow.split.test').value, null);
   });
 });
+
+describe('matrix legs from a server without template_id', () => {
+  it('groups legs by their expanded ids', () => {
+    const steps: StepInfo[] = [
+      { step_id: 'build' },
+      { step_id: 'test[python=3.11,os=linux]', needs: ['build'] },
+      { step_id: 'test[python=3.12,os=linux]', needs: ['build'] },
+      { step_id: 'odd[name]' }
+    ];
+    const nodes = graphNodes(steps, new Set(), new Set(), null);
+    assert.deepEqual(
+      nodes.map(n => n.id),
+      ['build', groupNodeId('test'), 'odd[name]']
+    );
+    const group = nodes[1];
+    assert.ok(group.kind === 'group');
+    assert.equal(group.group.values, 'python=3.11 os=linux, python=3.12 os=linux');
+  });
+});

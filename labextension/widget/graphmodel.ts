@@ -26,14 +26,35 @@ export type GraphNode =
 /** Node id of a group (never a valid step id: step ids have no spaces). */
 export const groupNodeId = (templateId: string): string => `group ${templateId}`;
 
+const LEG_ID = /^(.+)\[([^=\],]+=[^\],]*(?:,[^=\],]+=[^\],]*)*)\]$/;
+
+/**
+ * A matrix leg's template id and values: the step's `template_id`/`matrix` fields, or,
+ * from a server that does not send them, its expanded id `tests[python=3.11,os=linux]`.
+ */
+export function legOf(step: StepInfo): { template: string; matrix: Record<string, string> } | null {
+  if (step.template_id) {
+    return step.template_id === step.step_id ? null : { template: step.template_id, matrix: step.matrix ?? {} };
+  }
+  const m = LEG_ID.exec(step.step_id);
+  if (!m) return null;
+  const matrix: Record<string, string> = {};
+  for (const kv of m[2].split(',')) {
+    const at = kv.indexOf('=');
+    matrix[kv.slice(0, at)] = kv.slice(at + 1);
+  }
+  return { template: m[1], matrix };
+}
+
 /** Groups of two or more legs sharing a template id, in file order. */
 export function matrixGroups(steps: readonly StepInfo[]): Map<string, StepInfo[]> {
   const groups = new Map<string, StepInfo[]>();
   for (const step of steps) {
-    if (step.template_id && step.template_id !== step.step_id) {
-      const legs = groups.get(step.template_id) ?? [];
+    const leg = legOf(step);
+    if (leg) {
+      const legs = groups.get(leg.template) ?? [];
       legs.push(step);
-      groups.set(step.template_id, legs);
+      groups.set(leg.template, legs);
     }
   }
   for (const [id, legs] of groups) {
@@ -64,13 +85,14 @@ function groupInfo(id: string, legs: StepInfo[]): GroupInfo {
   for (const leg of legs) counts.set(categoryOf(leg), (counts.get(categoryOf(leg)) ?? 0) + 1);
   const parts = [...counts].map(([c, n]) => `${n} ${CATEGORY_LABEL[c]}`);
   const values = legs
-    .map(leg =>
-      leg.matrix && Object.keys(leg.matrix).length
-        ? Object.entries(leg.matrix)
+    .map(leg => {
+      const matrix = legOf(leg)?.matrix ?? {};
+      return Object.keys(matrix).length
+        ? Object.entries(matrix)
             .map(([k, v]) => `${k}=${v}`)
             .join(' ')
-        : leg.step_id
-    )
+        : leg.step_id;
+    })
     .join(', ');
   const first = legs[0].name || legs[0].step_id;
   const label = first.replace(/\s*(\[[^\]]*\]|\([^)]*\))$/, '') || id;
@@ -93,8 +115,10 @@ export function graphNodes(
     if (expanded.has(id) || (!folded.has(id) && legs.some(leg => leg.step_id === selected))) open.add(id);
   }
   // A folded leg's edges go to its group node.
+  const templateOf = new Map<string, string>();
+  for (const [t, legs] of groups) for (const leg of legs) templateOf.set(leg.step_id, t);
   const nodeOf = (stepId: string, step?: StepInfo): string => {
-    const t = step?.template_id;
+    const t = step ? templateOf.get(step.step_id) : undefined;
     return t && groups.has(t) && !open.has(t) ? groupNodeId(t) : stepId;
   };
   const byId = new Map(steps.map(s => [s.step_id, s]));
@@ -109,7 +133,7 @@ export function graphNodes(
   const nodes: GraphNode[] = [];
   const emitted = new Set<string>();
   for (const step of steps) {
-    const t = step.template_id;
+    const t = templateOf.get(step.step_id);
     const legs = t ? groups.get(t) : undefined;
     if (!t || !legs) {
       nodes.push({ kind: 'step', id: step.step_id, step, needs: mapNeeds(step.needs ?? [], step.step_id) });

@@ -68,7 +68,7 @@ export class GraphView {
     this.zoom.setSize(graph.width, graph.height);
     if (focusKey) {
       const again = Array.from(this.zoom.canvas.querySelectorAll<SVGElement>(NODES)).find(n => attrKey(n) === focusKey);
-      again?.focus();
+      again?.focus({ preventScroll: true });
     }
   }
 
@@ -99,7 +99,7 @@ export class GraphView {
       ev.stopPropagation();
       const all = Array.from(this.zoom.canvas.querySelectorAll<SVGElement>(NODES));
       const i = all.indexOf(target as SVGElement);
-      all[i + (ev.key === 'ArrowDown' || ev.key === 'ArrowRight' ? 1 : -1)]?.focus();
+      all[i + (ev.key === 'ArrowDown' || ev.key === 'ArrowRight' ? 1 : -1)]?.focus({ preventScroll: true });
     }
   }
 

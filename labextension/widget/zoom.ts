@@ -64,6 +64,14 @@ export class ZoomView {
       true
     );
     this.node.addEventListener('keydown', ev => this.onKey(ev));
+    // The browser scrolls even an overflow:hidden box to show a focused node: turn that
+    // into a pan, or the offsets and what is drawn would disagree.
+    this.node.addEventListener('scroll', () => {
+      const { scrollLeft, scrollTop } = this.node;
+      if (!scrollLeft && !scrollTop) return;
+      this.node.scrollLeft = this.node.scrollTop = 0;
+      this.panBy(-scrollLeft, -scrollTop);
+    });
     // Keyboard focus on a node outside the view brings it in.
     this.node.addEventListener('focusin', ev => {
       if (ev.target !== this.node) this.reveal(ev.target as Element);
