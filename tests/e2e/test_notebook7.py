@@ -1,5 +1,6 @@
 """The widget in Jupyter Notebook 7 (`jupyter notebook`), one page: a live run, then the
-saved output re-hydrated from disk by a fresh page with no kernel that saw the widget."""
+saved output re-hydrated from disk by a fresh page with no kernel that saw the widget, and
+the cell's runs (re-runs) still listed after a reload."""
 
 from __future__ import annotations
 
@@ -125,3 +126,36 @@ def test_widget_and_rehydrated_output_in_notebook_7(
         timeout=30_000,
     )
     page.screenshot(path=str(screenshots / "notebook7-rehydrated.png"))
+
+    # Re-run from the re-hydrated view, save, reload: the runs selector lists both runs of
+    # this cell, and picking the first loads it from the server.
+    page.locator(f"{WIDGET} button", has_text="Re-run").first.click()
+    page.wait_for_function(
+        f"() => {{ const id = document.querySelector('{WIDGET} .af-id')?.textContent;"
+        f" return id && !'{execution}'.startsWith(id); }}",
+        timeout=30_000,
+    )
+    page.locator(f"{WIDGET} .af-badge").first.filter(has_text="success").wait_for(timeout=90_000)
+    page.locator(".jp-Cell .jp-InputPrompt").first.click()
+    save(page)
+    entry = json.loads((nb7.root / name).read_text())["cells"][0]["outputs"][0]["data"]
+    second = entry[EXECUTION_MIME]["execution_id"]
+    assert entry[EXECUTION_MIME]["runs"] == [execution, second]
+    page.goto("about:blank")
+    page.goto(nb7.page(name))
+    page.locator(f"{WIDGET} .af-badge").first.filter(has_text="success").wait_for(timeout=60_000)
+    runs = page.locator(f"{WIDGET} .af-runs").first
+    assert runs.is_visible()
+    assert runs.evaluate("s => [...s.options].map(o => o.value)") == [execution, second]
+    assert runs.input_value() == second
+    runs.select_option(execution)
+    page.wait_for_function(
+        f"() => '{execution}'.startsWith(document.querySelector('{WIDGET} .af-id')?.textContent)",
+        timeout=30_000,
+    )
+    page.locator(f"{WIDGET} .af-badge").first.filter(has_text="success").wait_for(timeout=30_000)
+    page.wait_for_function(
+        f"() => document.querySelector('{WIDGET} .af-rows')?.innerText"
+        ".includes('Verified deployment on Python 3.12')",
+        timeout=30_000,
+    )
