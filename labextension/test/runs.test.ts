@@ -34,3 +34,15 @@ describe('runs of a cell across reloads', () => {
     assert.deepEqual(runsOf(null), []);
   });
 });
+
+describe('REST answers typed from openapi.yaml', () => {
+  it('takes the new execution from a POST executions answer and refuses one without it', async () => {
+    const { parseStarted } = await import('../src/executions');
+    assert.deepEqual(parseStarted({ execution_id: 'abc', pipeline_name: 'CI', status: 'pending' }), {
+      execution_id: 'abc',
+      pipeline_name: 'CI'
+    });
+    assert.throws(() => parseStarted({ id: 'abc' }), /execution id/);
+    assert.throws(() => parseStarted(null), /execution id/);
+  });
+});

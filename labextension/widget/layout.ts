@@ -248,7 +248,7 @@ function placeY(layers: Slot[][]): void {
       for (let i = slots.length - 1; i >= 0; i--) {
         if (Number.isNaN(wants[i])) {
           const next = slots[i + 1];
-          wants[i] = next && next.group && next.group === slots[i].group ? wants[i + 1] - slots[i].size : slots[i].y;
+          wants[i] = next?.group && next.group === slots[i].group ? wants[i + 1] - slots[i].size : slots[i].y;
         }
       }
       fitInOrder(slots, wants);
