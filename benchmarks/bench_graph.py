@@ -234,7 +234,9 @@ def main() -> int:
             print(
                 f"pan (drag): {pan[0]:.0f} fps, p95 frame {pan[1]:.1f} ms; "
                 f"zoom (Ctrl+wheel): {zoom[0]:.0f} fps, p95 frame {zoom[1]:.1f} ms; "
-                f"baseline idle page: {idle[0]:.0f} fps, p95 {idle[1]:.1f} ms; goal 60 fps"
+                f"baseline idle page: {idle[0]:.0f} fps, p95 {idle[1]:.1f} ms; "
+                f"ratio pan/idle {pan[0] / max(idle[0], 1):.2f}, "
+                f"zoom/idle {zoom[0] / max(idle[0], 1):.2f}; goal 60 fps"
             )
             if args.screenshot:
                 page.locator(".ansflow-widget").screenshot(path=str(args.screenshot))

@@ -204,18 +204,23 @@ function groupTogether(slots: Slot[], key: (s: Slot) => number): void {
 export function crossings(layers: Slot[][]): number {
   let total = 0;
   for (let l = 0; l + 1 < layers.length; l++) {
-    const pairs: Array<[number, number]> = [];
-    for (const s of layers[l]) for (const t of s.succs) pairs.push([s.pos, t.pos]);
-    pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const width = layers[l + 1].length + 1;
+    let n = 0;
+    for (const s of layers[l]) n += s.succs.length;
+    // Each edge as one number (source position major, target minor): a typed-array sort.
+    const keys = new Float64Array(n);
+    let k = 0;
+    for (const s of layers[l]) for (const t of s.succs) keys[k++] = s.pos * width + t.pos;
+    keys.sort();
     // Inversions of the target positions, counted with a Fenwick tree: O(E log V).
-    const size = layers[l + 1].length + 1;
-    const tree = new Array<number>(size + 1).fill(0);
-    pairs.forEach(([, t], seen) => {
+    const tree = new Int32Array(width + 1);
+    for (let seen = 0; seen < n; seen++) {
+      const t = keys[seen] % width;
       let notAfter = 0;
       for (let i = t + 1; i > 0; i -= i & -i) notAfter += tree[i];
       total += seen - notAfter;
-      for (let i = t + 1; i <= size; i += i & -i) tree[i]++;
-    });
+      for (let i = t + 1; i <= width; i += i & -i) tree[i]++;
+    }
   }
   return total;
 }

@@ -34,6 +34,7 @@ export class ZoomView {
   private viewHeight = -1;
   private clientHeight = 0;
   private frame = 0;
+  private settle: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     /** Height the viewport may take at most (the graph's share of the split). */
@@ -159,6 +160,7 @@ export class ZoomView {
 
   dispose(): void {
     if (this.frame) cancelAnimationFrame(this.frame);
+    clearTimeout(this.settle);
     this.resize?.disconnect();
   }
 
@@ -196,7 +198,20 @@ export class ZoomView {
     this.clientHeight = this.node.clientHeight;
   }
 
+  /**
+   * A gesture is going on: keep the content on its own compositor layer until it has been
+   * still for a moment (then it is drawn sharp again at the new scale).
+   */
+  private moving(): void {
+    this.node.classList.add('af-panning');
+    clearTimeout(this.settle);
+    this.settle = setTimeout(() => {
+      if (!this.drag?.moved) this.node.classList.remove('af-panning');
+    }, 200);
+  }
+
   private onWheel(ev: WheelEvent): void {
+    this.moving();
     const unit = ev.deltaMode === 1 ? 16 : ev.deltaMode === 2 ? this.node.clientHeight : 1;
     const rect = this.node.getBoundingClientRect();
     if (ev.ctrlKey || ev.metaKey) {
@@ -227,6 +242,7 @@ export class ZoomView {
     if (!this.pointers.has(ev.pointerId)) return;
     this.pointers.set(ev.pointerId, [ev.clientX, ev.clientY]);
     if (this.pinch && this.pointers.size === 2) {
+      this.moving();
       const [a, b] = [...this.pointers.values()];
       const rect = this.node.getBoundingClientRect();
       const target = (this.pinch.scale * Math.hypot(a[0] - b[0], a[1] - b[1])) / this.pinch.dist;
