@@ -45,7 +45,7 @@ export class GraphView {
       this.level,
       button('+', 'Zoom in (+)', () => this.zoom.zoomBy(1.25)),
       button('Fit', 'Fit the whole graph (0)', () => this.zoom.fit()),
-      button('↔', 'Fit the width', () => this.zoom.fitWidth())
+      button('↔', 'Automatic size: fit, never below 60 %', () => this.zoom.autoFit())
     );
     this.node.append(tools, this.zoom.node);
     this.zoom.node.addEventListener('click', ev => {

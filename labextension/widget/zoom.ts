@@ -1,8 +1,8 @@
 /**
  * A pan and zoom viewport for the DAG. The content is moved with one CSS transform, so a
  * drag or a zoom never re-lays out or re-renders the graph (60 fps on 200 steps). Until
- * the user zooms or pans, the content fits the pane's width (not below MIN_FIT, where
- * the text stops being readable: the rest pans).
+ * the user zooms or pans, the content fits the pane (not below MIN_FIT, where the text
+ * stops being readable: the rest pans).
  */
 
 const MIN_SCALE = 0.1;
@@ -84,7 +84,7 @@ export class ZoomView {
             const w = this.viewWidth;
             if (w === this.lastViewWidth && this.fitted) return;
             this.lastViewWidth = w;
-            if (!this.touched || !this.fitted) this.fitWidth(false);
+            if (!this.touched || !this.fitted) this.autoFit(false);
             else this.apply();
           })
         : null;
@@ -95,16 +95,21 @@ export class ZoomView {
   setSize(width: number, height: number): void {
     this.width = width;
     this.height = height;
-    if (!this.touched || !this.fitted) this.fitWidth(false);
+    if (!this.touched || !this.fitted) this.autoFit(false);
     else this.apply();
   }
 
-  /** Fit the width (between MIN_FIT and 100 %), top left. */
-  fitWidth(user = true): void {
+  /**
+   * The automatic size: the whole graph when it fits between MIN_FIT and 100 %, else
+   * MIN_FIT (the rest pans), top left. `user`: the user asked for it, so it is kept.
+   */
+  autoFit(user = true): void {
     this.measure();
     const vw = this.viewWidth;
+    const vh = this.room();
     this.fitted = vw > 0;
-    this.scale = vw > 0 && this.width > 0 ? clamp(vw / this.width, MIN_FIT, 1) : 1;
+    const want = Math.min(vw / this.width, vh > 0 ? vh / this.height : Number.POSITIVE_INFINITY);
+    this.scale = vw > 0 && this.width > 0 ? clamp(want, MIN_FIT, 1) : 1;
     this.tx = 0;
     this.ty = 0;
     if (user) this.touched = false;
