@@ -155,7 +155,7 @@ describe('graph view', () => {
     view.render(forty(), null, 0);
     const zoom = (): number => view.zoom.scale;
     const before = zoom();
-    (view.node.querySelector('button[aria-label^="Zoom in"]') as HTMLButtonElement).click();
+    (view.tools.querySelector('button[aria-label^="Zoom in"]') as HTMLButtonElement).click();
     assert.ok(zoom() > before);
     view.zoom.node.dispatchEvent(new KeyboardEvent('keydown', { key: '-', bubbles: true }));
     assert.ok(Math.abs(zoom() - before) < 1e-9, 'minus undoes plus');

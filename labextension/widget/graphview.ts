@@ -11,6 +11,8 @@ const NODES = '[data-step], [data-group]';
 export class GraphView {
   readonly node = document.createElement('div');
   readonly zoom: ZoomView;
+  /** The − / % / + / Fit / ↔ buttons: the steps pane puts them in its tab row. */
+  readonly tools = document.createElement('div');
   private readonly level = document.createElement('span');
   /** Groups the user opened, and groups they folded while a leg of it was selected. */
   private readonly expanded = new Set<string>();
@@ -24,7 +26,7 @@ export class GraphView {
         this.level.textContent = `${Math.round(this.zoom.scale * 100)}%`;
       }
     );
-    const tools = document.createElement('div');
+    const tools = this.tools;
     tools.className = 'af-gtools';
     const button = (text: string, label: string, act: () => void): HTMLButtonElement => {
       const b = document.createElement('button');
@@ -47,7 +49,7 @@ export class GraphView {
       button('Fit', 'Fit the whole graph (0)', () => this.zoom.fit()),
       button('↔', 'Automatic size: fit, never below 60 %', () => this.zoom.autoFit())
     );
-    this.node.append(tools, this.zoom.node);
+    this.node.append(this.zoom.node);
     this.zoom.node.addEventListener('click', ev => {
       const group = (ev.target as Element).closest?.('[data-group]');
       if (group) {

@@ -40,9 +40,9 @@ export class StepsPane {
         onTab();
       };
     }
-    tabs.append(this.graphTab, this.stepsTab);
     this.pane.className = 'af-pane';
     this.graph = new GraphView(onTab);
+    tabs.append(this.graphTab, this.stepsTab, this.graph.tools);
     this.node.append(tabs, this.pane);
     this.pane.onclick = ev => {
       const id = (ev.target as Element).closest('[data-step]')?.getAttribute('data-step');
@@ -69,6 +69,7 @@ export class StepsPane {
     const graphable = steps.length <= GRAPH_MAX_STEPS;
     this.graphTab.style.display = graphable ? '' : 'none';
     const showGraph = graphable && this.ui.tab === 'graph';
+    this.graph.tools.hidden = !showGraph || steps.length === 0;
     this.graphTab.className = showGraph ? 'af-on' : '';
     this.stepsTab.className = showGraph ? '' : 'af-on';
     this.graphTab.setAttribute('aria-selected', String(showGraph));
