@@ -33,6 +33,7 @@ export class ZoomView {
   private viewWidth = 0;
   private viewHeight = -1;
   private clientHeight = 0;
+  private roomHeight = Number.POSITIVE_INFINITY;
   private frame = 0;
   private settle: ReturnType<typeof setTimeout> | undefined;
 
@@ -95,6 +96,7 @@ export class ZoomView {
   setSize(width: number, height: number): void {
     this.width = width;
     this.height = height;
+    this.roomHeight = this.room();
     if (!this.touched || !this.fitted) this.autoFit(false);
     else this.apply();
   }
@@ -106,7 +108,7 @@ export class ZoomView {
   autoFit(user = true): void {
     this.measure();
     const vw = this.viewWidth;
-    const vh = this.room();
+    const vh = this.roomHeight;
     this.fitted = vw > 0;
     const want = Math.min(vw / this.width, vh > 0 ? vh / this.height : Number.POSITIVE_INFINITY);
     this.scale = vw > 0 && this.width > 0 ? clamp(want, MIN_FIT, 1) : 1;
@@ -120,7 +122,7 @@ export class ZoomView {
   fit(): void {
     this.measure();
     const vw = this.viewWidth;
-    const vh = this.room();
+    const vh = this.roomHeight;
     if (vw <= 0 || this.width <= 0) return;
     this.scale = clamp(Math.min(vw / this.width, vh > 0 ? vh / this.height : Infinity, 1), MIN_SCALE, 1);
     this.tx = 0;
@@ -173,7 +175,7 @@ export class ZoomView {
   private apply(): void {
     const cw = this.width * this.scale;
     const ch = this.height * this.scale;
-    const height = Math.ceil(Math.min(ch, Math.max(this.room(), 60)));
+    const height = Math.ceil(Math.min(ch, Math.max(this.roomHeight, 60)));
     if (height !== this.viewHeight) {
       this.viewHeight = height;
       this.node.style.height = `${height}px`;
@@ -201,6 +203,7 @@ export class ZoomView {
   private measure(): void {
     this.viewWidth = this.node.clientWidth;
     this.clientHeight = this.node.clientHeight;
+    this.roomHeight = this.room();
   }
 
   /**
