@@ -26,7 +26,7 @@ export class ExecutionPanel extends Widget {
 
   protected onAfterAttach(): void {
     if (!this.cleanup) {
-      this.cleanup = mountExecutionView(this.node, this.model);
+      this.cleanup = mountExecutionView(this.node, this.model, { layoutKey: 'panel' });
     }
   }
 

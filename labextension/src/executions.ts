@@ -1,5 +1,11 @@
 /** The sidebar's pure parts (no JupyterLab imports, so node tests load them). */
+import type { paths } from '../widget/api.generated';
 import type { ExecutionInfo } from '../widget/types';
+
+/** What `GET pipelines` answers, as openapi.yaml (generated types) says. */
+type PipelinesAnswer = paths['/ansflow/api/pipelines']['get']['responses'][200]['content']['application/json'];
+/** What `POST executions` answers when it started a run. */
+export type StartedAnswer = paths['/ansflow/api/executions']['post']['responses'][201]['content']['application/json'];
 
 /** One pipeline file as `GET pipelines` lists it. */
 export interface PipelineFile {
@@ -14,8 +20,8 @@ export function parsePipelines(answer: unknown): PipelineFile[] {
   if (!Array.isArray(answer)) {
     throw new Error('the pipelines endpoint did not answer a list');
   }
-  return answer.map(item => {
-    const { path, name, kind } = item as { path?: unknown; name?: unknown; kind?: unknown };
+  return (answer as PipelinesAnswer).map(item => {
+    const { path, name, kind } = item;
     if (typeof path !== 'string') {
       throw new Error('a pipeline without a path');
     }
@@ -46,4 +52,13 @@ export function formatWhen(epochSeconds: number, now = new Date()): string {
 export function filterExecutions(list: readonly ExecutionInfo[], status: string, pipeline: string): ExecutionInfo[] {
   const needle = pipeline.trim().toLowerCase();
   return list.filter(ex => (!status || ex.status === status) && (!needle || (ex.pipeline_name ?? '').toLowerCase().includes(needle)));
+}
+
+/** The new execution's id from a `POST executions` answer; throws when there is none. */
+export function parseStarted(answer: unknown): { execution_id: string; pipeline_name: string } {
+  const started = (answer && typeof answer === 'object' ? answer : {}) as StartedAnswer;
+  if (typeof started.execution_id !== 'string' || !started.execution_id) {
+    throw new Error('the server did not return the new execution id');
+  }
+  return { execution_id: started.execution_id, pipeline_name: started.pipeline_name ?? '' };
 }

@@ -14,6 +14,7 @@
 import { PageConfig } from '@jupyterlab/coreutils';
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
+import { runsOf } from '../widget/ui';
 import { mountExecutionView } from '../widget/view';
 import { LocalModel } from './localmodel';
 
@@ -66,7 +67,22 @@ export class ExecutionRenderer extends Widget implements IRenderMime.IRenderer {
         model.setData({ data: { ...model.data, ...summary } });
       }
     };
-    this.cleanup = mountExecutionView(this.node, local, { onFinished });
+    // The cell's earlier runs (re-runs) are saved in the output too: after a reload the
+    // runs selector still lists them, and picking one loads it from the server.
+    const runs = runsOf(model.data[this.mimeType]);
+    const onRuns = (list: string[]): void => this.saveRuns(model, list);
+    this.cleanup = mountExecutionView(this.node, local, { onFinished, runs, onRuns });
+  }
+
+  private saveRuns(model: IRenderMime.IMimeModel, runs: string[]): void {
+    const entry = model.data[this.mimeType];
+    const previous = entry && typeof entry === 'object' ? (entry as Record<string, unknown>) : {};
+    const saved = runsOf(previous);
+    // One run is what the output already names: do not mark the notebook changed for it.
+    if (saved.join(',') === runs.join(',') || (saved.length === 0 && runs.length <= 1)) {
+      return;
+    }
+    model.setData({ data: { ...model.data, [this.mimeType]: { ...previous, runs } } });
   }
 
   private follow(model: IRenderMime.IMimeModel, id: string): void {

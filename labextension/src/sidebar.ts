@@ -7,7 +7,10 @@ import { formatDuration, STATUS_ICONS } from '../widget/format';
 import { injectStyle } from '../widget/style';
 import { ReconnectingSocket, withQuery, type ConnectionState } from '../widget/transport';
 import { toSeconds, type Envelope, type ExecutionInfo } from '../widget/types';
-import { filterExecutions, formatWhen, type PipelineFile, parsePipelines } from './executions';
+import type { components } from '../widget/api.generated';
+import { filterExecutions, formatWhen, type PipelineFile, parsePipelines, parseStarted } from './executions';
+
+type ErrorBody = components['schemas']['ErrorBody'];
 
 export { filterExecutions, formatWhen, parsePipelines } from './executions';
 
@@ -171,14 +174,13 @@ export class AnsFlowSidebar extends Widget {
     button.disabled = true;
     try {
       const response = await this.api('executions', { method: 'POST', body: JSON.stringify({ path }) });
-      const answer = (await response.json()) as { execution_id?: string; pipeline_name?: string; message?: string };
+      const answer: unknown = await response.json();
       if (!response.ok) {
-        throw new Error(answer.message ?? `HTTP ${response.status}`);
+        const body = (answer ?? {}) as Partial<ErrorBody>;
+        throw new Error(typeof body.message === 'string' ? body.message : `HTTP ${response.status}`);
       }
-      if (!answer.execution_id) {
-        throw new Error('the server did not return the new execution id');
-      }
-      this.openExecution(answer.execution_id, answer.pipeline_name ?? '');
+      const started = parseStarted(answer);
+      this.openExecution(started.execution_id, started.pipeline_name);
     } catch (err) {
       this.pipelinesError = `Run failed: ${err instanceof Error ? err.message : String(err)}`;
       this.renderPipelines();

@@ -3,20 +3,21 @@
  * focusable, have accessible names, and open their step with a click, Enter or Space;
  * the arrow keys move between them.
  */
-import { renderGraph } from './graph';
+import { GraphView } from './graphview';
 import type { ViewState } from './reducer';
 import { renderTimeline } from './timeline';
 import type { StepInfo } from './types';
 import type { UiState } from './ui';
 
-/** Above this many steps the SVG graph is unreadable: the step list is shown instead. */
-export const GRAPH_MAX_STEPS = 60;
+/** Above this many steps even a zoomable graph is no help: the step list is shown instead. */
+export const GRAPH_MAX_STEPS = 400;
 
 export class StepsPane {
   readonly node = document.createElement('div');
   private readonly graphTab = document.createElement('button');
   private readonly stepsTab = document.createElement('button');
   private readonly pane = document.createElement('div');
+  private readonly graph: GraphView;
 
   constructor(
     private readonly ui: UiState,
@@ -39,8 +40,9 @@ export class StepsPane {
         onTab();
       };
     }
-    tabs.append(this.graphTab, this.stepsTab);
     this.pane.className = 'af-pane';
+    this.graph = new GraphView(onTab);
+    tabs.append(this.graphTab, this.stepsTab, this.graph.tools);
     this.node.append(tabs, this.pane);
     this.pane.onclick = ev => {
       const id = (ev.target as Element).closest('[data-step]')?.getAttribute('data-step');
@@ -67,6 +69,7 @@ export class StepsPane {
     const graphable = steps.length <= GRAPH_MAX_STEPS;
     this.graphTab.style.display = graphable ? '' : 'none';
     const showGraph = graphable && this.ui.tab === 'graph';
+    this.graph.tools.hidden = !showGraph || steps.length === 0;
     this.graphTab.className = showGraph ? 'af-on' : '';
     this.stepsTab.className = showGraph ? '' : 'af-on';
     this.graphTab.setAttribute('aria-selected', String(showGraph));
@@ -75,12 +78,16 @@ export class StepsPane {
     // Keep keyboard focus on the same step across a redraw.
     const focused = (this.pane.ownerDocument.activeElement as Element | null)?.closest?.('[data-step]');
     const focusedId = focused && this.pane.contains(focused) ? focused.getAttribute('data-step') : null;
+    if (steps.length > 0 && showGraph) {
+      // The graph view stays mounted: its zoom, pan and open groups survive redraws.
+      if (this.graph.node.parentNode !== this.pane) this.pane.replaceChildren(this.graph.node);
+      this.graph.render(steps, selected, now);
+      return;
+    }
     this.pane.innerHTML =
       steps.length === 0
         ? '<div class="af-empty">Waiting for the pipeline…</div>'
-        : showGraph
-          ? renderGraph(steps, selected, now)
-          : renderTimeline(state.execution, steps, selected, now, state.attempts);
+        : renderTimeline(state.execution, steps, selected, now, state.attempts);
     if (focusedId) {
       const again = Array.from(this.pane.querySelectorAll<HTMLElement>('[data-step]')).find(n => n.getAttribute('data-step') === focusedId);
       again?.focus();

@@ -33,3 +33,9 @@ export function createUi(embedded: boolean): UiState {
     userSelected: false
   };
 }
+
+/** The run ids a saved output lists (oldest first); [] when it lists none. */
+export function runsOf(data: unknown): string[] {
+  const runs = data && typeof data === 'object' ? (data as { runs?: unknown }).runs : undefined;
+  return Array.isArray(runs) ? runs.filter((r): r is string => typeof r === 'string' && r.length > 0) : [];
+}

@@ -13,6 +13,7 @@ import { applyEvents, createState, resetState, type ViewState } from './reducer'
 import { categoryOf, reasonWords, stepLabel } from './status';
 import { StepData } from './stepdata';
 import { StepsPane } from './stepspane';
+import { Splitter } from './split';
 import { summaryBundle } from './summary';
 import { injectStyle } from './style';
 import type { ConnectionState } from './transport';
@@ -26,7 +27,16 @@ export interface ViewOptions {
   maxLines?: number;
   /** Called once per execution when it has ended, with its text/plain and text/html summary. */
   onFinished?: (summary: { 'text/plain': string; 'text/html': string }) => void;
+  /** Which kind of view this is: the graph/log split is remembered per kind. */
+  layoutKey?: string;
+  /** Earlier runs of this cell (oldest first), e.g. from the saved output: the runs selector lists them. */
+  runs?: readonly string[];
+  /** Called with the runs of this view whenever one is added, to save them with the output. */
+  onRuns?: (runs: string[]) => void;
 }
+
+/** Runs a view keeps in its selector (and in the saved output). */
+const MAX_RUNS = 20;
 
 /** Lines of history fetched per step when the view joins a running or old execution. */
 const HISTORY_TAIL = 20_000;
@@ -111,7 +121,8 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     },
     requestRender
   });
-  body.append(stepsPane.node, logPanel.node);
+  const split = new Splitter(stepsPane.node, `ansflow.split.${options.layoutKey ?? 'notebook'}`);
+  body.append(stepsPane.node, split.node, logPanel.node);
   root.append(header.node, header.message, body);
   el.replaceChildren(root);
 
@@ -281,6 +292,8 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   function remember(id: string): void {
     if (id && !ui.runs.includes(id)) {
       ui.runs.push(id);
+      ui.runs.splice(0, Math.max(0, ui.runs.length - MAX_RUNS));
+      options.onRuns?.([...ui.runs]);
     }
   }
 
@@ -299,6 +312,9 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     requestRender();
   }
 
+  for (const id of options.runs ?? []) {
+    if (typeof id === 'string' && id && !ui.runs.includes(id)) ui.runs.push(id);
+  }
   remember(state.executionId);
   const onIdChange = (): void => switchTo(str(model.get('execution_id')));
   model.on('change:execution_id', onIdChange);
