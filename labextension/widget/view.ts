@@ -5,7 +5,9 @@
  * StepsPane, LogPanel), so thousands of events per second never render thousands of times.
  */
 import { KernelTransport, type ModelLike, ServerTransport, type Transport } from './adapters';
+import { AnnotationList } from './annotations';
 import { stripAnsi } from './ansi';
+import { GroupState } from './groups';
 import { Header } from './header';
 import { toChunk } from './history';
 import { LogPanel } from './logpanel';
@@ -13,6 +15,7 @@ import { applyEvents, createState, resetState, type ViewState } from './reducer'
 import { categoryOf, reasonWords, stepLabel } from './status';
 import { StepData } from './stepdata';
 import { StepsPane } from './stepspane';
+import { StepStrip } from './stepstrip';
 import { summaryBundle } from './summary';
 import { injectStyle } from './style';
 import type { ConnectionState } from './transport';
@@ -95,7 +98,12 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   const stepsPane = new StepsPane(
     ui,
     id => select(id),
-    () => markSteps()
+    () => markSteps(),
+    (id, offset) => goTo(id, offset)
+  );
+  const groups = new GroupState(
+    () => state.groups,
+    () => state.groupsVersion
   );
   const logPanel = new LogPanel({
     logs: state.logs,
@@ -109,8 +117,14 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
       const step = id === null ? 'all-steps' : id.replace(/[^\w.=-]+/g, '_');
       return `${pipeline}-${state.executionId.slice(0, 8)}-${step}.log`;
     },
-    requestRender
+    requestRender,
+    groups
   });
+  // Above the log: the selected step's cell progress and job steps, then its annotations.
+  const strip = new StepStrip((id, offset) => goTo(id, offset));
+  const notes = new AnnotationList((id, offset) => goTo(id, offset));
+  logPanel.node.insertBefore(notes.node, logPanel.node.children[1] ?? null);
+  logPanel.node.insertBefore(strip.node, notes.node);
   body.append(stepsPane.node, logPanel.node);
   root.append(header.node, header.message, body);
   el.replaceChildren(root);
@@ -139,6 +153,13 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     } else {
       logPanel.show(logPanel.selected === id ? null : id);
     }
+    markSteps();
+  }
+
+  /** Open a step's log at one of its lines (an annotation, a job step). */
+  function goTo(id: string, offset: number): void {
+    ui.userSelected = true;
+    logPanel.goTo(id, offset);
     markSteps();
   }
 
@@ -184,6 +205,8 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     state.dirty.logs = false;
     logPanel.render();
     const selected = logPanel.selected;
+    strip.render(selected === null ? undefined : state.steps.get(selected), (selected !== null && state.groups.get(selected)) || [], now);
+    notes.render(state.annotations, selected, id => stepLabel(state.steps.get(id) ?? { step_id: id }, 24));
     stepData.render(state.executionId, selected === null ? undefined : state.steps.get(selected));
   }
 
@@ -290,6 +313,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     }
     remember(id);
     resetState(state, id);
+    groups.clear();
     seed();
     backfilled = '';
     historyDone = '';
