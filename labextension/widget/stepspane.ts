@@ -121,7 +121,15 @@ function decorateRows(pane: HTMLElement, state: ViewState, selected: string | nu
     const groups = state.groups.get(id);
     if (groups && (id === selected || step?.status === 'failed')) {
       const list = jobStepsHtml(id, groups, Math.floor(now));
-      if (list) row.insertAdjacentHTML('afterend', `<tr class="af-subrow"><td></td><td colspan="5">${list}</td></tr>`);
+      if (list) {
+        const sub = document.createElement('tr');
+        sub.className = 'af-subrow';
+        const cell = document.createElement('td');
+        cell.colSpan = 5;
+        cell.innerHTML = list;
+        sub.append(document.createElement('td'), cell);
+        row.after(sub);
+      }
     }
   }
 }
