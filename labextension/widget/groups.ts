@@ -184,7 +184,7 @@ export function statusIcon(status: string): string {
 export function headerHtml(item: Extract<LayoutItem, { kind: 'header' }>, now: number): string {
   const { group, open, depth, lines } = item;
   const duration = formatDuration(groupDuration(group, now));
-  const reason = group.reason && group.status !== 'success' ? ` · ${group.reason}` : '';
+  const reason = group.reason && group.status !== 'success' && group.reason !== 'exit' ? ` · ${group.reason}` : '';
   const count = `${lines.toLocaleString()} line${lines === 1 ? '' : 's'}`;
   const spoken = `${group.title}: ${group.status}${duration ? `, ${duration}` : ''}, ${count}`;
   return (

@@ -37,7 +37,7 @@ export function jobStepsHtml(stepId: string, groups: readonly LogGroup[], now: n
   let html = `<ol class="${cls}" aria-label="Job steps">`;
   for (const g of jobSteps) {
     const duration = formatDuration(groupDuration(g, now));
-    const why = g.reason && g.status !== 'success' ? g.reason : '';
+    const why = g.reason && g.status !== 'success' && g.reason !== 'exit' ? g.reason : '';
     html +=
       `<li><button class="af-jstep af-g-${escapeHtml(g.status)}" data-jstep="${escapeHtml(stepId)}" data-offset="${g.start_offset}" title="${escapeHtml(`${g.title}: ${g.status}${why ? ` (${why})` : ''}`)}">` +
       `${statusIcon(g.status)}<span class="af-jname">${escapeHtml(g.title)}</span>` +
@@ -58,8 +58,20 @@ export class StepStrip {
     };
   }
 
-  render(step: StepInfo | undefined, groups: readonly LogGroup[], now: number): void {
-    const html = step ? progressHtml(step) + jobStepsHtml(step.step_id, groups, Math.floor(now)) : '';
+  /**
+   * The selected step's progress and job steps; with no step selected, the progress of
+   * every running notebook step (named), so a one-notebook run shows it without a click.
+   */
+  render(step: StepInfo | undefined, groups: readonly LogGroup[], now: number, running: readonly StepInfo[] = []): void {
+    let html = '';
+    if (step) {
+      html = progressHtml(step) + jobStepsHtml(step.step_id, groups, Math.floor(now));
+    } else {
+      for (const s of running) {
+        const bar = progressHtml(s);
+        if (bar) html += `<span class="af-pstep">${escapeHtml(s.name || s.step_id)}</span>${bar}`;
+      }
+    }
     if (html === this.key) return;
     this.key = html;
     this.node.classList.toggle('af-hidden', html === '');

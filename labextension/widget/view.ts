@@ -19,7 +19,7 @@ import { StepStrip } from './stepstrip';
 import { summaryBundle } from './summary';
 import { injectStyle } from './style';
 import type { ConnectionState } from './transport';
-import { type Envelope, FINISHED_EXECUTION } from './types';
+import { type Envelope, FINISHED_EXECUTION, type StepInfo } from './types';
 import { createUi } from './ui';
 
 export type { ModelLike } from './adapters';
@@ -205,7 +205,16 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     state.dirty.logs = false;
     logPanel.render();
     const selected = logPanel.selected;
-    strip.render(selected === null ? undefined : state.steps.get(selected), (selected !== null && state.groups.get(selected)) || [], now);
+    const running =
+      selected === null
+        ? state.order.map(id => state.steps.get(id)).filter((s): s is StepInfo => s?.status === 'running' && !!s.progress)
+        : [];
+    strip.render(
+      selected === null ? undefined : state.steps.get(selected),
+      (selected !== null && state.groups.get(selected)) || [],
+      now,
+      running
+    );
     notes.render(state.annotations, selected, id => stepLabel(state.steps.get(id) ?? { step_id: id }, 24));
     stepData.render(state.executionId, selected === null ? undefined : state.steps.get(selected));
   }
