@@ -101,6 +101,20 @@ describe('group layout', () => {
     );
   });
 
+  it('shows no header for groups that ended before the first line held', () => {
+    const store = new LogStore();
+    store.add('s', 500, ['x', 'y'], undefined, 1); // a history tail: lines 500 and 501
+    const log = store.step('s');
+    const groups = [group('s', 0, 0, 400), group('s', 1, 400, 501, 'failed'), group('s', 2, 501, null, 'running')];
+    const layout = new GroupLayout(log, groups, () => true);
+    const shown = Array.from({ length: layout.count }, (_, d) => layout.at(d));
+    assert.deepEqual(
+      shown.map(i => (i?.kind === 'header' ? `H${i.group.index}` : `L${i?.row}`)),
+      ['H1', 'L0', 'H2', 'L1']
+    );
+    assert.ok(layout.running);
+  });
+
   it('says which cell runs', () => {
     assert.equal(progressText({ done: 1, total: 4, label: 'time.sleep(0.5)' }), 'cell 2/4 · time.sleep(0.5)');
     assert.equal(progressText({ done: 4, total: 4, label: '' }, 'success'), '4/4 cells');

@@ -59,6 +59,8 @@ let serials = 0;
 export class GroupLayout {
   /** Distinct per layout built, so a renderer knows when to redraw. */
   readonly serial = ++serials;
+  /** A group is still running: its header's duration ticks. */
+  readonly running: boolean;
   private readonly segments: Segment[] = [];
   private readonly nodes: Node[] = [];
   readonly count: number;
@@ -70,7 +72,11 @@ export class GroupLayout {
   ) {
     const total = log.lines.length;
     const info = sortedInfo(log);
-    const all: Node[] = groups.map(group => {
+    // Groups that ended before the first line held (history not loaded, or dropped by the
+    // memory cap) have nothing to show: no empty headers for them.
+    const held = groups.filter(g => !(log.first > 0 && g.end_offset !== null && g.end_offset !== undefined && g.end_offset <= log.first));
+    this.running = held.some(g => g.status === 'running');
+    const all: Node[] = held.map(group => {
       const from = rowOfOffset(log, group.start_offset, info);
       const end = group.end_offset;
       // The row after the group's last line: a separator right after it stays outside.

@@ -350,7 +350,7 @@ export class LogPanel {
     this.followBtn.classList.toggle('af-show', !this.follow && total > 0);
     const win = computeWindow(this.view.scrollTop, viewport, ROW_H, total);
     const layout = this.layout();
-    const key = `${logs.version}|${layout?.serial ?? ''}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}`;
+    const key = `${logs.version}|${layout?.serial ?? ''}|${layout?.running ? Math.floor(Date.now() / 1000) : ''}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}`;
     if (key === this.renderedKey) {
       this.rows.style.transform = `translateY(${win.offsetY}px)`;
       return;
