@@ -172,6 +172,14 @@ describe('views: groups, annotations, progress', () => {
   const cell = (index: number, from: number, to: number | null, status: string): LogGroup =>
     group('nb', index, from, to, status, 'cell', `Cell ${index + 1} · print(${index})`);
 
+  it('draws no empty strip above a log without progress, job steps or annotations', async () => {
+    const { el, model } = mount();
+    model.push([snapshot(1, [{ step_id: 'a', status: 'running' }]), logs(2, 'a', 0, ['x'])]);
+    await frames();
+    assert.ok(el.querySelector('.af-stepstrip')?.classList.contains('af-hidden'));
+    assert.ok(el.querySelector('.af-annotations')?.classList.contains('af-hidden'));
+  });
+
   it('draws cell groups, progress, annotations and job steps, and jumps to an annotated line', async () => {
     const { el, model } = mount();
     model.push([
@@ -191,6 +199,7 @@ describe('views: groups, annotations, progress', () => {
       env(5, 'group_update', { ...cell(1, 1, null, 'running') })
     ]);
     await frames();
+    assert.ok(el.querySelector('.af-annotations')?.classList.contains('af-hidden'), 'no empty annotation list');
     (el.querySelector('.af-logbar select') as HTMLSelectElement).value = 'nb';
     (el.querySelector('.af-logbar select') as HTMLSelectElement).dispatchEvent(new window.Event('change') as unknown as Event);
     await frames();

@@ -39,7 +39,7 @@ export class AnnotationList {
   private key = '';
 
   constructor(onGo: (stepId: string, offset: number) => void) {
-    this.node.className = 'af-annotations';
+    this.node.className = 'af-annotations af-hidden';
     this.node.onclick = ev => {
       const item = (ev.target as Element).closest('[data-offset]');
       if (item) onGo(item.getAttribute('data-astep') ?? '', Number(item.getAttribute('data-offset')));

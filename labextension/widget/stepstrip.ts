@@ -51,7 +51,7 @@ export class StepStrip {
   private key = '';
 
   constructor(onGo: (stepId: string, offset: number) => void) {
-    this.node.className = 'af-stepstrip';
+    this.node.className = 'af-stepstrip af-hidden';
     this.node.onclick = ev => {
       const item = (ev.target as Element).closest('[data-jstep]');
       if (item) onGo(item.getAttribute('data-jstep') ?? '', Number(item.getAttribute('data-offset')));
