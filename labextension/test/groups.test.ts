@@ -241,6 +241,8 @@ describe('views: groups, annotations, progress', () => {
     await frames();
     assert.equal((el.querySelector('.af-logbar select') as HTMLSelectElement).value, 'job');
     assert.equal(text(el.querySelector('.af-row.af-focus')), '4done', 'the annotated line, its closed group opened');
+    assert.equal(text(el.querySelector('.af-row.af-ann.af-a-error')), '3Error: boom', 'annotated lines are styled by level');
+    assert.ok(el.querySelector('.af-row.af-focus')?.classList.contains('af-a-warning'));
     assert.equal(el.querySelector('.af-ghead[data-group="2"]')?.getAttribute('aria-expanded'), 'true');
     assert.equal(el.querySelector('.af-ghead[data-group="0"]')?.getAttribute('aria-expanded'), 'false');
     const chips = Array.from(el.querySelectorAll('.af-stepstrip .af-jstep')).map(text);

@@ -73,3 +73,29 @@ export class AnnotationList {
     this.node.innerHTML = `${html}</ul>`;
   }
 }
+
+/** Annotation levels by step and line, rebuilt only when annotations were added. */
+export class AnnotationIndex {
+  private count = -1;
+  private first: Annotation | undefined;
+  private readonly byLine = new Map<string, string>();
+
+  constructor(private readonly notes: () => readonly Annotation[]) {}
+
+  /** The level of the first annotation on a step's line (errors win over the rest). */
+  at(stepId: string, offset: number): string | undefined {
+    const notes = this.notes();
+    if (notes.length !== this.count || notes[0] !== this.first) {
+      this.count = notes.length;
+      this.first = notes[0];
+      this.byLine.clear();
+      for (const note of notes) {
+        const key = `${note.step_id}\u0000${note.offset}`;
+        const had = this.byLine.get(key);
+        if (!had || (note.level === 'error' && had !== 'error'))
+          this.byLine.set(key, LEVELS.includes(note.level as never) ? note.level : 'notice');
+      }
+    }
+    return this.byLine.get(`${stepId}\u0000${offset}`);
+  }
+}

@@ -35,6 +35,8 @@ export interface LogPanelHost {
   requestRender(): void;
   /** Collapsible log groups (cells, job steps, `::group::`); without it rows are lines. */
   groups?: GroupState;
+  /** The level of an annotation on a step's line (offset), to style that line. */
+  annotationAt?(stepId: string, offset: number): string | undefined;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
@@ -402,6 +404,8 @@ export class LogPanel {
         let added = 0;
         for (const local of row.step.info) if (local < row.local) added++;
         prefix += `<span class="af-ln">${info ? '' : row.step.first + i + 1 - added}</span>`;
+        const level = info ? undefined : this.host.annotationAt?.(row.step.id, row.step.first + i - added);
+        if (level) cls += ` af-ann af-a-${level}`;
       }
       if (this.showTs) {
         prefix += `<span class="af-ts">${formatClock(row.ts)}</span>`;

@@ -5,7 +5,7 @@
  * StepsPane, LogPanel), so thousands of events per second never render thousands of times.
  */
 import { KernelTransport, type ModelLike, ServerTransport, type Transport } from './adapters';
-import { AnnotationList } from './annotations';
+import { AnnotationIndex, AnnotationList } from './annotations';
 import { stripAnsi } from './ansi';
 import { GroupState } from './groups';
 import { Header } from './header';
@@ -101,6 +101,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     () => markSteps(),
     (id, offset) => goTo(id, offset)
   );
+  const annotationIndex = new AnnotationIndex(() => state.annotations);
   const groups = new GroupState(
     () => state.groups,
     () => state.groupsVersion
@@ -118,7 +119,8 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
       return `${pipeline}-${state.executionId.slice(0, 8)}-${step}.log`;
     },
     requestRender,
-    groups
+    groups,
+    annotationAt: (id, offset) => annotationIndex.at(id, offset)
   });
   // Above the log: the selected step's cell progress and job steps, then its annotations.
   const strip = new StepStrip((id, offset) => goTo(id, offset));
