@@ -172,6 +172,28 @@ describe('views: groups, annotations, progress', () => {
   const cell = (index: number, from: number, to: number | null, status: string): LogGroup =>
     group('nb', index, from, to, status, 'cell', `Cell ${index + 1} · print(${index})`);
 
+  it('opens the closed group that holds a search match', async () => {
+    const { el, model } = mount();
+    model.push([
+      snapshot(1, [{ step_id: 'g', status: 'success' }], { status: 'success' }),
+      logs(2, 'g', 0, ['start', 'inside one', 'needle here', 'after']),
+      env(3, 'group_update', { ...group('g', 0, 1, 3, 'success', 'group', 'Install') })
+    ]);
+    await frames();
+    const select = el.querySelector('.af-logbar select') as HTMLSelectElement;
+    select.value = 'g';
+    select.dispatchEvent(new window.Event('change') as unknown as Event);
+    await frames();
+    assert.equal(el.querySelector('.af-ghead')?.getAttribute('aria-expanded'), 'false');
+    assert.ok(!rows(el).some(r => r.includes('needle')));
+    const search = el.querySelector('.af-logbar input[type=search]') as HTMLInputElement;
+    search.value = 'needle';
+    search.dispatchEvent(new window.KeyboardEvent('keydown', { key: 'Enter' }) as unknown as Event);
+    await frames();
+    assert.equal(el.querySelector('.af-ghead')?.getAttribute('aria-expanded'), 'true');
+    assert.equal(text(el.querySelector('.af-row.af-cur')), '3needle here');
+  });
+
   it('draws no empty strip above a log without progress, job steps or annotations', async () => {
     const { el, model } = mount();
     model.push([snapshot(1, [{ step_id: 'a', status: 'running' }]), logs(2, 'a', 0, ['x'])]);
