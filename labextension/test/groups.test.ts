@@ -277,6 +277,7 @@ describe('views: groups, annotations, progress', () => {
     await frames();
     assert.match(text(el.querySelector('tr[data-step="job"] .af-sname')), /job✕ 1⚠ 1/);
     assert.equal(el.querySelectorAll('tr.af-subrow .af-jstep.af-g-failed').length, 1);
-    assert.match(text(el.querySelector('tr[data-step="nb"] .af-why')), /cell 2\/4/);
+    assert.equal(text(el.querySelector('tr[data-step="nb"] .af-why')), 'cell 2/4');
+    assert.equal(el.querySelector('tr[data-step="nb"] .af-ptext')?.getAttribute('title'), 'cell 2/4 · print(1)');
   });
 });

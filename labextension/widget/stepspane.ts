@@ -115,9 +115,12 @@ function decorateRows(pane: HTMLElement, state: ViewState, selected: string | nu
     const step = state.steps.get(id);
     const badges = badgesHtml(notes.get(id) ?? []);
     if (badges) row.querySelector('.af-sname')?.insertAdjacentHTML('beforeend', badges);
-    const progress = step?.status === 'running' ? progressHtml(step) : '';
+    const progress = step?.status === 'running' ? progressHtml(step, true) : '';
     const why = row.querySelector('.af-why');
-    if (progress && why) why.innerHTML = progress;
+    if (progress && why) {
+      why.innerHTML = progress;
+      why.classList.add('af-whyprog');
+    }
     const groups = state.groups.get(id);
     if (groups && (id === selected || step?.status === 'failed')) {
       const list = jobStepsHtml(id, groups, Math.floor(now));

@@ -18,15 +18,19 @@ export function progressText(progress: Progress | null | undefined, status = 'ru
   return `${done}/${progress.total} cells`;
 }
 
-/** A small bar and the progress text (HTML), or '' when the step reports no progress. */
-export function progressHtml(step: StepInfo): string {
-  const text = progressText(step.progress, step.status);
-  if (!text || !step.progress) return '';
+/**
+ * A small bar and the progress text (HTML), or '' when the step reports no progress.
+ * `compact` (a timeline row) leaves the cell's first line to the tooltip.
+ */
+export function progressHtml(step: StepInfo, compact = false): string {
+  const full = progressText(step.progress, step.status);
+  if (!full || !step.progress) return '';
+  const text = compact ? full.split(' · ')[0] : full;
   const pct = Math.min(100, (Math.max(0, step.progress.done) / step.progress.total) * 100);
   return (
-    `<span class="af-cellprog" role="progressbar" aria-valuemin="0" aria-valuemax="${step.progress.total}" aria-valuenow="${step.progress.done}" aria-valuetext="${escapeHtml(text)}">` +
+    `<span class="af-cellprog" role="progressbar" aria-valuemin="0" aria-valuemax="${step.progress.total}" aria-valuenow="${step.progress.done}" aria-valuetext="${escapeHtml(full)}">` +
     `<span class="af-ptrack"><span class="af-pfill af-s-${escapeHtml(step.status ?? 'running')}" style="width:${pct.toFixed(1)}%"></span></span>` +
-    `<span class="af-ptext" title="${escapeHtml(text)}">${escapeHtml(text)}</span></span>`
+    `<span class="af-ptext" title="${escapeHtml(full)}">${escapeHtml(text)}</span></span>`
   );
 }
 
