@@ -163,6 +163,20 @@ def test_cells_and_job_steps_live(lab: Any, page: Any, screenshots: Path) -> Non
     assert wf.locator("tr.af-subrow .af-jstep").count() == chips.count()
     wf.screenshot(path=str(screenshots / "job-steps-timeline.png"))
 
+    # 500 px wide: the job steps and the annotations wrap, nothing is cut.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+b")
+    viewport = 1400
+    for _ in range(3):  # the notebook's margins change with the width: converge on 500 px
+        viewport = int(viewport - (wf.bounding_box()["width"] - 500))
+        page.set_viewport_size({"width": viewport, "height": 1000})
+        page.wait_for_timeout(300)
+    for part in (".af-stepstrip", ".af-annotations", ".af-pane"):
+        assert wf.locator(part).first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), part
+    wf.screenshot(path=str(screenshots / "job-steps-narrow-500.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.keyboard.press("Control+b")
+
     # Dark theme: the same views follow JupyterLab's colours.
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
