@@ -132,6 +132,7 @@ class StepUpdateData(TypedDict):
     outputs: NotRequired[dict[str, str] | None]  # what the step wrote to $ANSFLOW_OUTPUT
     summary: NotRequired[int | None]  # bytes of its Markdown summary (the text is REST)
     artifacts: NotRequired[ArtifactCounts | None]
+    retry_in: NotRequired[float | None]  # the attempt failed: the next starts in this many s
 
 
 class LogUpdateData(TypedDict):

@@ -370,6 +370,10 @@ class Executor:
         for attempt in range(1, spec.retry.max + 2):
             if attempt > 1:
                 delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
+                # Views say it now: "attempt 1 failed (exit 1), retrying in 2s".
+                step.extra["retry_in"] = delay
+                self._emit_step(step, running=True)
+                step.extra["retry_in"] = None  # later updates must not repeat it
                 await self._sleep_unless_cancelled(delay)
             if self._stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, step.exit_code)

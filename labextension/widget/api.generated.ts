@@ -696,6 +696,8 @@ export interface components {
             cached_from?: string | null;
             /** @description why the cache did not answer */
             cache_miss?: string | null;
+            /** @description sent once when an attempt failed and another follows: seconds until it starts (exit_code is the failed attempt's) */
+            retry_in?: number | null;
             outputs?: {
                 [key: string]: string;
             } | null;

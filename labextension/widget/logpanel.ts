@@ -4,6 +4,7 @@
  */
 import { ansiToHtml, escapeHtml, stripAnsi } from './ansi';
 import { formatClock } from './format';
+import { type GroupLayout, type GroupState, headerHtml, rowOfOffset } from './groups';
 import type { LogStore } from './logs';
 import { searchLines, stepMatch } from './search';
 import { computeWindow, scrollTopForRow } from './virtual';
@@ -32,6 +33,10 @@ export interface LogPanelHost {
   /** File name of a download, distinct per execution and step. */
   fileName(stepId: string | null): string;
   requestRender(): void;
+  /** Collapsible log groups (cells, job steps, `::group::`); without it rows are lines. */
+  groups?: GroupState;
+  /** The level of an annotation on a step's line (offset), to style that line. */
+  annotationAt?(stepId: string, offset: number): string | undefined;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
@@ -53,6 +58,10 @@ export class LogPanel {
   /** Open this step at its first error once its lines are there (failure triage). */
   private revealing = false;
   private focusRow = -1;
+  /** A step line number to scroll to once it is held (an annotation was clicked). */
+  private pendingOffset = -1;
+  /** The group header to give keyboard focus back to after a redraw. */
+  private focusGroup = -1;
   private visible = true;
   private searchedAt = 0;
   private searchedVersion = -1;
@@ -112,6 +121,8 @@ export class LogPanel {
     this.spacer.append(this.rows);
     this.view.append(this.spacer);
     this.view.onscroll = () => this.onScroll();
+    this.rows.onclick = ev => this.onGroupKey(ev.target as Element, null);
+    this.rows.onkeydown = ev => this.onGroupKey(ev.target as Element, ev);
     const wrap = el('div', 'af-logwrap');
     wrap.append(this.view, this.followBtn);
     this.node.append(bar, wrap);
@@ -140,6 +151,30 @@ export class LogPanel {
     this.follow = false;
   }
 
+  /** Open a step at one of its lines (step line number), opening the groups around it. */
+  goTo(stepId: string, offset: number): void {
+    this.show(stepId);
+    this.follow = false;
+    this.pendingOffset = offset;
+  }
+
+  /** A click, Enter or Space on a group header opens or closes it. */
+  private onGroupKey(target: Element, ev: KeyboardEvent | null): void {
+    const head = target.closest?.('[data-group]');
+    if (!head || this.selected === null || !this.host.groups || (ev && ev.key !== 'Enter' && ev.key !== ' ')) return;
+    ev?.preventDefault();
+    const index = Number(head.getAttribute('data-group'));
+    this.host.groups.toggle(this.selected, index);
+    this.focusGroup = ev ? index : -1;
+    this.invalidate();
+  }
+
+  /** The group layout of the selected step, or null (all steps, or no groups). */
+  private layout(): GroupLayout | null {
+    const log = this.selected === null ? undefined : this.host.logs.steps.get(this.selected);
+    return log && this.host.groups ? this.host.groups.layout(log, this.host.logs.version) : null;
+  }
+
   /** Select a step (null = all steps). */
   show(stepId: string | null): void {
     this.selected = stepId;
@@ -147,6 +182,7 @@ export class LogPanel {
     this.follow = true;
     this.revealing = false;
     this.focusRow = -1;
+    this.pendingOffset = -1;
     this.searchedVersion = -1;
     this.current = -1;
     this.invalidate();
@@ -188,6 +224,12 @@ export class LogPanel {
 
   private scrollToRow(i: number): void {
     this.follow = false;
+    const log = this.selected === null ? undefined : this.host.logs.steps.get(this.selected);
+    if (log && this.host.groups) {
+      this.host.groups.expandTo(log, i); // a match or an error inside a closed group opens it
+      i = Math.max(0, this.layout()?.displayOf(i) ?? i);
+    }
+    this.spacer.style.height = `${computeWindow(0, 1, ROW_H, this.rowCount()).scrollHeight}px`;
     const top = scrollTopForRow(i + this.markerRows(), this.view.clientHeight || 300, ROW_H, this.rowCount());
     this.programmaticTop = top;
     this.view.scrollTop = top;
@@ -229,7 +271,7 @@ export class LogPanel {
   }
 
   private rowCount(): number {
-    return this.host.logs.count(this.selected) + this.markerRows();
+    return (this.layout()?.count ?? this.host.logs.count(this.selected)) + this.markerRows();
   }
 
   private refreshSearch(force = false): void {
@@ -279,7 +321,7 @@ export class LogPanel {
     }
     this.refreshSearch();
     const logs = this.host.logs;
-    const total = this.rowCount();
+    let total = this.rowCount();
     // Sized to the content between MIN_ROWS and MAX_ROWS (a tab-filling panel overrides it).
     this.node.style.setProperty('--af-log-rows', String(Math.max(MIN_ROWS, Math.min(MAX_ROWS, total))));
     const viewport = this.view.clientHeight || 300;
@@ -287,6 +329,13 @@ export class LogPanel {
     // The scroll range first: a jump to the first error must not be clamped by the old one.
     this.spacer.style.height = `${first.scrollHeight}px`;
     this.revealNow();
+    const pending = this.selected === null ? undefined : logs.steps.get(this.selected);
+    if (pending && this.pendingOffset >= 0 && pending.next > this.pendingOffset) {
+      this.focusRow = rowOfOffset(pending, this.pendingOffset);
+      this.scrollToRow(this.focusRow);
+      this.pendingOffset = -1;
+    }
+    total = this.rowCount(); // opening a group to show a line adds rows
     this.download.href = '#';
     this.download.title = `Download ${this.selected === null ? 'every step' : this.selected}'s full log as text`;
     const shown = this.matches.length;
@@ -302,7 +351,8 @@ export class LogPanel {
     }
     this.followBtn.classList.toggle('af-show', !this.follow && total > 0);
     const win = computeWindow(this.view.scrollTop, viewport, ROW_H, total);
-    const key = `${logs.version}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}`;
+    const layout = this.layout();
+    const key = `${logs.version}|${layout?.serial ?? ''}|${layout?.running ? Math.floor(Date.now() / 1000) : ''}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}`;
     if (key === this.renderedKey) {
       this.rows.style.transform = `translateY(${win.offsetY}px)`;
       return;
@@ -317,18 +367,28 @@ export class LogPanel {
     const hidden = logs.hiddenBefore(this.selected);
     const currentRow = this.current >= 0 ? this.matches[this.current] : -1;
     const all = this.selected === null;
+    const now = Date.now() / 1000;
     let html = '';
     for (let r = win.start; r < win.end; r++) {
       if (r < marker) {
         html += `<div class="af-row af-info">⋯ ${hidden.toLocaleString()} earlier lines not shown here — use Download for the full log</div>`;
         continue;
       }
-      const i = r - marker;
+      let i = r - marker;
+      let cls = 'af-row';
+      if (layout) {
+        const item = layout.at(i);
+        if (item?.kind !== 'line') {
+          html += item ? headerHtml(item, now) : '';
+          continue;
+        }
+        i = item.row;
+        if (item.depth) cls += ` af-d${Math.min(item.depth, 3)}`;
+      }
       const row = logs.row(this.selected, i);
       if (!row) {
         continue;
       }
-      let cls = 'af-row';
       if (i === currentRow) cls += ' af-cur';
       if (i === this.focusRow) cls += ' af-focus';
       const info = row.step.info.has(row.local);
@@ -344,6 +404,8 @@ export class LogPanel {
         let added = 0;
         for (const local of row.step.info) if (local < row.local) added++;
         prefix += `<span class="af-ln">${info ? '' : row.step.first + i + 1 - added}</span>`;
+        const level = info ? undefined : this.host.annotationAt?.(row.step.id, row.step.first + i - added);
+        if (level) cls += ` af-ann af-a-${level}`;
       }
       if (this.showTs) {
         prefix += `<span class="af-ts">${formatClock(row.ts)}</span>`;
@@ -363,6 +425,10 @@ export class LogPanel {
     }
     this.rows.style.transform = `translateY(${win.offsetY}px)`;
     this.rows.innerHTML = html;
+    if (this.focusGroup >= 0) {
+      this.rows.querySelector<HTMLElement>(`[data-group="${this.focusGroup}"]`)?.focus();
+      this.focusGroup = -1;
+    }
   }
 
   private onDownload(ev: MouseEvent): void {

@@ -4,9 +4,18 @@
  * is not an option) and raises dirty flags that the render loop consumes.
  */
 import { LogStore, DEFAULT_MAX_LINES } from './logs';
-import { formatClock } from './format';
+import { formatClock, formatLimit } from './format';
 import { exitWords } from './status';
-import { toSeconds, type Annotation, type Attempt, type Envelope, type ExecutionInfo, type LogUpdate, type StepInfo } from './types';
+import {
+  toSeconds,
+  type Annotation,
+  type Attempt,
+  type Envelope,
+  type ExecutionInfo,
+  type LogGroup,
+  type LogUpdate,
+  type StepInfo
+} from './types';
 
 export interface Dirty {
   header: boolean;
@@ -27,6 +36,10 @@ export interface ViewState {
   attempts: Map<string, Attempt[]>;
   /** `annotation` events (errors, warnings, notices linked to a log line). */
   annotations: Annotation[];
+  /** Per step, its log groups (`::group::`, notebook cells, workflow job steps) by index. */
+  groups: Map<string, LogGroup[]>;
+  /** Bumped when any group changes, so the log layout knows to rebuild. */
+  groupsVersion: number;
   dirty: Dirty;
 }
 
@@ -41,6 +54,8 @@ export function createState(executionId = '', maxLines = DEFAULT_MAX_LINES): Vie
     logs: new LogStore(maxLines),
     attempts: new Map(),
     annotations: [],
+    groups: new Map(),
+    groupsVersion: 0,
     dirty: { header: true, steps: true, logs: true }
   };
 }
@@ -55,6 +70,8 @@ export function resetState(state: ViewState, executionId: string): void {
   state.logs.clear();
   state.attempts.clear();
   state.annotations.length = 0;
+  state.groups.clear();
+  state.groupsVersion++;
   markAll(state);
 }
 
@@ -63,27 +80,61 @@ function markAll(state: ViewState): void {
 }
 
 /**
- * A running update with a higher attempt starts a retry: close the previous attempt
- * at this moment and note where the new attempt's lines begin, with a separator line.
+ * Retries. The engine announces a failed attempt that will be retried (`retry_in`, with
+ * the failed attempt's exit code): the separator says so at once. A running update with a
+ * higher attempt starts the retry: it notes where the new attempt's lines begin (servers
+ * that do not announce get a separator then).
  */
 function noteAttempt(state: ViewState, data: StepInfo, ts: number): void {
   const prev = state.steps.get(data.step_id);
   const before = prev?.attempt ?? 0;
-  if (data.status !== 'running' || typeof data.attempt !== 'number' || data.attempt <= before || before < 1) {
+  if (data.status !== 'running' || typeof data.attempt !== 'number') {
     return;
   }
+  const announced = typeof data.retry_in === 'number';
+  if (!announced && (data.attempt <= before || before < 1)) {
+    return;
+  }
+  const failed = announced ? data.attempt : before;
   let list = state.attempts.get(data.step_id);
   if (!list) {
-    list = [{ attempt: before, start: toSeconds(prev?.started_at), end: null, offset: 0 }];
+    list = [{ attempt: failed, start: toSeconds(prev?.started_at ?? data.started_at), end: null, offset: 0 }];
     state.attempts.set(data.step_id, list);
   }
   const last = list[list.length - 1];
-  last.end = ts;
-  const exit = typeof prev?.exit_code === 'number' ? ` (${exitWords(prev.exit_code)})` : '';
   const log = state.logs.step(data.step_id);
-  list.push({ attempt: data.attempt, start: ts, end: null, offset: log.base + log.lines.length + 1 });
-  state.logs.note(data.step_id, `── attempt ${before} failed${exit}; attempt ${data.attempt} started at ${formatClock(ts)} ──`, ts);
+  const offset = log.base + log.lines.length + 1;
+  if (!announced && last.attempt === data.attempt) {
+    last.start = ts; // announced before: the retry starts now
+    return;
+  }
+  last.end = ts;
+  const code = announced ? data.exit_code : prev?.exit_code;
+  const exit = typeof code === 'number' ? ` (${exitWords(code)})` : '';
+  const next = announced ? data.attempt + 1 : data.attempt;
+  list.push({ attempt: next, start: announced ? null : ts, end: null, offset });
+  const text = announced
+    ? `── attempt ${failed} failed${exit}, retrying in ${formatLimit(Math.round((data.retry_in ?? 0) * 10) / 10)} ──`
+    : `── attempt ${failed} failed${exit}; attempt ${next} started at ${formatClock(ts)} ──`;
+  state.logs.note(data.step_id, text, ts);
   state.dirty.logs = true;
+}
+
+/** Add or replace a group (by index); groups arrive mostly in order, so look from the end. */
+function upsertGroup(state: ViewState, group: LogGroup): void {
+  let list = state.groups.get(group.step_id);
+  if (!list) {
+    list = [];
+    state.groups.set(group.step_id, list);
+  }
+  let i = list.length - 1;
+  while (i >= 0 && list[i].index > group.index) i--;
+  if (i >= 0 && list[i].index === group.index) {
+    list[i] = { ...group };
+  } else {
+    list.splice(i + 1, 0, { ...group });
+  }
+  state.groupsVersion++;
 }
 
 function upsertStep(state: ViewState, data: StepInfo): void {
@@ -143,12 +194,17 @@ export function applyEvent(state: ViewState, event: Envelope): ViewState {
       state.steps.clear();
       state.order.length = 0;
       state.annotations.length = 0;
+      state.groups.clear();
+      state.groupsVersion++;
       for (const step of data.steps ?? []) {
         if (step && typeof step.step_id === 'string') {
-          upsertStep(state, step);
-          const notes = (step as { annotations?: Annotation[] }).annotations;
+          const { groups, annotations: notes, ...fields } = step as StepInfo & { groups?: LogGroup[]; annotations?: Annotation[] };
+          upsertStep(state, fields);
           if (Array.isArray(notes)) {
             state.annotations.push(...notes.map(a => ({ ...a, step_id: step.step_id })));
+          }
+          for (const group of Array.isArray(groups) ? groups : []) {
+            upsertGroup(state, { ...group, step_id: step.step_id });
           }
         }
       }
@@ -175,6 +231,16 @@ export function applyEvent(state: ViewState, event: Envelope): ViewState {
       if (data && typeof data.step_id === 'string' && typeof data.message === 'string') {
         state.annotations.push(data);
         state.dirty.header = true;
+        state.dirty.steps = true;
+      }
+      break;
+    }
+    case 'group_update': {
+      const data = event.data as unknown as LogGroup;
+      if (data && typeof data.step_id === 'string' && typeof data.index === 'number') {
+        upsertGroup(state, data);
+        state.dirty.steps = true;
+        state.dirty.logs = true;
       }
       break;
     }

@@ -3,10 +3,12 @@
  * focusable, have accessible names, and open their step with a click, Enter or Space;
  * the arrow keys move between them.
  */
+import { badgesHtml } from './annotations';
 import { GraphView } from './graphview';
 import type { ViewState } from './reducer';
 import { renderTimeline } from './timeline';
-import type { StepInfo } from './types';
+import { jobStepsHtml, progressHtml } from './stepstrip';
+import type { Annotation, StepInfo } from './types';
 import type { UiState } from './ui';
 
 /** Above this many steps even a zoomable graph is no help: the step list is shown instead. */
@@ -22,7 +24,9 @@ export class StepsPane {
   constructor(
     private readonly ui: UiState,
     onSelect: (stepId: string) => void,
-    onTab: () => void
+    onTab: () => void,
+    /** Open a step's log at a line (a job step of a workflow job). */
+    onGo: (stepId: string, offset: number) => void = id => onSelect(id)
   ) {
     this.node.className = 'af-left';
     const tabs = document.createElement('div');
@@ -45,6 +49,11 @@ export class StepsPane {
     tabs.append(this.graphTab, this.stepsTab, this.graph.tools);
     this.node.append(tabs, this.pane);
     this.pane.onclick = ev => {
+      const jobStep = (ev.target as Element).closest('[data-jstep]');
+      if (jobStep) {
+        onGo(jobStep.getAttribute('data-jstep') ?? '', Number(jobStep.getAttribute('data-offset')));
+        return;
+      }
       const id = (ev.target as Element).closest('[data-step]')?.getAttribute('data-step');
       if (id) onSelect(id);
     };
@@ -88,9 +97,49 @@ export class StepsPane {
       steps.length === 0
         ? '<div class="af-empty">Waiting for the pipeline…</div>'
         : renderTimeline(state.execution, steps, selected, now, state.attempts);
+    decorateRows(this.pane, state, selected, now);
     if (focusedId) {
       const again = Array.from(this.pane.querySelectorAll<HTMLElement>('[data-step]')).find(n => n.getAttribute('data-step') === focusedId);
       again?.focus();
+    }
+  }
+}
+
+/**
+ * What the step rows add to the timeline: annotation count badges by the name, a notebook
+ * step's cell progress while it runs, and a workflow job's steps under the selected or a
+ * failed job (so one sees which job step failed).
+ */
+function decorateRows(pane: HTMLElement, state: ViewState, selected: string | null, now: number): void {
+  const notes = new Map<string, Annotation[]>();
+  for (const note of state.annotations) {
+    const list = notes.get(note.step_id);
+    if (list) list.push(note);
+    else notes.set(note.step_id, [note]);
+  }
+  for (const row of Array.from(pane.querySelectorAll<HTMLTableRowElement>('tr[data-step]'))) {
+    const id = row.getAttribute('data-step') ?? '';
+    const step = state.steps.get(id);
+    const badges = badgesHtml(notes.get(id) ?? []);
+    if (badges) row.querySelector('.af-sname')?.insertAdjacentHTML('beforeend', badges);
+    const progress = step?.status === 'running' ? progressHtml(step, true) : '';
+    const why = row.querySelector('.af-why');
+    if (progress && why) {
+      why.innerHTML = progress;
+      why.classList.add('af-whyprog');
+    }
+    const groups = state.groups.get(id);
+    if (groups && (id === selected || step?.status === 'failed')) {
+      const list = jobStepsHtml(id, groups, Math.floor(now));
+      if (list) {
+        const sub = document.createElement('tr');
+        sub.className = 'af-subrow';
+        const cell = document.createElement('td');
+        cell.colSpan = 5;
+        cell.innerHTML = list;
+        sub.append(document.createElement('td'), cell);
+        row.after(sub);
+      }
     }
   }
 }

@@ -50,6 +50,32 @@ export interface StepInfo {
   matrix?: Record<string, string>;
   /** The step's time limit in seconds, when known. */
   timeout?: number | null;
+  /** A notebook step's cells: code cells done of total, and the running cell's first line. */
+  progress?: Progress | null;
+  /** Sent once when an attempt failed and another follows: seconds until it starts. */
+  retry_in?: number | null;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  label?: string | null;
+}
+
+/** A `group_update`: a collapsible range of a step's log lines. */
+export interface LogGroup {
+  step_id: string;
+  index: number;
+  kind: 'group' | 'cell' | 'job-step' | string;
+  title: string;
+  status: string;
+  reason?: string | null;
+  /** Step line number of the group's first line. */
+  start_offset: number;
+  /** Step line number after its last line; null while it is open. */
+  end_offset: number | null;
+  started_at?: Timestamp;
+  finished_at?: Timestamp;
 }
 
 /** One attempt of a retried step: when it started and where its log lines begin. */

@@ -5,7 +5,9 @@
  * StepsPane, LogPanel), so thousands of events per second never render thousands of times.
  */
 import { KernelTransport, type ModelLike, ServerTransport, type Transport } from './adapters';
+import { AnnotationIndex, AnnotationList } from './annotations';
 import { stripAnsi } from './ansi';
+import { GroupState } from './groups';
 import { Header } from './header';
 import { toChunk } from './history';
 import { LogPanel } from './logpanel';
@@ -14,10 +16,11 @@ import { categoryOf, reasonWords, stepLabel } from './status';
 import { StepData } from './stepdata';
 import { StepsPane } from './stepspane';
 import { Splitter } from './split';
+import { StepStrip } from './stepstrip';
 import { summaryBundle } from './summary';
 import { injectStyle } from './style';
 import type { ConnectionState } from './transport';
-import { type Envelope, FINISHED_EXECUTION } from './types';
+import { type Envelope, FINISHED_EXECUTION, type StepInfo } from './types';
 import { createUi } from './ui';
 
 export type { ModelLike } from './adapters';
@@ -105,7 +108,13 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   const stepsPane = new StepsPane(
     ui,
     id => select(id),
-    () => markSteps()
+    () => markSteps(),
+    (id, offset) => goTo(id, offset)
+  );
+  const annotationIndex = new AnnotationIndex(() => state.annotations);
+  const groups = new GroupState(
+    () => state.groups,
+    () => state.groupsVersion
   );
   const logPanel = new LogPanel({
     logs: state.logs,
@@ -119,8 +128,15 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
       const step = id === null ? 'all-steps' : id.replace(/[^\w.=-]+/g, '_');
       return `${pipeline}-${state.executionId.slice(0, 8)}-${step}.log`;
     },
-    requestRender
+    requestRender,
+    groups,
+    annotationAt: (id, offset) => annotationIndex.at(id, offset)
   });
+  // Above the log: the selected step's cell progress and job steps, then its annotations.
+  const strip = new StepStrip((id, offset) => goTo(id, offset));
+  const notes = new AnnotationList((id, offset) => goTo(id, offset));
+  logPanel.node.insertBefore(notes.node, logPanel.node.children[1] ?? null);
+  logPanel.node.insertBefore(strip.node, notes.node);
   const split = new Splitter(stepsPane.node, `ansflow.split.${options.layoutKey ?? 'notebook'}`);
   body.append(stepsPane.node, split.node, logPanel.node);
   root.append(header.node, header.message, body);
@@ -150,6 +166,13 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     } else {
       logPanel.show(logPanel.selected === id ? null : id);
     }
+    markSteps();
+  }
+
+  /** Open a step's log at one of its lines (an annotation, a job step). */
+  function goTo(id: string, offset: number): void {
+    ui.userSelected = true;
+    logPanel.goTo(id, offset);
     markSteps();
   }
 
@@ -195,6 +218,17 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     state.dirty.logs = false;
     logPanel.render();
     const selected = logPanel.selected;
+    const running =
+      selected === null
+        ? state.order.map(id => state.steps.get(id)).filter((s): s is StepInfo => s?.status === 'running' && !!s.progress)
+        : [];
+    strip.render(
+      selected === null ? undefined : state.steps.get(selected),
+      (selected !== null && state.groups.get(selected)) || [],
+      now,
+      running
+    );
+    notes.render(state.annotations, selected, id => stepLabel(state.steps.get(id) ?? { step_id: id }, 24));
     stepData.render(state.executionId, selected === null ? undefined : state.steps.get(selected));
   }
 
@@ -303,6 +337,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     }
     remember(id);
     resetState(state, id);
+    groups.clear();
     seed();
     backfilled = '';
     historyDone = '';

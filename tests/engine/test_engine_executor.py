@@ -69,6 +69,11 @@ def test_retries_with_backoff() -> None:
     for gap, expected in zip(gaps, [0.05, 0.1, 0.2], strict=True):
         assert expected - 0.005 <= gap < expected + 0.25
     running = [d for d in sink.steps("flaky") if d["status"] == "running"]
+    # Each failed attempt is announced with its exit code and the delay before the next.
+    retries = [d for d in running if d.get("retry_in") is not None]
+    assert [(d["attempt"], d["exit_code"]) for d in retries] == [(1, 1), (2, 1), (3, 1)]
+    assert [d["retry_in"] for d in retries] == pytest.approx([0.05, 0.1, 0.2])
+    running = [d for d in running if d.get("retry_in") is None]
     assert [d["attempt"] for d in running] == [1, 2, 3, 4]
     assert all("pid" in d for d in running)
     final = sink.final("flaky")
