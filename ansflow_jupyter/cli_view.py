@@ -58,16 +58,7 @@ class Tracker:
         if spec is not None:
             execution.update(pipeline_name=spec.name, steps_total=len(spec.steps))
             self.timeouts = {s.id: s.timeout for s in spec.steps.values()}
-            seed = [
-                {
-                    "step_id": s.id,
-                    "name": s.name,
-                    "status": "pending",
-                    "needs": list(s.needs),
-                    "continue_on_error": s.continue_on_error,
-                }
-                for s in spec.steps.values()
-            ]
+            seed = [{**s.view_fields(), "status": "pending"} for s in spec.steps.values()]
         self.state = SnapshotBuilder(execution, seed)
         self.tails: dict[str, deque[str]] = {}
         self.recent: deque[tuple[str, str]] = deque(maxlen=RECENT_LINES)

@@ -114,6 +114,8 @@ class StepUpdateData(TypedDict):
 
     step_id: str
     name: str | None
+    template_id: NotRequired[str]  # the id as written, before matrix expansion
+    matrix: NotRequired[dict[str, str]]  # this leg's values ({} outside a matrix)
     status: str  # StepStatus
     attempt: int
     exit_code: int | None

@@ -217,15 +217,7 @@ class ExecutionManager:
         except BackendUnavailable as exc:
             raise Unavailable(str(exc)) from None
         execution_id = uuid.uuid4().hex
-        steps = [
-            {
-                "step_id": s.id,
-                "name": s.name,
-                "needs": list(s.needs),
-                "continue_on_error": s.continue_on_error,
-            }
-            for s in spec.steps.values()
-        ]
+        steps = [s.view_fields() for s in spec.steps.values()]
         await self._write(
             self.store.create_execution,
             execution_id,

@@ -62,6 +62,8 @@ class StepState:
         data: dict[str, Any] = {
             "step_id": self.spec.id,
             "name": self.spec.name,
+            "template_id": self.spec.template_id or self.spec.id,
+            "matrix": dict(self.spec.matrix),
             "status": (StepStatus.RUNNING if running else self.status).value,
             "attempt": self.attempt,
             "exit_code": self.exit_code,

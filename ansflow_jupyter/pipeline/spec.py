@@ -133,6 +133,18 @@ class StepSpec:
     # A workflow job: the steps its runner executes in order (empty for a native step).
     substeps: tuple[SubStep, ...] = ()
     job: Mapping[str, Any] = field(default_factory=dict)  # contexts, outputs, defaults (JSON)
+
+    def view_fields(self) -> dict[str, Any]:
+        """What views need of the spec before the step reports anything: its needs, whether
+        a failure is tolerated, and the matrix leg it is (views group legs by these)."""
+        return {
+            "step_id": self.id,
+            "name": self.name,
+            "needs": list(self.needs),
+            "continue_on_error": self.continue_on_error,
+            "template_id": self.template_id or self.id,
+            "matrix": dict(self.matrix),
+        }
     skip_reason: str = ""  # a StepReason value: the step is skipped without running
     note: str = ""  # why, in words (shown as the step's message)
 

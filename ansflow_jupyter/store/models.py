@@ -27,8 +27,8 @@ from sqlalchemy import (
 #: nullable columns): an older store is upgraded when opened (migrate.py), a newer one is
 #: refused with a clear error.
 #: 2: steps.needs, steps.continue_on_error; 3: owner liveness, cancel; 4: outputs, summaries;
-#: 5: artifacts, cache, step messages; 6: executions.options.
-SCHEMA_VERSION = 6
+#: 5: artifacts, cache, step messages; 6: executions.options; 7: steps.template_id, .matrix.
+SCHEMA_VERSION = 7
 
 
 #: Every table of the store. Plain Core tables: the store never maps rows to objects, and
@@ -119,6 +119,10 @@ Step = Table(
     Column("cached_from", String(128)),
     Column("cache_miss", Text),
     Column("artifacts", Text),  # json {count, bytes}
+    # The matrix leg a step is (views group legs by them): the id as written, and the
+    # leg's values as a JSON object.
+    Column("template_id", Text),
+    Column("matrix", Text),
     Index("ix_steps_latest", "execution_id", "latest", "position"),
 )
 

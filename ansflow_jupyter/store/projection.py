@@ -218,6 +218,9 @@ class _StepFold:
             row["outputs"] = json.dumps(data["outputs"])
         if "artifacts" in data:
             row["artifacts"] = json.dumps(data["artifacts"])
+        if step_id in self.new and "template_id" in data:  # a step the run added as it went
+            row["template_id"] = data["template_id"]
+            row["matrix"] = json.dumps(data.get("matrix") or {})
         self.dirty.add(step_id)
 
     def log_update(self, step_id: str, end: int) -> None:
@@ -289,4 +292,6 @@ def new_step_row(execution_id: str, step: dict[str, Any], position: int) -> dict
     row["continue_on_error"] = bool(step.get("continue_on_error"))
     row["outputs"] = json.dumps(step["outputs"]) if step.get("outputs") is not None else None
     row["artifacts"] = None
+    row["template_id"] = step.get("template_id") or step["step_id"]
+    row["matrix"] = json.dumps(step.get("matrix") or {})
     return row

@@ -464,6 +464,9 @@ def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
         "continue_on_error": bool(row["continue_on_error"]),
         "outputs": json.loads(row["outputs"]) if row["outputs"] else None,
         "artifacts": json.loads(row["artifacts"]) if row.get("artifacts") else None,
+        # Rows written before these columns existed: the id, and no matrix.
+        "template_id": row.get("template_id") or row["step_id"],
+        "matrix": json.loads(row["matrix"]) if row.get("matrix") else {},
     }
 
 

@@ -696,6 +696,12 @@ export interface components {
             cached_from?: string | null;
             /** @description why the cache did not answer */
             cache_miss?: string | null;
+            /** @description the step's id as written in the file, before matrix expansion (legs share it) */
+            template_id?: string;
+            /** @description this matrix leg's values ({} outside a matrix) */
+            matrix?: {
+                [key: string]: string;
+            };
             /** @description sent once when an attempt failed and another follows: seconds until it starts (exit_code is the failed attempt's) */
             retry_in?: number | null;
             outputs?: {

@@ -31,13 +31,17 @@ def test_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
 def test_schema_version_mismatch_is_refused(store_url: str) -> None:
     store = Store(store_url)
     name = store.name
+    newer = SCHEMA_VERSION + 1
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE ansflow_meta SET value = '7' WHERE key = 'schema_version'"))
+        conn.execute(
+            text("UPDATE ansflow_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(newer)},
+        )
     store.close()
     with pytest.raises(StoreError) as info:
         Store(store_url)
     message = str(info.value)
-    expected = f"{name}: store schema version 7, this ansflow-jupyter needs {SCHEMA_VERSION}; "
+    expected = f"{name}: store schema version {newer}, this ansflow-jupyter needs {SCHEMA_VERSION};"
     assert message.startswith(expected)
     assert "\n" not in message
 
