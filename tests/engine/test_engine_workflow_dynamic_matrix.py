@@ -197,3 +197,28 @@ def test_a_failed_dynamic_leg_cancels_its_siblings_unless_fail_fast_is_false(
     assert final(sink, "slow[n=2]") == ("success", "exit")
     assert final(sink, "slow[n=3]") == ("success", "exit")
     assert "ran-3" in sink.lines("slow[n=3]")
+
+
+ONE_AT_A_TIME = """on: push
+jobs:
+PLAN
+  legs:
+    needs: plan
+    strategy:
+      max-parallel: 1
+      matrix: {n: '${{ fromJSON(needs.plan.outputs.n) }}'}
+    steps:
+      - run: |
+          echo "start ${{ matrix.n }}" >> LOG
+          sleep 0.3
+          echo "end ${{ matrix.n }}" >> LOG
+""".replace("PLAN\n", PLAN.lstrip("\n"))
+
+
+def test_max_parallel_applies_to_legs_made_at_run_time(tmp_path: Path) -> None:
+    log = tmp_path / "order.log"
+    status, _ = execute(workflow(tmp_path, ONE_AT_A_TIME.replace("LOG", str(log))))
+    assert status is ExecutionStatus.SUCCESS
+    lines = log.read_text().split()
+    starts_and_ends = [word for word in lines if word in ("start", "end")]
+    assert starts_and_ends == ["start", "end"] * 3  # never two legs at once
