@@ -9,6 +9,7 @@ jobs:
   a:
     steps: [{run: x}]
   whole:
+    name: Tests on ${{ matrix.os }}
     needs: a
     strategy:
       matrix: ${{ fromJSON(needs.a.outputs.m) }}
@@ -33,6 +34,7 @@ def test_the_job_is_one_node_and_what_cannot_run_is_still_skipped_at_load() -> N
     assert list(spec.steps) == ["a", "whole", "call", "docker"]
     whole = spec.steps["whole"]
     assert whole.skip_reason == "" and whole.needs == ("a",)
+    assert whole.name == "whole"  # its legs are named "Tests on ..." once known
     assert whole.note.startswith("its matrix legs are decided at run time")
     assert spec.steps["call"].skip_reason == "unsupported-action"
     assert "matrix computed at run time is not supported" in spec.steps["call"].note

@@ -24,7 +24,7 @@ from .context import CONTEXTS
 from .evaluate import job_needs
 from .job import Job
 from .matrix import expand, text
-from .nodes import plain
+from .nodes import child, plain, text_of
 
 #: What `ansflow validate` and the placeholder's log say about such a job.
 NOTE = "its matrix legs are decided at run time, when the jobs it needs have finished"
@@ -108,7 +108,10 @@ def placeholder(spec: StepSpec, dynamic: DynamicMatrix) -> StepSpec:
     """The job's one node at load time: it becomes the group of the legs at run time."""
     note = "; ".join([NOTE, *([spec.note] if spec.note else [])])
     job = {**spec.job, "dynamic": dynamic, "fail_fast": False, "max_parallel": None}
-    return dataclasses.replace(spec, job=job, note=note, matrix={})
+    written = text_of(child(dynamic.job.node, "name"))
+    # A name made of matrix values has none yet: the group is shown by the job's id.
+    name = spec.id if "matrix." in written else spec.name
+    return dataclasses.replace(spec, job=job, note=note, matrix={}, name=name)
 
 
 def _value(raw: Any, contexts: Mapping[str, Any]) -> Any:
