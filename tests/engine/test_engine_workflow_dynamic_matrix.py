@@ -23,6 +23,7 @@ PLAN = """
       empty: ${{ steps.m.outputs.empty }}
       scalar: ${{ steps.m.outputs.scalar }}
       n: ${{ steps.m.outputs.n }}
+      pys: ${{ steps.m.outputs.pys }}
     steps:
       - id: m
         run: |
@@ -33,6 +34,7 @@ PLAN = """
           echo 'empty={"python":[]}' >> "$GITHUB_OUTPUT"
           echo 'scalar="just text"' >> "$GITHUB_OUTPUT"
           echo 'n=[1,2,3]' >> "$GITHUB_OUTPUT"
+          echo 'pys=["3.99"]' >> "$GITHUB_OUTPUT"
 """
 
 LEGS = """on: push
@@ -61,6 +63,13 @@ PLAN
     runs-on: ${{ matrix.os }}
     steps:
       - run: echo "axis v=${{ matrix.v }}"
+  py:
+    needs: plan
+    strategy:
+      matrix: {python: '${{ fromJSON(needs.plan.outputs.pys) }}'}
+    steps:
+      - uses: actions/setup-python@v5
+        with: {python-version: '${{ matrix.python }}'}
   after:
     needs: [tests, axis]
     steps:
@@ -159,11 +168,13 @@ def test_legs_from_a_jobs_outputs_run_with_their_values_and_dependents_see_the_j
         d["step_id"] for d in sink.of(EventType.STEP_UPDATE)
     }
     assert "tests=success seen=c axis=success" in sink.lines("after")
+    assert final(sink, "py[python=3.99]") == ("skipped", "tool-missing")
+    assert final(sink, "py") == ("skipped", "tool-missing")  # every leg was
     # Each leg is announced (pending) before it runs; the totals count the legs.
     updates = [d for d in sink.of(EventType.STEP_UPDATE) if d["step_id"] == legs[0]]
     assert updates[0]["status"] == "pending" and updates[-1]["status"] == "success"
     last = sink.of(EventType.EXECUTION_UPDATE)[-1]
-    assert last["steps_total"] == 4 + 3 + 3 == last["steps_done"]  # 4 jobs, their legs
+    assert last["steps_total"] == 5 + 3 + 3 + 1 == last["steps_done"]  # 5 jobs, their legs
 
 
 def test_an_empty_a_non_object_or_too_big_matrix_fails_that_job_with_a_reason(
