@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,3 +65,31 @@ def test_workflow_options_on_a_native_pipeline_are_refused(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "apply to GitHub Actions workflow files only" in done.stderr
     assert ansflow(tmp_path, "run", "--plain", str(pipeline)).returncode == 0
+
+
+def test_a_matrix_from_needs_outputs_is_decided_at_run_time(tmp_path: Path) -> None:
+    done = ansflow(tmp_path, "validate", str(CORPUS / "dynamic.yml"))
+    assert done.returncode == 0, done.stderr
+    assert "run   tests (after plan)" in done.stdout
+    assert "note: its matrix legs are decided at run time" in done.stdout
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    workflow = repo / ".github" / "workflows" / "dynamic.yml"
+    shutil.copy(CORPUS / "dynamic.yml", workflow)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    done = ansflow(tmp_path, "run", "--plain", str(workflow))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "testing on x" in done.stdout and "testing on y" in done.stdout
+    assert "tests ended success" in done.stdout
+    listed = ansflow(tmp_path, "list", "--json").stdout.splitlines()
+    shown = json.loads(
+        ansflow(tmp_path, "show", "--json", json.loads(listed[0])["execution_id"]).stdout
+    )
+    steps = {s["step_id"]: s["status"] for s in shown["data"]["steps"]}
+    assert steps == {
+        "plan": "success",
+        "tests": "success",
+        "tests[python-version=x]": "success",
+        "tests[python-version=y]": "success",
+        "done": "success",
+    }

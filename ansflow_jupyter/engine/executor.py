@@ -25,6 +25,7 @@ from ..pipeline.expr_values import ExpressionRuntimeError
 from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
 from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
+from .dynamic import Groups, MatrixError, aggregate, is_dynamic
 from .environment import ExecutionEnvironment, StepEnvironment
 from .jobplan import job_argv
 from .notebook.control import NotebookControl, notebook_argv
@@ -105,6 +106,7 @@ class Executor:
         self._finished = False
         self._running = 0
         self._running_legs: dict[str, int] = {}  # running legs of a matrix with max-parallel
+        self._groups = Groups()  # matrices built at run time (engine/dynamic.py)
         self._done = 0
         self._cancelled = False
         self._started = False
@@ -216,6 +218,9 @@ class Executor:
                 continue
             needs = [self._steps[n] for n in step.spec.needs if n in self._steps]
             verdict = self._verdict(step, needs)
+            if verdict is None and is_dynamic(step.spec):
+                self._grow(step)
+                continue
             if verdict is None:
                 if self._running < self.max_parallel and self._leg_fits(step.spec):
                     self._start(step)
@@ -228,6 +233,32 @@ class Executor:
             heapq.heappush(self._ready, position)
         if self._done == len(self._steps) and self._all_done is not None:
             self._all_done.set()
+
+    def _grow(self, step: StepState) -> None:
+        """A job whose matrix reads `needs`: add its legs now; it is their group."""
+        step.status, step.started_at = StepStatus.RUNNING, time.time()
+        log = LineProcessor(step.spec.id, self._emit_log, on_event=self._writer.emit)
+        legs = {sid: s.spec.template_id for sid, s in self._steps.items()}
+        try:
+            found = self._groups.expand(step.spec, self._needs(step.spec), legs)
+        except MatrixError as exc:
+            log.add_line("stderr", f"ansflow: {exc}")
+            log.finish()
+            step.extra["message"] = str(exc)
+            self._finish(step, StepStatus.FAILED, StepReason.SPAWN_ERROR)
+            return
+        log.add_line("stdout", f"Matrix: {len(found)} legs: {', '.join(s.id for s in found)}")
+        log.finish()
+        self._emit_step(step, running=True)
+        for spec in found:
+            state = self._steps[spec.id] = StepState(spec)
+            self._position[spec.id] = len(self._order)
+            self._order.append(state)
+            self._waiting[spec.id] = 0
+            self._dependents[spec.id] = []
+            heapq.heappush(self._ready, self._position[spec.id])
+            self._emit_step(state)  # pending: the store and the views list it from now on
+        self._emit_execution()
 
     def _leg_fits(self, spec: StepSpec) -> bool:
         """A matrix with `max-parallel: N` runs at most N of its legs at once."""
@@ -537,6 +568,13 @@ class Executor:
         spec = step.spec
         if status is StepStatus.FAILED and spec.job.get("fail_fast") and not spec.continue_on_error:
             self._fail_fast(step)
+        group = self._groups.closing(spec.id, self._steps)
+        if group is not None:  # the last leg of a matrix built at run time
+            state = self._steps[group]
+            status, reason, state.extra["outputs"] = aggregate(
+                self._steps[sid] for sid in self._groups.legs[group]
+            )
+            self._finish(state, status, reason)
 
     def _emit_step(self, step: StepState, *, running: bool = False) -> None:
         self._writer.emit(EventType.STEP_UPDATE, step.update_data(running=running))

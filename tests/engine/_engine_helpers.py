@@ -140,7 +140,7 @@ class ListSink:
         offsets: dict[str, int] = {}
         for index, event in enumerate(self.events):
             data = event.data
-            if event.type is EventType.STEP_UPDATE and data["status"] not in ("running",):
+            if event.type is EventType.STEP_UPDATE and data["status"] not in ("running", "pending"):
                 finals[data["step_id"]] = index
             if event.type is EventType.LOG_UPDATE:
                 sid = data["step_id"]

@@ -141,15 +141,15 @@ def test_a_native_pipeline_still_loads_as_before() -> None:
     assert list(spec.steps) == ["a"] and spec.steps["a"].substeps == ()
 
 
-def test_a_matrix_computed_from_needs_outputs_is_a_visible_skip_not_an_error() -> None:
+def test_a_matrix_computed_from_needs_outputs_is_one_node_whose_legs_come_at_run_time() -> None:
     text = (
         "on: push\njobs:\n  a:\n    steps: [{run: x}]\n  b:\n    needs: a\n"
         "    strategy:\n      matrix:\n        v: ${{ fromJSON(needs.a.outputs.list) }}\n"
         "    steps: [{run: x}]\n"
     )
     spec = load_pipeline(text)
-    assert spec.steps["b"].skip_reason == "unsupported-action"
-    assert "computed at run time" in spec.steps["b"].note
+    assert list(spec.steps) == ["a", "b"] and spec.steps["b"].skip_reason == ""
+    assert "legs are decided at run time" in spec.steps["b"].note
 
 
 def test_a_python_version_not_installed_skips_the_leg_with_tool_missing() -> None:

@@ -64,7 +64,7 @@ class Job:
         check_expressions(child(node, "with"), f"{self.path}.with", rep)
         self.notes = [f"{k} is ignored locally" for k in IGNORED if child(node, k) is not None]
         self.condition_text = text_of(child(node, "if"))
-        self.dynamic = ""
+        self.dynamic = False  # the matrix reads `needs`: legs are built at run time
         self.repo: Path | None = None  # where python-version-file is read at load time
         self.steps_node = child(node, "steps")
         if child(node, "uses") is None and not isinstance(self.steps_node, SequenceNode):
@@ -109,7 +109,7 @@ class Job:
         ctx["job"] = {"status": "success"}
         skip, note = self._skip(ctx)
         substeps = self._substeps(ctx)
-        if not skip:
+        if not skip and not self.dynamic:  # a placeholder's steps are checked per leg
             for sub in substeps:
                 if sub.skip_reason == "tool-missing":
                     skip, note = "tool-missing", sub.note
@@ -162,11 +162,12 @@ class Job:
 
     def _skip(self, ctx: Mapping[str, Any]) -> tuple[str, str]:
         """Why this leg cannot run here (reason, words), or ('', '')."""
-        if self.dynamic:
-            return "unsupported-action", self.dynamic
         if child(self.node, "services") is not None or child(self.node, "container") is not None:
             return "needs-container", "the job needs `services` or `container` (Docker)"
         uses = text_of(child(self.node, "uses"))
+        if uses and self.dynamic:
+            note = f"calling {uses} with a matrix computed at run time is not supported"
+            return "unsupported-action", note
         if uses:  # a local one is a Call (reuse.py): this is another repository's
             note = f"reusable workflow {uses} is in another repository (not fetched)"
             if self.options.strict:
@@ -178,7 +179,7 @@ class Job:
         if isinstance(runs_on, Mapping):
             labels = list(runs_on.get("labels") or [])
         host = host_os()
-        for label in labels:
+        for label in [] if self.dynamic else labels:  # a placeholder: checked per leg
             rendered = render_static(str(label), ctx) if isinstance(label, str) else None
             wanted = label_os(rendered) if rendered else None
             if wanted is not None and wanted != host:

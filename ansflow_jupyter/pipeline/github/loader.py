@@ -3,7 +3,7 @@ job and matrix leg, whose steps the job runner executes in order."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from ..source import Reporter, kind
 from ..spec import PipelineSpec, StepSpec
 from ..templates import did_you_mean
 from .context import github_context, repository_root
+from .dynamic import DynamicMatrix, placeholder, reads_needs
 from .evaluate import static_value
 from .job import Job
 from .matrix import expand, text
@@ -21,7 +22,7 @@ from .nodes import child, env_mapping, items, plain, text_of, want_mapping
 from .options import WorkflowOptions
 from .reuse import Call, Level
 
-#: The one leg of a matrix computed at run time (from needs outputs): not supported yet.
+#: The one leg of a matrix computed at run time (from needs outputs): see dynamic.py.
 _DYNAMIC = "\0dynamic"
 TOP_KEYS = ("name", "run-name", "on", "env", "defaults", "jobs", "concurrency", "permissions")
 
@@ -131,13 +132,21 @@ def build_jobs(level: Level, jobs_node: MappingNode, steps: dict[str, StepSpec])
             level.overrides,
         )
         built.repo = level.repo
-        if job_id in dynamic:
-            built.dynamic = (
-                "its matrix is computed at run time (from needs outputs): not supported yet"
-            )
+        built.dynamic = job_id in dynamic
         for index, leg in enumerate(legs):
             spec = built.leg(leg, legs_of[job_id][index], needs, leg_job, len(legs), index)
-            steps[spec.id] = level.adopt(spec, job_id, first)
+            spec = level.adopt(spec, job_id, first)
+            if built.dynamic and not spec.skip_reason:
+                matrix = child(child(job, "strategy"), "matrix")
+                assert matrix is not None
+                adopt = _adopter(level, job_id, first)
+                found = DynamicMatrix(built, matrix, needs, leg_job, level.prefix, adopt)
+                spec = placeholder(spec, found)
+            steps[spec.id] = spec
+
+
+def _adopter(level: Level, job_id: str, first: bool) -> Callable[[StepSpec], StepSpec]:
+    return lambda spec: level.adopt(spec, job_id, first)
 
 
 def _inputs(on: Node | None, options: WorkflowOptions) -> dict[str, Any]:
@@ -157,6 +166,9 @@ def _legs(job: Node, path: str, contexts: Mapping[str, Any], rep: Reporter) -> l
     matrix = child(child(job, "strategy"), "matrix")
     if matrix is None:
         return [{}]
+    if reads_needs(matrix):
+        # e.g. fromJSON(needs.build.outputs.versions): only known once `build` ran.
+        return [{_DYNAMIC: ""}]
     raw = static_value(plain(matrix), contexts)
     if not isinstance(raw, Mapping):
         rep.at(matrix, f"{path}.strategy.matrix", f"matrix must be a mapping, not {kind(matrix)}")
@@ -165,11 +177,7 @@ def _legs(job: Node, path: str, contexts: Mapping[str, Any], rep: Reporter) -> l
     for name, value in raw.items():
         if name in ("include", "exclude"):
             continue
-        dynamic = isinstance(value, str) and "${{" in value
         value = static_value(value, contexts)
-        if value is None and dynamic:
-            # e.g. fromJSON(needs.build.outputs.versions): only known once `build` ran.
-            return [{_DYNAMIC: name}]
         if not isinstance(value, list):
             where = child(matrix, name) or matrix
             rep.at(where, f"{path}.strategy.matrix.{name}", f"matrix.{name} must be a list")
