@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     channel = Channel()
 
+    signalled: list[int] = []
+
     def stop(signum: int, frame: Any) -> None:
+        signalled.append(signum)
         raise Stopped(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)
@@ -189,11 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         status = 1
         where = _where(nb, current, number)
         message = f"the kernel died while running {where}" if where else "the kernel died"
-        channel.send(t="kernel_died", message=message)
+        if not signalled:  # stopped: the signal killed the kernel, not a crash
+            channel.send(t="kernel_died", message=message)
     except Stopped as exc:
         status = 143
         message = str(exc)
     finally:
+        if signalled:
+            # A stop signals the whole process group: the kernel may die of it (and nbclient
+            # report a dead kernel or a failed cell) before our own handler runs.
+            status, message = 143, f"stopped by signal {signalled[0]}"
         _kill_kernel(client)
         if ipc_dir:
             shutil.rmtree(ipc_dir, ignore_errors=True)
