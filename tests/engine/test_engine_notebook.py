@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from ansflow_jupyter.pipeline import load_pipeline_file
 
 pytestmark = pytest.mark.timeout(120)
 
+
+#: This test process's runs: other test sessions on the machine run the same tests.
+EXECUTION_ID = f"nb-{os.getpid()}"
 
 def write_notebook(path: Path, *sources: str, parameters: str | None = None) -> None:
     """A python3 notebook; `parameters` becomes the cell tagged "parameters"."""
@@ -41,7 +45,7 @@ def execute(
     (tmp_path / "p.yml").write_text(yaml_text)
     spec = load_pipeline_file(tmp_path / "p.yml")
     sink = ListSink()
-    executor = Executor(spec, "nb-1", LocalBackend(), sink)
+    executor = Executor(spec, EXECUTION_ID, LocalBackend(), sink)
 
     async def main() -> ExecutionStatus:
         task = asyncio.ensure_future(executor.run())
@@ -141,7 +145,7 @@ def _kernels() -> list[psutil.Process]:
         p
         for p in psutil.process_iter(["cmdline", "environ"])
         if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])
-        and (p.info["environ"] or {}).get("ANSFLOW_EXECUTION_ID") == "nb-1"
+        and (p.info["environ"] or {}).get("ANSFLOW_EXECUTION_ID") == EXECUTION_ID
     ]
 
 

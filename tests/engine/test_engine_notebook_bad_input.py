@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 from _engine_helpers import ListSink, run
-from test_engine_notebook import _kernels, execute, saved, write_notebook
+from test_engine_notebook import EXECUTION_ID, _kernels, execute, saved, write_notebook
 
 from ansflow_jupyter.engine import Executor
 from ansflow_jupyter.engine.backends import LocalBackend
@@ -27,7 +27,7 @@ def _runners() -> list[psutil.Process]:
         p
         for p in psutil.process_iter(["cmdline", "environ"])
         if "ansflow_jupyter.engine.notebook.runner" in " ".join(p.info["cmdline"] or [])
-        and (p.info["environ"] or {}).get("ANSFLOW_EXECUTION_ID") == "nb-1"
+        and (p.info["environ"] or {}).get("ANSFLOW_EXECUTION_ID") == EXECUTION_ID
     ]
 
 
@@ -114,7 +114,7 @@ def execute_with_probe(
     (tmp_path / "p.yml").write_text(ONE_STEP)
     spec = load_pipeline_file(tmp_path / "p.yml")
     sink = ListSink()
-    executor = Executor(spec, "nb-1", LocalBackend(), sink)
+    executor = Executor(spec, EXECUTION_ID, LocalBackend(), sink)
 
     async def main() -> ExecutionStatus:
         task = asyncio.ensure_future(executor.run())
