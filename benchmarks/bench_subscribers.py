@@ -230,6 +230,7 @@ def run_case(
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     go.touch()
+    print(f"  streaming to {subscribers} (server pid {pid})", file=sys.stderr, flush=True)
     for client in clients:
         if client.wait(timeout=seconds + 300) != 0:
             raise RuntimeError(f"a client process exited with {client.returncode}")
