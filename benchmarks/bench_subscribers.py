@@ -7,9 +7,10 @@ split over `--procs` client processes, each a plain asyncio loop with a minimal
 WebSocket reader (handshake, frame parsing, pong, close: no per-frame task or queue), so
 thousands of sockets cost the client side little. Latency is receipt time - printed
 time of every line on every socket (same machine clock; includes the engine's batching
-of up to 25 ms). RSS is the server process's (/proc) before the subscribers connected,
-once they all are, and its peak while the step prints. The baseline is the same step
-followed by one subscriber, in the same run.
+of up to 25 ms). The server's CPU time while the step prints, per frame sent, is the
+fan-out's cost whatever else loads the machine. RSS is the server process's (/proc)
+before the subscribers connected, once they all are, and its peak while the step
+prints. The baseline is the same step followed by one subscriber, in the same run.
 
 Cases: (a) 500 subscribers, 100 lines/s; (b) 5,000 subscribers, 10 lines/s.
 Goal: p99 <= 100 ms each.
@@ -192,6 +193,12 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_case(
     url: str, pid: int, workdir: Path, subscribers: int, rate: float, seconds: float, procs: int
 ) -> dict[str, float]:
@@ -229,11 +236,13 @@ def run_case(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_before = cpu_seconds(pid)
     go.touch()
     print(f"  streaming to {subscribers} (server pid {pid})", file=sys.stderr, flush=True)
     for client in clients:
         if client.wait(timeout=seconds + 300) != 0:
             raise RuntimeError(f"a client process exited with {client.returncode}")
+    cpu = cpu_seconds(pid) - cpu_before
     stop.set()
     sampler.join()
     latencies: array[float] = array("d")
@@ -252,6 +261,7 @@ def run_case(
         "lagged": counts[2],
         "other_closes": counts[3],
         "connect": connect,
+        "cpu": cpu,
         "rss_before": rss_before,
         "rss_connected": rss_connected,
         "rss_peak": peak[0],
@@ -265,10 +275,12 @@ def describe(label: str, subscribers: int, rate: float, seconds: float, r: dict[
     idle_per_sub = (r["rss_connected"] - r["rss_before"]) * 1024 / subscribers
     closes = f", closed 4008: {r['lagged']:.0f}" if r["lagged"] else ""
     closes += f", other closes: {r['other_closes']:.0f}" if r["other_closes"] else ""
+    # Server CPU per frame sent: what the fan-out costs, whatever else loads the machine.
+    cpu = f"server CPU {r['cpu']:.1f} s ({r['cpu'] * 1e6 / max(1.0, r['frames']):.0f} us/frame)"
     return (
         f"  {label:<9} {subscribers:>5} subs: p50={r['p50']:7.1f} ms p99={r['p99']:7.1f} ms "
         f"max={r['max']:7.1f} ms, lines {r['lines']:.0f}/~{expected} in {r['frames']:.0f} frames, "
-        f"connect {r['connect']:.1f} s, RSS {r['rss_before']:.0f}->{r['rss_connected']:.0f}"
+        f"{cpu}, connect {r['connect']:.1f} s, RSS {r['rss_before']:.0f}->{r['rss_connected']:.0f}"
         f"->{r['rss_peak']:.0f} MiB ({idle_per_sub:.0f} KiB/sub connected, "
         f"{per_sub:.0f} KiB/sub peak){closes}"
     )
