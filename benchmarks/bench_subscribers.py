@@ -193,10 +193,11 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process used so far, from /proc."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time a process used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def run_case(
@@ -242,7 +243,7 @@ def run_case(
     for client in clients:
         if client.wait(timeout=seconds + 300) != 0:
             raise RuntimeError(f"a client process exited with {client.returncode}")
-    cpu = cpu_seconds(pid) - cpu_before
+    cpu_after = cpu_seconds(pid)
     stop.set()
     sampler.join()
     latencies: array[float] = array("d")
@@ -261,7 +262,8 @@ def run_case(
         "lagged": counts[2],
         "other_closes": counts[3],
         "connect": connect,
-        "cpu": cpu,
+        "cpu_user": cpu_after[0] - cpu_before[0],
+        "cpu_sys": cpu_after[1] - cpu_before[1],
         "rss_before": rss_before,
         "rss_connected": rss_connected,
         "rss_peak": peak[0],
@@ -276,7 +278,11 @@ def describe(label: str, subscribers: int, rate: float, seconds: float, r: dict[
     closes = f", closed 4008: {r['lagged']:.0f}" if r["lagged"] else ""
     closes += f", other closes: {r['other_closes']:.0f}" if r["other_closes"] else ""
     # Server CPU per frame sent: what the fan-out costs, whatever else loads the machine.
-    cpu = f"server CPU {r['cpu']:.1f} s ({r['cpu'] * 1e6 / max(1.0, r['frames']):.0f} us/frame)"
+    total = r["cpu_user"] + r["cpu_sys"]
+    cpu = (
+        f"server CPU {total:.1f} s (user {r['cpu_user']:.1f} s + sys {r['cpu_sys']:.1f} s; "
+        f"{total * 1e6 / max(1.0, r['frames']):.0f} us/frame)"
+    )
     return (
         f"  {label:<9} {subscribers:>5} subs: p50={r['p50']:7.1f} ms p99={r['p99']:7.1f} ms "
         f"max={r['max']:7.1f} ms, lines {r['lines']:.0f}/~{expected} in {r['frames']:.0f} frames, "

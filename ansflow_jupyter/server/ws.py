@@ -153,8 +153,10 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
             self._outbox, self._outbox_shared = [*self._outbox, *batch], False
         else:
             self._outbox.extend(batch)
-        self._drained.clear()
-        self._flush()
+        if self._in_flight is None:
+            self._flush()  # sets or clears _drained
+        else:
+            self._drained.clear()
 
     def queued(self) -> int:
         """Events and replies waiting behind the frame in flight."""
@@ -162,7 +164,11 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
 
     def _flush(self) -> None:
         conn = self.ws_connection
-        while self._in_flight is None and conn is not None and not conn.is_closing():
+        while self._in_flight is None:
+            if conn is None or conn.is_closing():
+                if self.queued():
+                    self._drained.clear()
+                return
             if self._replies:
                 payload = self._replies.pop(0)
                 wire = _frame_header(len(payload)) + payload
@@ -176,6 +182,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
             in_flight = self._write(conn, payload, wire)
             if in_flight is not None:
                 self._in_flight = in_flight
+                self._drained.clear()
                 # The callback also retrieves a failed write's exception: none goes unretrieved.
                 in_flight.add_done_callback(self._sent)
 
@@ -374,7 +381,7 @@ class ExecutionSocket(_EventSocket):
 
     def deliver(self, batch: Sequence[Event], live: bool) -> bool:
         """Queue a batch for the client; False once the outbox passed `ws_queue_events`."""
-        with contextlib.suppress(WebSocketClosedError):
+        with contextlib.suppress(WebSocketClosedError):  # on_close ends the relay
             self.push(batch)
         return self.queued() <= self._bound
 
