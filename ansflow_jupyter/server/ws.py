@@ -66,6 +66,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self.since: int | None = None
         self._outbox: list[Event] = []
         self._outbox_shared = False  # the outbox is a hub Batch: copy before extending
+        self._bound = self.option("queue_events", 1_000)  # unsent events before 4008
         self._replies: list[bytes] = []  # answers to client messages, one frame each
         self._in_flight: asyncio.Future[None] | None = None
         self._drained = asyncio.Event()  # the outbox is empty and the last frame was flushed
@@ -103,7 +104,6 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         conn: Any = self.ws_connection
         if send_buffer > 0 and conn is not None:
             conn.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-        self._bound = self.option("queue_events", 1_000)
         self._last_frame = time.monotonic()
         self._schedule_heartbeat()
         self._pump = asyncio.create_task(self._run())
