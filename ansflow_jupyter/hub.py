@@ -4,6 +4,9 @@
 a subscription per follower, every event costs a queue put and a task wake-up per
 client; a hub reads the bus once and hands each batch to its followers synchronously, so
 a follower's cost per batch is what its `deliver` does (one frame write for a socket).
+Each batch goes out as one `Batch`: what every follower would work out from it (is it
+final, where its seqs start) and its encoding for a transport (a socket's frame) are
+made once, however many follow it.
 
 `Following`: the handover of one follower. It joins the hub *before* reading the store
 (snapshot, or the stored events after `since` in pages), holds live batches meanwhile,
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .bus import DEFAULT_QUEUE_EVENTS, Bus, SubscriberLagged
@@ -38,12 +41,28 @@ REPLAY_BUFFER_MAX = 100_000  # live events held for one follower while its repla
 FINISHED, LAGGED, GONE = "finished", "lagged", "gone"
 
 
+class Batch(list[Event]):
+    """One live batch as the hub hands it to every following; never changed after.
+
+    `encoded` holds transport encodings of the batch (e.g. the WebSocket frame), made by
+    the first follower that needs one and reused by the others."""
+
+    __slots__ = ("encoded", "final", "first_seq")
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        super().__init__(events)
+        self.final = any(event.is_final for event in self)
+        self.first_seq = min((event.seq or 0 for event in self), default=0)
+        self.encoded: dict[str, bytes] = {}
+
+
 class Follower(Protocol):
     """What relays one execution's events (a WebSocket, the CLI, a widget forwarder)."""
 
     def deliver(self, batch: Sequence[Event], live: bool) -> bool:
-        """Take a batch in seq order (replayed or live); must not block. Returning False
-        says the follower is too far behind: a live following then ends `lagged`."""
+        """Take a batch in seq order (replayed or live); must not block nor change it (a
+        live `Batch` is shared by every follower). Returning False says the follower is
+        too far behind: a live following then ends `lagged`."""
 
     async def drained(self) -> None:
         """Return once the follower passed on what it got (paces the store replay)."""
@@ -79,7 +98,7 @@ class Hub:
                     first = await self._sub.__anext__()
                 except StopAsyncIteration:
                     break
-                batch = [first, *self._sub.pending()]
+                batch = Batch([first, *self._sub.pending()])
                 for following in list(self.followers):
                     try:
                         following.offer(batch)
@@ -126,7 +145,7 @@ class Following:
                 return FINISHED
             self.live = True
             held, self._held = self._held, []
-            self._send_live(held)
+            self._send_live(Batch(held))
             await self._ended.wait()
         finally:
             hub.leave(self)
@@ -149,7 +168,7 @@ class Following:
             await self.follower.drained()  # the store is the buffer: wait for the follower
         return ended
 
-    def offer(self, batch: Sequence[Event]) -> None:
+    def offer(self, batch: Batch) -> None:
         """A live batch from the hub: held during the replay, delivered afterwards."""
         if self.live:
             self._send_live(batch)
@@ -158,13 +177,17 @@ class Following:
         if len(self._held) > REPLAY_BUFFER_MAX:
             self.end(LAGGED)
 
-    def _send_live(self, batch: Sequence[Event]) -> None:
-        fresh = [event for event in batch if (event.seq or 0) > self.last_seq]
-        if not fresh or self._ended.is_set():
+    def _send_live(self, batch: Batch) -> None:
+        if not batch or self._ended.is_set():
             return
+        fresh = batch  # the usual case: all of it is new, and shared as it is
+        if batch.first_seq <= self.last_seq:
+            fresh = Batch(event for event in batch if (event.seq or 0) > self.last_seq)
+            if not fresh:
+                return
         self.last_seq = fresh[-1].seq or self.last_seq
         keeping_up = self.follower.deliver(fresh, True)
-        if any(event.is_final for event in fresh):
+        if fresh.final:
             self.end(FINISHED)
         elif not keeping_up:
             self.end(LAGGED)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from .backend import SpawnError
 
 
@@ -14,5 +12,7 @@ def shell_argv(shell: str, script: str) -> list[str]:
     if shell == "sh":
         return ["sh", "-e", "-c", script]
     if shell == "python":
-        return [sys.executable, "-u", "-c", script]
+        # The step's python3 (its PATH decides, like a CI runner's), not ours: ansflow's
+        # own interpreter would hand a step ansflow's virtualenv and its packages.
+        return ["python3", "-u", "-c", script]
     raise SpawnError(f"unknown shell {shell!r} (expected bash, sh or python)")

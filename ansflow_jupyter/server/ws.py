@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,13 +23,19 @@ from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
-from tornado.iostream import StreamClosedError
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.iostream import IOStream, StreamClosedError
+from tornado.websocket import (
+    WebSocketClosedError,
+    WebSocketHandler,
+    WebSocketProtocol,
+    WebSocketProtocol13,
+)
 
 from .. import hub
 from ..bus import SubscriberLagged, Subscription
 from ..errors import AnsFlowError, BadRequest, NotFound
 from ..events import Event, heartbeat
+from ..hub import Batch
 from .base import unavailable_error
 from .discovery import KernelAuthMixin
 from .errors import http_error
@@ -40,6 +47,7 @@ CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
 MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
+
 
 class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Relays batches of events to one client: bounded outbox, one frame in flight, heartbeats.
@@ -57,6 +65,8 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self._pump: asyncio.Task[None] | None = None
         self.since: int | None = None
         self._outbox: list[Event] = []
+        self._outbox_shared = False  # the outbox is a hub Batch: copy before extending
+        self._bound = self.option("queue_events", 1_000)  # unsent events before 4008
         self._replies: list[bytes] = []  # answers to client messages, one frame each
         self._in_flight: asyncio.Future[None] | None = None
         self._drained = asyncio.Event()  # the outbox is empty and the last frame was flushed
@@ -136,9 +146,17 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
 
     def push(self, batch: Sequence[Event]) -> None:
         """Queue events; send them now unless a frame is in flight."""
-        self._outbox.extend(batch)
-        self._drained.clear()
-        self._flush()
+        if not self._outbox and isinstance(batch, Batch):
+            # Kept as it is (not copied): its frame is then the one every subscriber sends.
+            self._outbox, self._outbox_shared = batch, True
+        elif self._outbox_shared:
+            self._outbox, self._outbox_shared = [*self._outbox, *batch], False
+        else:
+            self._outbox.extend(batch)
+        if self._in_flight is None:
+            self._flush()  # sets or clears _drained
+        else:
+            self._drained.clear()
 
     def queued(self) -> int:
         """Events and replies waiting behind the frame in flight."""
@@ -146,19 +164,54 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
 
     def _flush(self) -> None:
         conn = self.ws_connection
-        if self._in_flight is not None or conn is None or conn.is_closing():
-            return
-        if self._replies:
-            frame = self._replies.pop(0)
-        elif self._outbox:
-            batch, self._outbox = self._outbox, []
-            frame = encode_frame(batch)
-        else:
-            return
-        self._last_frame = time.monotonic()
-        self._in_flight = self.write_message(frame)
-        # The callback also retrieves a failed write's exception: none goes unretrieved.
-        self._in_flight.add_done_callback(self._sent)
+        while self._in_flight is None:
+            if conn is None or conn.is_closing():
+                if self.queued():
+                    self._drained.clear()
+                return
+            if self._replies:
+                payload = self._replies.pop(0)
+                wire = _frame_header(len(payload)) + payload
+            elif self._outbox:
+                batch, self._outbox, self._outbox_shared = self._outbox, [], False
+                payload, wire = wire_frame(batch)
+            else:
+                self._drained.set()
+                return
+            self._last_frame = time.monotonic()
+            in_flight = self._write(conn, payload, wire)
+            if in_flight is not None:
+                self._in_flight = in_flight
+                self._drained.clear()
+                # The callback also retrieves a failed write's exception: none goes unretrieved.
+                in_flight.add_done_callback(self._sent)
+
+    def _write(
+        self, conn: WebSocketProtocol, payload: bytes, wire: bytes
+    ) -> asyncio.Future[None] | None:
+        """Send one text frame; None when the kernel took it whole at once.
+
+        Fan-out to thousands of sockets costs what each write costs. Tornado's
+        `write_message` builds the frame again for every socket and wraps each write in
+        a future and a task of its own; here the frame every subscriber shares is built
+        once, and handed to the socket straight away when nothing is queued before it
+        (what tornado's stream would do first too), so a client that keeps up costs one
+        send() per batch. Only what the kernel did not take goes through the stream."""
+        if type(conn) is not WebSocketProtocol13 or conn._compressor is not None:
+            return self.write_message(payload)
+        stream = conn.stream
+        if type(stream) is IOStream and not stream.writing():  # plain TCP (not TLS), idle
+            try:
+                sent = stream.socket.send(wire)
+            except OSError:  # full (EAGAIN) or broken: the stream's own write handles it
+                sent = 0
+            if sent == len(wire):
+                return None
+            wire = wire[sent:]
+        try:
+            return stream.write(wire)
+        except StreamClosedError:
+            raise WebSocketClosedError from None
 
     def _sent(self, future: asyncio.Future[None]) -> None:
         self._in_flight = None
@@ -212,7 +265,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
             return
         self._replies.append(json.dumps(reply).encode())
         self._drained.clear()
-        if self.queued() > self.option("queue_events", 1_000):
+        if self.queued() > self._bound:
             self._replies.clear()
             self.close(CLOSE_LAGGED, "client too slow; resume with ?since=<last seq>")
             return
@@ -245,6 +298,29 @@ def encode_frame(batch: Sequence[Event]) -> bytes:
         while _frames_bytes > _FRAMES_MAX_BYTES and _FRAMES:
             _frames_bytes -= len(_FRAMES.popitem(last=False)[1])
     return frame
+
+
+def wire_frame(batch: Sequence[Event]) -> tuple[bytes, bytes]:
+    """(JSON payload, the whole unmasked, uncompressed text frame a server sends). A hub
+    `Batch` keeps both, so every subscriber of the execution sends the same bytes."""
+    if isinstance(batch, Batch):
+        cached = batch.encoded.get("ws")
+        if cached is not None:
+            return batch.encoded["json"], cached
+    payload = encode_frame(batch)
+    wire = _frame_header(len(payload)) + payload
+    if isinstance(batch, Batch):
+        batch.encoded["json"], batch.encoded["ws"] = payload, wire
+    return payload, wire
+
+
+def _frame_header(size: int) -> bytes:
+    """The header of a final, unmasked text frame of `size` bytes (RFC 6455 5.2)."""
+    if size < 126:
+        return struct.pack("!BB", 0x81, size)
+    if size <= 0xFFFF:
+        return struct.pack("!BBH", 0x81, 126, size)
+    return struct.pack("!BBQ", 0x81, 127, size)
 
 
 def _encode(batch: Sequence[Event]) -> bytes:
@@ -305,9 +381,9 @@ class ExecutionSocket(_EventSocket):
 
     def deliver(self, batch: Sequence[Event], live: bool) -> bool:
         """Queue a batch for the client; False once the outbox passed `ws_queue_events`."""
-        with contextlib.suppress(WebSocketClosedError):
+        with contextlib.suppress(WebSocketClosedError):  # on_close ends the relay
             self.push(batch)
-        return self.queued() <= self.option("queue_events", 1_000)
+        return self.queued() <= self._bound
 
     async def drained(self) -> None:
         """Wait until the client took every frame."""
