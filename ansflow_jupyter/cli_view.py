@@ -24,6 +24,7 @@ from .format import (
     step_suffix,
 )
 from .pipeline.spec import PipelineSpec
+from .store.codec import encoded_log_payload
 
 if TYPE_CHECKING:  # rich only for the live view: plain and JSON lines never import it
     from rich.console import RenderableType
@@ -219,8 +220,8 @@ def envelope_line(event: Event) -> str:
         if len(text) * 4 <= len(stamps) and all(
             type(t) in (float, int) and math.isfinite(t) for t in text
         ):
-            rest = {k: v for k, v in data.items() if k != "ts"}
-            body = _dumps(rest)[:-1] + ',"ts":[' + ",".join(map(text.__getitem__, stamps)) + "]}"
+            rest = encoded_log_payload(data) or _dumps({k: v for k, v in data.items() if k != "ts"})
+            body = rest[:-1] + ',"ts":[' + ",".join(map(text.__getitem__, stamps)) + "]}"
             head = _dumps({k: v for k, v in envelope.items() if k != "data"})
             if list(envelope)[-1] == "data":
                 return head[:-1] + ',"data":' + body + "}\n"

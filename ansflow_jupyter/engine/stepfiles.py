@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -65,7 +66,10 @@ class AttemptFiles:
     def outputs(self) -> dict[str, str]:
         """The outputs the attempt wrote; raises OutputError."""
         try:
-            size = self.output_path.stat().st_size
+            info = self.output_path.stat()
+            size = info.st_size
+            if size == 0 and stat.S_ISREG(info.st_mode):
+                return {}  # most steps write nothing: no open/read/close per attempt
             if size > OUTPUT_MAX_BYTES:
                 raise OutputError(
                     f"$ANSFLOW_OUTPUT holds {size} bytes, more than the limit of "
@@ -81,6 +85,9 @@ class AttemptFiles:
     def summary(self) -> str:
         """The Markdown the attempt wrote ('' when none), cut at SUMMARY_MAX_BYTES."""
         try:
+            info = self.summary_path.stat()
+            if info.st_size == 0 and stat.S_ISREG(info.st_mode):
+                return ""  # most steps write none: no open/read/close per attempt
             with self.summary_path.open("rb") as file:
                 data = file.read(SUMMARY_MAX_BYTES + 1)
         except OSError:
