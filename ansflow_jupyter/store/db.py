@@ -150,9 +150,11 @@ def ensure_schema(engine: Engine, name: str) -> None:
         version = _read_version(engine)
         if version is None:
             # Conflict: another process created it at the same moment; check its version.
+            created = False
             with contextlib.suppress(Conflict):
-                _create(engine, name)
-            version = _read_version(engine)
+                created = _create(engine, name)
+            # Only a store another process made is read again: ours is current (start-up).
+            version = SCHEMA_VERSION if created else _read_version(engine)
         if version is not None and 0 < version < SCHEMA_VERSION:
             migrate(engine, name)
             version = _read_version(engine)
@@ -175,12 +177,21 @@ def _read_version(engine: Engine) -> int | None:
         return -1
 
 
-def _create(engine: Engine, name: str) -> None:
+#: Key of the PostgreSQL advisory lock held while a new store's tables are created.
+_CREATE_LOCK = 0x616E73666C6F77  # "ansflow"
+
+
+def _create(engine: Engine, name: str) -> bool:
+    """Create every table in one transaction; False when another process was first."""
     with engine.connect() as conn:
         conn = conn.execution_options(ansflow_write=True)
         with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # SQLite's BEGIN IMMEDIATE queues creators; PostgreSQL needs a lock for it,
+                # else two creators collide on a catalog unique index (a traceback).
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CREATE_LOCK})")
             if inspect(conn).has_table(Meta.name):
-                return  # another process created it while we waited for the write lock
+                return False  # another process created it while we waited for the write lock
             existing = set(inspect(conn).get_table_names())
             ours = {t.name for t in metadata.sorted_tables}
             if existing & ours - {Meta.name}:
@@ -188,5 +199,8 @@ def _create(engine: Engine, name: str) -> None:
                     f"{name}: has tables {sorted(existing & ours)} but no ansflow schema "
                     "version; not an ansflow store"
                 )
-            metadata.create_all(conn)
+            # Under the lock none of our tables can appear after the check above: skip
+            # create_all's per-table existence queries (start-up time).
+            metadata.create_all(conn, checkfirst=False)
             conn.execute(insert(Meta), {"key": "schema_version", "value": str(SCHEMA_VERSION)})
+    return True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -184,3 +186,20 @@ def test_two_stores_on_one_database_write_concurrently(store_url: str) -> None:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         engine.dispose()
+
+
+def test_processes_creating_one_new_store_at_once_all_open_it(store_url: str) -> None:
+    # Four `ansflow run`s started together on a store nobody has created yet: each opens
+    # it (one creates the tables, the others wait for it or find them), none fails.
+    code = "import sys; from ansflow_jupyter.store import Store; Store(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, store_url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [proc.communicate()[1].decode() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, errors
+    store = Store(store_url)
+    with store.engine.connect() as conn:
+        version = conn.execute(text("SELECT value FROM ansflow_meta")).scalars().all()
+    store.close()
+    assert version == [str(SCHEMA_VERSION)]
