@@ -4,9 +4,10 @@
  */
 import { ansiToHtml, escapeHtml, stripAnsi } from './ansi';
 import { formatClock } from './format';
-import type { LogStore } from './logs';
+import type { LogRow, LogStore } from './logs';
+import type { LogHistory, RemoteSearch } from './paging';
 import { searchLines, stepMatch } from './search';
-import { computeWindow, scrollTopForRow } from './virtual';
+import { computeWindow, rowAtTop, scrollTopAtRow, scrollTopForRow } from './virtual';
 
 const ROW_H = 18;
 /** The log pane grows with its content between these many rows. */
@@ -32,6 +33,17 @@ export interface LogPanelHost {
   /** File name of a download, distinct per execution and step. */
   fileName(stepId: string | null): string;
   requestRender(): void;
+  /** Server history: load earlier, load down to a line, whole-log search (not embedded). */
+  history?: LogHistory | null;
+  /** A link that reopens a line (0-based `offset` of a step) in JupyterLab, or null. */
+  permalink?(stepId: string, offset: number): string | null;
+}
+
+/** A line's 0-based number in its step (lines the view added do not count). */
+export function lineOffset(row: LogRow): number {
+  let added = 0;
+  for (const local of row.step.info) if (local < row.local) added++;
+  return row.step.first + (row.local - row.step.base) - added;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
@@ -59,6 +71,20 @@ export class LogPanel {
   private renderedKey = '';
   private programmaticTop = -1;
   private stepsKey = '';
+  /** The server search of `remoteKey` (view + query) when not every line is held. */
+  private remote: RemoteSearch | null = null;
+  private remoteKey = '';
+  private remoteError = '';
+  private remoteRow = -1;
+  /** A line to scroll to once it is loaded (a search hit, a permalink). */
+  private target: { stepId: string; offset: number; focus: boolean } | null = null;
+  private seeking = false;
+  /** What the last render showed, to keep the viewport still when earlier lines arrive. */
+  private anchorView = '';
+  private anchorHidden = 0;
+  private anchorRows = 0;
+  private anchorMarker = 0;
+  private flash = '';
   private readonly select = el('select');
   private readonly search = el('input');
   private readonly count = el('span', 'af-mcount');
@@ -112,6 +138,7 @@ export class LogPanel {
     this.spacer.append(this.rows);
     this.view.append(this.spacer);
     this.view.onscroll = () => this.onScroll();
+    this.rows.addEventListener('click', ev => this.onRowsClick(ev));
     const wrap = el('div', 'af-logwrap');
     wrap.append(this.view, this.followBtn);
     this.node.append(bar, wrap);
@@ -140,6 +167,14 @@ export class LogPanel {
     this.follow = false;
   }
 
+  /** Open a step at one line (0-based offset) and highlight it once it is loaded. */
+  goTo(stepId: string, offset: number): void {
+    this.show(stepId);
+    this.target = { stepId, offset, focus: true };
+    this.follow = false;
+    this.invalidate();
+  }
+
   /** Select a step (null = all steps). */
   show(stepId: string | null): void {
     this.selected = stepId;
@@ -149,6 +184,7 @@ export class LogPanel {
     this.focusRow = -1;
     this.searchedVersion = -1;
     this.current = -1;
+    this.target = null;
     this.invalidate();
   }
 
@@ -179,11 +215,110 @@ export class LogPanel {
 
   private jump(dir: 1 | -1): void {
     this.refreshSearch(true);
+    if (this.remoteKey) {
+      void this.jumpRemote(dir);
+      return;
+    }
     this.current = stepMatch(this.matches, this.current, dir);
     if (this.current >= 0) {
       this.scrollToRow(this.matches[this.current]);
     }
     this.invalidate();
+  }
+
+  /** Step through the server's hits, loading the lines down to each one. */
+  private async jumpRemote(dir: 1 | -1): Promise<void> {
+    const found = this.remote;
+    const history = this.host.history;
+    if (!found || found.total === 0 || !history) {
+      return;
+    }
+    let next = this.current < 0 ? (dir === 1 ? 0 : found.hits.length - 1) : this.current + dir;
+    if (next >= found.hits.length && found.next !== null) {
+      await history.moreHits(found);
+    }
+    if (next >= found.hits.length) next = 0;
+    if (next < 0) next = found.hits.length - 1;
+    if (found !== this.remote) return; // a new search started meanwhile
+    this.current = next;
+    this.remoteRow = -1;
+    const hit = found.hits[next];
+    this.target = { stepId: hit.step_id, offset: hit.offset, focus: false };
+    this.follow = false;
+    this.invalidate();
+  }
+
+  /** The row of a step's line in this view, or -1 while it is not loaded. */
+  private rowFor(stepId: string, offset: number): number {
+    const logs = this.host.logs;
+    const log = logs.steps.get(stepId);
+    if (!log || log.next < 0 || offset < log.first || offset >= log.next) {
+      return -1;
+    }
+    let i = offset - log.first;
+    for (const at of [...log.info].map(l => l - log.base).sort((a, b) => a - b)) {
+      if (at <= i) i++;
+    }
+    if (this.selected !== null) {
+      return this.selected === stepId ? i : -1;
+    }
+    const local = log.base + i;
+    const n = logs.count(null);
+    for (let r = 0; r < n; r++) {
+      const row = logs.row(null, r);
+      if (row && row.step === log && row.local === local) return r;
+    }
+    return -1;
+  }
+
+  /** Scroll to the pending target once it is held; load earlier lines down to it. */
+  private resolveTarget(): void {
+    const t = this.target;
+    if (!t) {
+      return;
+    }
+    const row = this.rowFor(t.stepId, t.offset);
+    if (row >= 0) {
+      this.target = null;
+      if (t.focus) this.focusRow = row;
+      else this.remoteRow = row;
+      this.scrollToRow(row);
+      return;
+    }
+    const log = this.host.logs.steps.get(t.stepId);
+    const history = this.host.history;
+    if (log && log.next >= 0 && log.first > t.offset && !this.seeking && history?.available) {
+      this.seeking = true;
+      void history.loadUntil(t.stepId, Math.max(0, t.offset - 50)).finally(() => {
+        this.seeking = false;
+        this.invalidate();
+      });
+    }
+  }
+
+  private onRowsClick(ev: Event): void {
+    const link = (ev.target as Element | null)?.closest?.('a.af-plink') as HTMLAnchorElement | null;
+    if (!link) {
+      return;
+    }
+    ev.preventDefault();
+    const done = (text: string): void => {
+      this.flash = text;
+      this.invalidate();
+      setTimeout(() => {
+        this.flash = '';
+        this.invalidate();
+      }, 2500);
+    };
+    const clip = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
+    if (clip) {
+      clip.writeText(link.href).then(
+        () => done('link copied'),
+        () => done('copy failed: right-click the link icon')
+      );
+    } else {
+      done('copy failed: right-click the link icon');
+    }
   }
 
   private scrollToRow(i: number): void {
@@ -225,7 +360,22 @@ export class LogPanel {
   }
 
   private markerRows(): number {
-    return this.host.logs.hiddenBefore(this.selected) > 0 ? 1 : 0;
+    const reached = this.host.history?.reachedStart(this.selected) ?? false;
+    return this.host.logs.hiddenBefore(this.selected) > 0 || reached ? 1 : 0;
+  }
+
+  /** The line above the first row: how many earlier lines, or the beginning of the log. */
+  private markerText(hidden: number): string {
+    const logs = this.host.logs;
+    const history = this.host.history;
+    if (hidden === 0) {
+      return '— beginning of log —';
+    }
+    const dropped = this.selected === null ? logs.droppedTotal : (logs.steps.get(this.selected)?.dropped ?? 0);
+    if (!history?.available || dropped > 0) {
+      return `⋯ ${hidden.toLocaleString()} earlier lines not shown here — use Download for the full log`;
+    }
+    return `⋯ ${hidden.toLocaleString()} earlier lines · ${history.isLoading(this.selected) ? 'loading…' : 'scroll up to load'}`;
   }
 
   private rowCount(): number {
@@ -237,6 +387,39 @@ export class LogPanel {
     if (!this.query) {
       this.matches = [];
       this.matchTotal = 0;
+      this.remoteKey = '';
+      this.remote = null;
+      return;
+    }
+    const remoteKey = `${this.selected}\u0000${this.query}`;
+    if (this.remoteKey === remoteKey) {
+      return; // searched on the server: the count and hits come from there
+    }
+    this.remoteKey = '';
+    this.remote = null;
+    const history = this.host.history;
+    if (history?.available && logs.hiddenBefore(this.selected) > 0) {
+      // Not every line is here: the server searches the whole stored log.
+      this.remoteKey = remoteKey;
+      this.remoteError = '';
+      this.remoteRow = -1;
+      this.current = -1;
+      this.matches = [];
+      this.matchTotal = 0;
+      history.search(this.selected, this.query).then(
+        found => {
+          if (this.remoteKey === remoteKey) {
+            this.remote = found;
+            this.invalidate();
+          }
+        },
+        err => {
+          if (this.remoteKey === remoteKey) {
+            this.remoteError = err instanceof Error ? err.message : String(err);
+            this.invalidate();
+          }
+        }
+      );
       return;
     }
     const stale = this.searchedVersion !== logs.version;
@@ -286,13 +469,12 @@ export class LogPanel {
     const first = computeWindow(0, viewport, ROW_H, total);
     // The scroll range first: a jump to the first error must not be clamped by the old one.
     this.spacer.style.height = `${first.scrollHeight}px`;
+    this.keepViewport(total, viewport);
     this.revealNow();
+    this.resolveTarget();
     this.download.href = '#';
     this.download.title = `Download ${this.selected === null ? 'every step' : this.selected}'s full log as text`;
-    const shown = this.matches.length;
-    const capped = this.matchTotal > shown ? ` (first ${shown.toLocaleString()} navigable)` : '';
-    this.count.textContent = this.query ? `${this.current >= 0 ? this.current + 1 : 0}/${this.matchTotal.toLocaleString()}` : '';
-    this.count.title = this.query ? `${this.matchTotal.toLocaleString()} matching lines${capped}` : '';
+    this.renderCount();
     if (this.follow) {
       const bottom = Math.max(0, first.scrollHeight - viewport);
       if (Math.abs(this.view.scrollTop - bottom) > 1) {
@@ -302,7 +484,13 @@ export class LogPanel {
     }
     this.followBtn.classList.toggle('af-show', !this.follow && total > 0);
     const win = computeWindow(this.view.scrollTop, viewport, ROW_H, total);
-    const key = `${logs.version}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}`;
+    const history = this.host.history;
+    const hiddenNow = logs.hiddenBefore(this.selected);
+    if (win.start === 0 && hiddenNow > 0 && history?.available && !history.isLoading(this.selected)) {
+      history.loadEarlier(this.selected); // the top is in sight: fetch the page before it
+    }
+    const loading = history?.isLoading(this.selected) ?? false;
+    const key = `${logs.version}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}|${this.remoteRow}|${loading}`;
     if (key === this.renderedKey) {
       this.rows.style.transform = `translateY(${win.offsetY}px)`;
       return;
@@ -314,13 +502,13 @@ export class LogPanel {
       return;
     }
     const marker = this.markerRows();
-    const hidden = logs.hiddenBefore(this.selected);
-    const currentRow = this.current >= 0 ? this.matches[this.current] : -1;
+    const hidden = hiddenNow;
+    const currentRow = this.remoteKey ? this.remoteRow : this.current >= 0 ? this.matches[this.current] : -1;
     const all = this.selected === null;
     let html = '';
     for (let r = win.start; r < win.end; r++) {
       if (r < marker) {
-        html += `<div class="af-row af-info">⋯ ${hidden.toLocaleString()} earlier lines not shown here — use Download for the full log</div>`;
+        html += `<div class="af-row af-info af-earlier">${escapeHtml(this.markerText(hidden))}</div>`;
         continue;
       }
       const i = r - marker;
@@ -336,6 +524,11 @@ export class LogPanel {
       else if (row.step.stderr.has(row.local)) cls += ' af-stderr';
       if (!info && ERROR_LINE.test(stripAnsi(row.line))) cls += ' af-errline';
       let prefix = '';
+      const link = info ? null : (this.host.permalink?.(row.step.id, lineOffset(row)) ?? null);
+      if (link) {
+        const n = lineOffset(row) + 1;
+        prefix += `<a class="af-plink" href="${escapeHtml(link)}" title="Link to line ${n} (click to copy)" aria-label="Link to line ${n} of ${escapeHtml(row.step.id)}"></a>`;
+      }
       if (all) {
         const label = this.host.label(row.step.id);
         prefix += `<span class="af-tag" title="${escapeHtml(label)}">${escapeHtml(label)}</span>`;
@@ -363,6 +556,62 @@ export class LogPanel {
     }
     this.rows.style.transform = `translateY(${win.offsetY}px)`;
     this.rows.innerHTML = html;
+  }
+
+  /** "3/12" for a local search, "12 of 3,417 matches" for the server's whole-log one. */
+  private renderCount(): void {
+    if (this.flash) {
+      this.count.textContent = this.flash;
+      return;
+    }
+    if (!this.query) {
+      this.count.textContent = '';
+      this.count.title = '';
+      return;
+    }
+    const at = this.current >= 0 ? this.current + 1 : 0;
+    if (this.remoteKey) {
+      const found = this.remote;
+      if (this.remoteError) {
+        this.count.textContent = 'search failed';
+        this.count.title = this.remoteError;
+      } else if (!found) {
+        this.count.textContent = 'searching…';
+        this.count.title = 'Searching the whole log on the server';
+      } else {
+        this.count.textContent = `${at.toLocaleString()} of ${found.total.toLocaleString()} matches`;
+        const capped =
+          found.next === null && found.hits.length < found.total
+            ? `; the first ${found.hits.length.toLocaleString()} can be stepped through`
+            : '';
+        this.count.title = `${found.total.toLocaleString()} matching lines in the whole log (searched on the server)${capped}`;
+      }
+      return;
+    }
+    const shown = this.matches.length;
+    const capped = this.matchTotal > shown ? ` (first ${shown.toLocaleString()} navigable)` : '';
+    this.count.textContent = `${at}/${this.matchTotal.toLocaleString()}`;
+    this.count.title = `${this.matchTotal.toLocaleString()} matching lines${capped}`;
+  }
+
+  /** Earlier lines came in above: keep the same line at the top of the viewport. */
+  private keepViewport(total: number, viewport: number): void {
+    const hidden = this.host.logs.hiddenBefore(this.selected);
+    const marker = this.markerRows();
+    const view = String(this.selected);
+    if (view === this.anchorView && hidden < this.anchorHidden && !this.follow) {
+      const lines = this.anchorHidden - hidden;
+      const top = rowAtTop(this.view.scrollTop, viewport, ROW_H, this.anchorRows);
+      const next = scrollTopAtRow(top + lines + marker - this.anchorMarker, viewport, ROW_H, total);
+      this.programmaticTop = next;
+      this.view.scrollTop = next;
+      if (this.focusRow >= 0) this.focusRow += lines;
+      if (this.remoteRow >= 0) this.remoteRow += lines;
+    }
+    this.anchorView = view;
+    this.anchorHidden = hidden;
+    this.anchorRows = total;
+    this.anchorMarker = marker;
   }
 
   private onDownload(ev: MouseEvent): void {

@@ -1,0 +1,178 @@
+/**
+ * Server-mode history of an attached view: "load earlier" pages prepended when the user
+ * scrolls to the top, loading down to one line (a search hit, a permalink), and the
+ * whole-log search that runs on the server when not every line is in the browser.
+ */
+import type { LogLine, LogPage } from './history';
+import type { LogStore } from './logs';
+
+/** Lines fetched per step each time the top of a log is reached. */
+export const EARLIER_PAGE = 5_000;
+/** Lines per request when loading down to a far-away line (the endpoint's most is 100,000). */
+export const SEEK_PAGE = 50_000;
+/** Search hits fetched per request. */
+export const HIT_PAGE = 1_000;
+
+export interface HistoryHost {
+  logs: LogStore;
+  executionId(): string;
+  /** True when the transport has the REST log endpoint (server mode). */
+  paged(): boolean;
+  /** A page of the REST log endpoint (null: the transport has none, e.g. embedded mode). */
+  lines(executionId: string, query: Record<string, string | number | undefined>): Promise<LogPage> | null;
+  /** Put a page's lines (of one step, starting at `from`) into the store. */
+  apply(executionId: string, stepId: string, page: LogPage, from: number): void;
+  changed(): void;
+}
+
+/** A server search: the exact number of matching lines and the hits fetched so far. */
+export interface RemoteSearch {
+  query: string;
+  view: string | null;
+  total: number;
+  hits: LogLine[];
+  /** `offset` of the next page of hits (one step only), null when there is none. */
+  next: number | null;
+}
+
+const ALL = '\u0000all';
+const key = (view: string | null): string => view ?? ALL;
+
+/** `/re/` goes to the server as typed (RE2); plain text as a case-insensitive literal. */
+export function serverQuery(query: string): string {
+  if (query.length >= 2 && query.startsWith('/') && query.endsWith('/')) {
+    return query;
+  }
+  return `/(?i)${query.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&')}/`;
+}
+
+export class LogHistory {
+  private readonly loading = new Set<string>();
+  private readonly reached = new Set<string>();
+  private generation = 0;
+
+  constructor(private readonly host: HistoryHost) {}
+
+  /** True when this transport can page through stored lines. */
+  get available(): boolean {
+    return this.host.paged();
+  }
+
+  isLoading(view: string | null): boolean {
+    return this.loading.has(key(view));
+  }
+
+  /** A load-earlier reached the first line of this view. */
+  reachedStart(view: string | null): boolean {
+    return this.reached.has(key(view));
+  }
+
+  /** Forget what was loaded (the view switched to another execution). */
+  reset(): void {
+    this.generation++;
+    this.loading.clear();
+    this.reached.clear();
+  }
+
+  /** Fetch the next page of earlier lines of a step, or of every step (null). */
+  loadEarlier(view: string | null): void {
+    const k = key(view);
+    if (this.loading.has(k)) {
+      return;
+    }
+    const steps = view === null ? [...this.host.logs.steps.keys()] : [view];
+    this.loading.add(k);
+    this.host.changed();
+    void this.run(async () => {
+      for (const stepId of steps) {
+        const log = this.host.logs.steps.get(stepId);
+        if (log && log.dropped === 0 && log.next >= 0 && log.first > 0) {
+          await this.fetch(stepId, Math.max(0, log.first - EARLIER_PAGE), log.first);
+        }
+      }
+      const logs = this.host.logs;
+      if (view === null ? logs.hiddenBefore(null) === 0 : (logs.steps.get(view)?.first ?? 1) === 0) {
+        this.reached.add(k);
+      }
+    }, k);
+  }
+
+  /** Load a step's earlier lines until `offset` is held (pages of SEEK_PAGE). */
+  async loadUntil(stepId: string, offset: number): Promise<void> {
+    const k = `seek\u0000${stepId}`;
+    this.loading.add(k);
+    await this.run(async () => {
+      for (;;) {
+        const log = this.host.logs.steps.get(stepId);
+        if (!log || log.next < 0 || log.dropped > 0 || log.first <= Math.max(0, offset)) {
+          return;
+        }
+        const before = log.first;
+        await this.fetch(stepId, Math.max(0, offset, log.first - SEEK_PAGE), log.first);
+        if ((this.host.logs.steps.get(stepId)?.first ?? before) >= before) {
+          return; // nothing came (execution switched, or an error): do not spin
+        }
+      }
+    }, k);
+  }
+
+  /** The exact number of lines of the whole stored log that match, and the first hits. */
+  async search(view: string | null, query: string): Promise<RemoteSearch> {
+    const page = await this.host.lines(this.host.executionId(), {
+      step: view ?? undefined,
+      q: serverQuery(query),
+      limit: HIT_PAGE,
+      count: 1
+    });
+    if (!page) {
+      throw new Error('this view has no server to search');
+    }
+    if (typeof page.total !== 'number') {
+      throw new Error('ansflow: the logs endpoint answered a count=1 request without "total"');
+    }
+    return { query, view, total: page.total, hits: page.lines, next: this.nextHits(view, page) };
+  }
+
+  /** Append the next page of hits to `found` (one step's search only). */
+  async moreHits(found: RemoteSearch): Promise<void> {
+    if (found.next === null) {
+      return;
+    }
+    const page = await this.host.lines(this.host.executionId(), {
+      step: found.view ?? undefined,
+      q: serverQuery(found.query),
+      offset: found.next,
+      limit: HIT_PAGE
+    });
+    if (!page) return;
+    found.hits.push(...page.lines);
+    found.next = this.nextHits(found.view, page);
+  }
+
+  private nextHits(view: string | null, page: LogPage): number | null {
+    // In the all-steps stream `offset` counts every line, not hits: only a step pages on.
+    return view !== null && page.lines.length === HIT_PAGE ? page.next_offset : null;
+  }
+
+  private async fetch(stepId: string, from: number, to: number): Promise<void> {
+    const id = this.host.executionId();
+    const page = await this.host.lines(id, { step: stepId, offset: from, limit: to - from });
+    if (page && id === this.host.executionId()) {
+      this.host.apply(id, stepId, page, from);
+    }
+  }
+
+  private async run(work: () => Promise<void>, k: string): Promise<void> {
+    const generation = this.generation;
+    try {
+      await work();
+    } catch (err) {
+      console.warn('ansflow: log history', err);
+    } finally {
+      if (generation === this.generation) {
+        this.loading.delete(k);
+      }
+      this.host.changed();
+    }
+  }
+}
