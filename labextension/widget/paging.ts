@@ -90,11 +90,17 @@ export class LogHistory {
           await this.fetch(stepId, Math.max(0, log.first - EARLIER_PAGE), log.first);
         }
       }
-      const logs = this.host.logs;
-      if (view === null ? logs.hiddenBefore(null) === 0 : (logs.steps.get(view)?.first ?? 1) === 0) {
-        this.reached.add(k);
-      }
+      this.markReached(view);
     }, k);
+  }
+
+  /** Remember that a view now holds its first line (it shows "beginning of log"). */
+  private markReached(view: string | null): void {
+    const logs = this.host.logs;
+    if (view === null ? logs.hiddenBefore(null) === 0 : (logs.steps.get(view)?.first ?? 1) === 0) {
+      this.reached.add(key(view));
+    }
+    if (view !== null) this.markReached(null);
   }
 
   /** Load a step's earlier lines until `offset` is held (pages of SEEK_PAGE). */
@@ -112,6 +118,7 @@ export class LogHistory {
         if ((this.host.logs.steps.get(stepId)?.first ?? before) >= before) {
           return; // nothing came (execution switched, or an error): do not spin
         }
+        this.markReached(stepId);
       }
     }, k);
   }
