@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parsePermalink, permalinkUrl } from '../widget/permalink';
 import { serverQuery } from '../widget/paging';
+import { findMatches } from '../widget/search';
 import { mountExecutionView } from '../widget/view';
 import { container, FakeModel, frames } from './dom';
 import { EXEC } from './helpers';
@@ -98,7 +99,7 @@ afterEach(() => {
 const text = (el: Element | null | undefined): string => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
 
 async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await frames();
+  for (let i = 0; i < 600 && !check(); i++) await frames();
   assert.ok(
     check(),
     `timed out waiting for ${what}: ${text(document.querySelector('.af-earlier'))} ${text(document.querySelector('.af-mcount'))} ${requests.slice(-4).join(' ')}`
@@ -205,6 +206,27 @@ describe('whole-log search on the server', () => {
     assert.equal(text(count), '2 of 3 matches');
     search.dispatchEvent(new window.KeyboardEvent('keydown', { key: 'Enter' }) as unknown as Event);
     await until('the third hit', () => /line 29990 NeedLe/.test(text(el.querySelector('.af-row.af-cur'))));
+  });
+
+  it('searches held lines with /regex/ too, the way the server would', () => {
+    const held = ['Error: boom', 'ok', 'error 42', 'a/b'];
+    assert.deepEqual(
+      findMatches(held.length, i => held[i], '/^[Ee]rror/'),
+      [0, 2]
+    );
+    assert.deepEqual(
+      findMatches(held.length, i => held[i], '/\\d+$/'),
+      [2]
+    );
+    assert.deepEqual(
+      findMatches(held.length, i => held[i], '/[/'),
+      [],
+      'an invalid regex is text'
+    );
+    assert.deepEqual(
+      findMatches(held.length, i => held[i], 'a/b'),
+      [3]
+    );
   });
 
   it('escapes plain text and passes /regex/ through', () => {
