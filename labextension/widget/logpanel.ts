@@ -5,8 +5,10 @@
 import { ansiToHtml, escapeHtml, stripAnsi } from './ansi';
 import { formatClock } from './format';
 import type { LogRow, LogStore } from './logs';
-import type { LogHistory, RemoteSearch } from './paging';
+import { earlierText, type LogHistory, rowOfLine } from './paging';
+import { copyLink } from './permalink';
 import { searchLines, stepMatch } from './search';
+import { ServerSearch } from './serversearch';
 import { computeWindow, rowAtTop, scrollTopAtRow, scrollTopForRow } from './virtual';
 
 const ROW_H = 18;
@@ -71,11 +73,8 @@ export class LogPanel {
   private renderedKey = '';
   private programmaticTop = -1;
   private stepsKey = '';
-  /** The server search of `remoteKey` (view + query) when not every line is held. */
-  private remote: RemoteSearch | null = null;
-  private remoteKey = '';
-  private remoteError = '';
-  private remoteRow = -1;
+  /** The whole-log search on the server, when not every line is held. */
+  private readonly server = new ServerSearch(() => this.invalidate());
   /** A line to scroll to once it is loaded (a search hit, a permalink). */
   private target: { stepId: string; offset: number; focus: boolean } | null = null;
   private seeking = false;
@@ -215,7 +214,7 @@ export class LogPanel {
 
   private jump(dir: 1 | -1): void {
     this.refreshSearch(true);
-    if (this.remoteKey) {
+    if (this.server.active) {
       void this.jumpRemote(dir);
       return;
     }
@@ -228,47 +227,13 @@ export class LogPanel {
 
   /** Step through the server's hits, loading the lines down to each one. */
   private async jumpRemote(dir: 1 | -1): Promise<void> {
-    const found = this.remote;
     const history = this.host.history;
-    if (!found || found.total === 0 || !history) {
-      return;
+    const hit = history ? await this.server.step(history, dir) : null;
+    if (hit) {
+      this.target = { stepId: hit.step_id, offset: hit.offset, focus: false };
+      this.follow = false;
+      this.invalidate();
     }
-    let next = this.current < 0 ? (dir === 1 ? 0 : found.hits.length - 1) : this.current + dir;
-    if (next >= found.hits.length && found.next !== null) {
-      await history.moreHits(found);
-    }
-    if (next >= found.hits.length) next = 0;
-    if (next < 0) next = found.hits.length - 1;
-    if (found !== this.remote) return; // a new search started meanwhile
-    this.current = next;
-    this.remoteRow = -1;
-    const hit = found.hits[next];
-    this.target = { stepId: hit.step_id, offset: hit.offset, focus: false };
-    this.follow = false;
-    this.invalidate();
-  }
-
-  /** The row of a step's line in this view, or -1 while it is not loaded. */
-  private rowFor(stepId: string, offset: number): number {
-    const logs = this.host.logs;
-    const log = logs.steps.get(stepId);
-    if (!log || log.next < 0 || offset < log.first || offset >= log.next) {
-      return -1;
-    }
-    let i = offset - log.first;
-    for (const at of [...log.info].map(l => l - log.base).sort((a, b) => a - b)) {
-      if (at <= i) i++;
-    }
-    if (this.selected !== null) {
-      return this.selected === stepId ? i : -1;
-    }
-    const local = log.base + i;
-    const n = logs.count(null);
-    for (let r = 0; r < n; r++) {
-      const row = logs.row(null, r);
-      if (row && row.step === log && row.local === local) return r;
-    }
-    return -1;
   }
 
   /** Scroll to the pending target once it is held; load earlier lines down to it. */
@@ -277,11 +242,11 @@ export class LogPanel {
     if (!t) {
       return;
     }
-    const row = this.rowFor(t.stepId, t.offset);
+    const row = rowOfLine(this.host.logs, this.selected, t.stepId, t.offset);
     if (row >= 0) {
       this.target = null;
       if (t.focus) this.focusRow = row;
-      else this.remoteRow = row;
+      else this.server.row = row;
       this.scrollToRow(row);
       return;
     }
@@ -302,23 +267,14 @@ export class LogPanel {
       return;
     }
     ev.preventDefault();
-    const done = (text: string): void => {
+    void copyLink(link.href).then(text => {
       this.flash = text;
       this.invalidate();
       setTimeout(() => {
         this.flash = '';
         this.invalidate();
       }, 2500);
-    };
-    const clip = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
-    if (clip) {
-      clip.writeText(link.href).then(
-        () => done('link copied'),
-        () => done('copy failed: right-click the link icon')
-      );
-    } else {
-      done('copy failed: right-click the link icon');
-    }
+    });
   }
 
   private scrollToRow(i: number): void {
@@ -364,20 +320,6 @@ export class LogPanel {
     return this.host.logs.hiddenBefore(this.selected) > 0 || reached ? 1 : 0;
   }
 
-  /** The line above the first row: how many earlier lines, or the beginning of the log. */
-  private markerText(hidden: number): string {
-    const logs = this.host.logs;
-    const history = this.host.history;
-    if (hidden === 0) {
-      return '— beginning of log —';
-    }
-    const dropped = this.selected === null ? logs.droppedTotal : (logs.steps.get(this.selected)?.dropped ?? 0);
-    if (!history?.available || dropped > 0) {
-      return `⋯ ${hidden.toLocaleString()} earlier lines not shown here — use Download for the full log`;
-    }
-    return `⋯ ${hidden.toLocaleString()} earlier lines · ${history.isLoading(this.selected) ? 'loading…' : 'scroll up to load'}`;
-  }
-
   private rowCount(): number {
     return this.host.logs.count(this.selected) + this.markerRows();
   }
@@ -387,39 +329,20 @@ export class LogPanel {
     if (!this.query) {
       this.matches = [];
       this.matchTotal = 0;
-      this.remoteKey = '';
-      this.remote = null;
+      this.server.clear();
       return;
     }
-    const remoteKey = `${this.selected}\u0000${this.query}`;
-    if (this.remoteKey === remoteKey) {
+    if (this.server.shows(this.selected, this.query)) {
       return; // searched on the server: the count and hits come from there
     }
-    this.remoteKey = '';
-    this.remote = null;
+    this.server.clear();
     const history = this.host.history;
     if (history?.available && logs.hiddenBefore(this.selected) > 0) {
       // Not every line is here: the server searches the whole stored log.
-      this.remoteKey = remoteKey;
-      this.remoteError = '';
-      this.remoteRow = -1;
       this.current = -1;
       this.matches = [];
       this.matchTotal = 0;
-      history.search(this.selected, this.query).then(
-        found => {
-          if (this.remoteKey === remoteKey) {
-            this.remote = found;
-            this.invalidate();
-          }
-        },
-        err => {
-          if (this.remoteKey === remoteKey) {
-            this.remoteError = err instanceof Error ? err.message : String(err);
-            this.invalidate();
-          }
-        }
-      );
+      this.server.start(history, this.selected, this.query);
       return;
     }
     const stale = this.searchedVersion !== logs.version;
@@ -490,7 +413,7 @@ export class LogPanel {
       history.loadEarlier(this.selected); // the top is in sight: fetch the page before it
     }
     const loading = history?.isLoading(this.selected) ?? false;
-    const key = `${logs.version}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}|${this.remoteRow}|${loading}`;
+    const key = `${logs.version}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}|${this.server.row}|${loading}`;
     if (key === this.renderedKey) {
       this.rows.style.transform = `translateY(${win.offsetY}px)`;
       return;
@@ -503,12 +426,12 @@ export class LogPanel {
     }
     const marker = this.markerRows();
     const hidden = hiddenNow;
-    const currentRow = this.remoteKey ? this.remoteRow : this.current >= 0 ? this.matches[this.current] : -1;
+    const currentRow = this.server.active ? this.server.row : this.current >= 0 ? this.matches[this.current] : -1;
     const all = this.selected === null;
     let html = '';
     for (let r = win.start; r < win.end; r++) {
       if (r < marker) {
-        html += `<div class="af-row af-info af-earlier">${escapeHtml(this.markerText(hidden))}</div>`;
+        html += `<div class="af-row af-info af-earlier">${escapeHtml(earlierText(logs, this.selected, hidden, this.host.history))}</div>`;
         continue;
       }
       const i = r - marker;
@@ -569,25 +492,11 @@ export class LogPanel {
       this.count.title = '';
       return;
     }
-    const at = this.current >= 0 ? this.current + 1 : 0;
-    if (this.remoteKey) {
-      const found = this.remote;
-      if (this.remoteError) {
-        this.count.textContent = 'search failed';
-        this.count.title = this.remoteError;
-      } else if (!found) {
-        this.count.textContent = 'searching…';
-        this.count.title = 'Searching the whole log on the server';
-      } else {
-        this.count.textContent = `${at.toLocaleString()} of ${found.total.toLocaleString()} matches`;
-        const capped =
-          found.next === null && found.hits.length < found.total
-            ? `; the first ${found.hits.length.toLocaleString()} can be stepped through`
-            : '';
-        this.count.title = `${found.total.toLocaleString()} matching lines in the whole log (searched on the server)${capped}`;
-      }
+    if (this.server.active) {
+      [this.count.textContent, this.count.title] = this.server.label();
       return;
     }
+    const at = this.current >= 0 ? this.current + 1 : 0;
     const shown = this.matches.length;
     const capped = this.matchTotal > shown ? ` (first ${shown.toLocaleString()} navigable)` : '';
     this.count.textContent = `${at}/${this.matchTotal.toLocaleString()}`;
@@ -606,7 +515,7 @@ export class LogPanel {
       this.programmaticTop = next;
       this.view.scrollTop = next;
       if (this.focusRow >= 0) this.focusRow += lines;
-      if (this.remoteRow >= 0) this.remoteRow += lines;
+      if (this.server.row >= 0) this.server.row += lines;
     }
     this.anchorView = view;
     this.anchorHidden = hidden;

@@ -183,3 +183,38 @@ export class LogHistory {
     }
   }
 }
+
+/** The row of a step's line (0-based offset) in a view, or -1 while it is not loaded. */
+export function rowOfLine(logs: LogStore, view: string | null, stepId: string, offset: number): number {
+  const log = logs.steps.get(stepId);
+  if (!log || log.next < 0 || offset < log.first || offset >= log.next) {
+    return -1;
+  }
+  // Lines the view added (attempt separators, gaps) take rows but no line number.
+  let i = offset - log.first;
+  for (const at of [...log.info].map(l => l - log.base).sort((a, b) => a - b)) {
+    if (at <= i) i++;
+  }
+  if (view !== null) {
+    return view === stepId ? i : -1;
+  }
+  const local = log.base + i;
+  const n = logs.count(null);
+  for (let r = 0; r < n; r++) {
+    const row = logs.row(null, r);
+    if (row && row.step === log && row.local === local) return r;
+  }
+  return -1;
+}
+
+/** The row above the first one held: how many earlier lines, or the beginning of the log. */
+export function earlierText(logs: LogStore, view: string | null, hidden: number, history: LogHistory | null | undefined): string {
+  if (hidden === 0) {
+    return '— beginning of log —';
+  }
+  const dropped = view === null ? logs.droppedTotal : (logs.steps.get(view)?.dropped ?? 0);
+  if (!history?.available || dropped > 0) {
+    return `⋯ ${hidden.toLocaleString()} earlier lines not shown here — use Download for the full log`;
+  }
+  return `⋯ ${hidden.toLocaleString()} earlier lines · ${history.isLoading(view) ? 'loading…' : 'scroll up to load'}`;
+}

@@ -38,3 +38,15 @@ export function parsePermalink(search: string): LineTarget | null {
   }
   return { executionId, stepId, offset: line - 1 };
 }
+
+/** Copy a link to the clipboard; the words to show the user. */
+export async function copyLink(href: string): Promise<string> {
+  const clip = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
+  try {
+    if (!clip) throw new Error('no clipboard');
+    await clip.writeText(href);
+    return 'link copied';
+  } catch {
+    return 'copy failed: right-click the link icon';
+  }
+}

@@ -236,21 +236,24 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
    */
   async function backfill(id: string): Promise<void> {
     const expected = new Map(state.order.map(stepId => [stepId, state.steps.get(stepId)?.log_lines ?? 0]));
-    for (const size of [FIRST_TAIL, HISTORY_TAIL]) {
-      for (const stepId of [...state.order]) {
-        const held = state.logs.steps.get(stepId);
-        const first = held && held.next >= 0 ? held.first : (expected.get(stepId) ?? 0);
-        const from = Math.max(0, (expected.get(stepId) ?? first) - size);
-        if (first <= from || id !== state.executionId) {
-          continue;
-        }
-        try {
-          const page = await transport.lines(id, { step: stepId, offset: from, limit: first - from });
-          if (page) applyPage(id, stepId, page, from);
-        } catch (err) {
-          console.warn('ansflow: log history', err);
-        }
+    const fetchTail = async (stepId: string, size: number): Promise<void> => {
+      const held = state.logs.steps.get(stepId);
+      const first = held && held.next >= 0 ? held.first : (expected.get(stepId) ?? 0);
+      const from = Math.max(0, (expected.get(stepId) ?? first) - size);
+      if (first <= from || id !== state.executionId) {
+        return;
       }
+      try {
+        const page = await transport.lines(id, { step: stepId, offset: from, limit: first - from });
+        if (page) applyPage(id, stepId, page, from);
+      } catch (err) {
+        console.warn('ansflow: log history', err);
+      }
+    };
+    // The small pages of every step at once (first rows), then the big ones one by one.
+    await Promise.all([...state.order].map(stepId => fetchTail(stepId, FIRST_TAIL)));
+    for (const stepId of [...state.order]) {
+      await fetchTail(stepId, HISTORY_TAIL);
     }
     // History is in: the failure triage can now find the first error.
     if (id === state.executionId) historyDone = id;
