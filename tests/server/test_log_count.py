@@ -37,6 +37,11 @@ async def test_count_is_exact_over_the_whole_log(api: Api, pipelines: Callable[.
     code, answer = await logs(q="/(?i)needle$/", count=1, limit=1)
     assert code == 200, answer
     assert answer["total"] == IN_BIG + 2
+    # A line is matched alone: a pattern that would only match across a newline does not.
+    _, answer = await logs(step="big", q="/needle\\s/", count=1, limit=1)
+    assert (answer["total"], answer["lines"]) == (0, [])
+    _, answer = await logs(step="big", q="/^row 99[0-9]( needle)?$/", count=1, limit=1)
+    assert answer["total"] == 10
     # Plain substrings are case-sensitive.
     _, answer = await logs(q="needle", count=1, limit=1)
     assert answer["total"] == IN_BIG + 1
