@@ -54,6 +54,8 @@ async function fakeFetch(url: string, init?: { headers?: Record<string, string> 
     next_offset: lines.length ? lines[lines.length - 1].offset + 1 : offset
   };
   if (u.searchParams.get('count') === '1') body.total = all.length;
+  // A server takes a while: the view says "loading…" meanwhile.
+  await new Promise(resolve => setTimeout(resolve, 100));
   return new Response(JSON.stringify(body), { status: 200 });
 }
 
@@ -120,7 +122,7 @@ async function attach(): Promise<{ el: HTMLElement; model: FakeModel; view: HTML
   select.value = 'big';
   select.dispatchEvent(new window.Event('change') as unknown as Event);
   await until('the back-filled tail', () => requests.some(u => /step=big&offset=10000&limit=19000/.test(u)));
-  await frames();
+  await new Promise(resolve => setTimeout(resolve, 400)); // its answer is in (100 ms)
   return { el, model, view };
 }
 
@@ -165,6 +167,24 @@ describe('load earlier', () => {
     await toTop();
     assert.equal(text(el.querySelector('.af-earlier')), '— beginning of log —');
     assert.equal(rowTexts(el)[1], '1line 0');
+  });
+
+  it('loads earlier lines of every step in the all-steps view', async () => {
+    const { el, view } = await attach();
+    const select = el.querySelector('.af-logbar select') as HTMLSelectElement;
+    select.value = '';
+    select.dispatchEvent(new window.Event('change') as unknown as Event);
+    await frames();
+    view.scrollTop = 0;
+    view.dispatchEvent(new window.Event('scroll') as unknown as Event);
+    await frames();
+    assert.match(
+      text(el.querySelector('.af-earlier')),
+      /^⋯ 10,000 earlier lines · loading…$/,
+      `${view.scrollTop} ${rowTexts(el).slice(0, 3)}`
+    );
+    await until('the earlier page', () => requests.some(u => /step=big&offset=5000&limit=5000/.test(u)) && view.scrollTop > 0);
+    assert.ok(!requests.some(u => /step=small&offset=0&limit=0/.test(u)), 'a step held from its first line is not asked again');
   });
 
   it('says what embedded mode shows: the lines the kernel sent, no paging', async () => {

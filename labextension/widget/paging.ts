@@ -12,6 +12,8 @@ export const EARLIER_PAGE = 5_000;
 export const SEEK_PAGE = 50_000;
 /** Search hits fetched per request. */
 export const HIT_PAGE = 1_000;
+/** A failed load of earlier lines is tried again after this long (ms), not every frame. */
+const RETRY_MS = 5_000;
 
 export interface HistoryHost {
   logs: LogStore;
@@ -49,6 +51,8 @@ export function serverQuery(query: string): string {
 export class LogHistory {
   private readonly loading = new Set<string>();
   private readonly reached = new Set<string>();
+  /** When a load of a view last failed: not retried on every frame. */
+  private readonly failedAt = new Map<string, number>();
   private generation = 0;
 
   constructor(private readonly host: HistoryHost) {}
@@ -72,17 +76,25 @@ export class LogHistory {
     this.generation++;
     this.loading.clear();
     this.reached.clear();
+    this.failedAt.clear();
+  }
+
+  /** True when a step of the view has earlier lines on the server that can be prepended. */
+  canLoadEarlier(view: string | null): boolean {
+    const steps = view === null ? [...this.host.logs.steps.values()] : [this.host.logs.steps.get(view)];
+    return steps.some(log => log !== undefined && log.dropped === 0 && log.next >= 0 && log.first > 0);
   }
 
   /** Fetch the next page of earlier lines of a step, or of every step (null). */
   loadEarlier(view: string | null): void {
     const k = key(view);
-    if (this.loading.has(k)) {
+    if (this.loading.has(k) || !this.canLoadEarlier(view) || Date.now() - (this.failedAt.get(k) ?? 0) < RETRY_MS) {
       return;
     }
     const steps = view === null ? [...this.host.logs.steps.keys()] : [view];
     this.loading.add(k);
     this.host.changed();
+    const before = this.host.logs.hiddenBefore(view);
     void this.run(async () => {
       for (const stepId of steps) {
         const log = this.host.logs.steps.get(stepId);
@@ -91,6 +103,9 @@ export class LogHistory {
         }
       }
       this.markReached(view);
+      if (this.host.logs.hiddenBefore(view) >= before) {
+        throw new Error('no earlier lines came'); // the execution switched, or the server had none
+      }
     }, k);
   }
 
@@ -174,6 +189,7 @@ export class LogHistory {
     try {
       await work();
     } catch (err) {
+      this.failedAt.set(k, Date.now());
       console.warn('ansflow: log history', err);
     } finally {
       if (generation === this.generation) {
