@@ -228,6 +228,25 @@ describe('whole-log search on the server', () => {
     await until('the third hit', () => /line 29990 NeedLe/.test(text(el.querySelector('.af-row.af-cur'))));
   });
 
+  it('counts and steps through hits in the all-steps view too', async () => {
+    const { el } = await attach();
+    const select = el.querySelector('.af-logbar select') as HTMLSelectElement;
+    select.value = '';
+    select.dispatchEvent(new window.Event('change') as unknown as Event);
+    const search = el.querySelector('.af-logbar input[type=search]') as HTMLInputElement;
+    const count = el.querySelector('.af-mcount') as HTMLElement;
+    search.value = 'NEEDLE';
+    search.dispatchEvent(new window.Event('input') as unknown as Event);
+    await until('the count', () => text(count) === '0 of 3 matches');
+    assert.ok(
+      requests.some(u => u.includes('count=1') && u.includes('limit=10000') && !u.includes('step=')),
+      requests.join('\n')
+    );
+    search.dispatchEvent(new window.KeyboardEvent('keydown', { key: 'Enter' }) as unknown as Event);
+    await until('the first hit', () => /big.*line 5 NeedLe/.test(text(el.querySelector('.af-row.af-cur'))));
+    assert.equal(text(count), '1 of 3 matches');
+  });
+
   it('searches held lines with /regex/ too, the way the server would', () => {
     const held = ['Error: boom', 'ok', 'error 42', 'a/b'];
     assert.deepEqual(

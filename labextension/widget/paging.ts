@@ -12,6 +12,8 @@ export const EARLIER_PAGE = 5_000;
 export const SEEK_PAGE = 50_000;
 /** Search hits fetched per request. */
 export const HIT_PAGE = 1_000;
+/** Hits of an all-steps search that can be stepped through (the first ones). */
+export const ALL_STEPS_HITS = 10_000;
 /** A failed load of earlier lines is tried again after this long (ms), not every frame. */
 const RETRY_MS = 5_000;
 
@@ -143,7 +145,8 @@ export class LogHistory {
     const page = await this.host.lines(this.host.executionId(), {
       step: view ?? undefined,
       q: serverQuery(query),
-      limit: HIT_PAGE,
+      // All steps cannot page on through hits (`offset` counts every line there): more at once.
+      limit: view === null ? ALL_STEPS_HITS : HIT_PAGE,
       count: 1
     });
     if (!page) {
