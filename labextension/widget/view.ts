@@ -34,6 +34,8 @@ export interface ViewOptions {
 const HISTORY_TAIL = 20_000;
 /** The first, small part of that tail: enough to draw the first rows at once. */
 const FIRST_TAIL = 1_000;
+/** The rest of the tail comes in pages this size (each parsed and merged within a frame). */
+const TAIL_PAGE = 5_000;
 /** Lines per page when a download is assembled from the log endpoint. */
 const DOWNLOAD_PAGE = 50_000;
 
@@ -250,10 +252,13 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
         console.warn('ansflow: log history', err);
       }
     };
-    // The small pages of every step at once (first rows), then the big ones one by one.
+    // The small pages of every step at once (first rows), then the rest step by step in
+    // pages of TAIL_PAGE: one 19,000-line page cost an 80 ms frame while the user scrolled.
     await Promise.all([...state.order].map(stepId => fetchTail(stepId, FIRST_TAIL)));
     for (const stepId of [...state.order]) {
-      await fetchTail(stepId, HISTORY_TAIL);
+      for (let size = FIRST_TAIL + TAIL_PAGE; size - TAIL_PAGE < HISTORY_TAIL; size += TAIL_PAGE) {
+        await fetchTail(stepId, Math.min(size, HISTORY_TAIL));
+      }
     }
     // History is in: the failure triage can now find the first error.
     if (id === state.executionId) historyDone = id;

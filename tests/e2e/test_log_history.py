@@ -94,7 +94,7 @@ def test_permalink_load_earlier_and_server_search(lab: Any, page: Any, screensho
     marker = _view_state(page)["earlier"]
     assert re.fullmatch(r"⋯ [\d,]+ earlier lines · loading…", marker), marker
     first = int(marker.split()[1].replace(",", ""))  # the first line held
-    assert first == LINES - 20_000, marker
+    assert LINES - 20_000 <= first < LINES - 1_000, marker  # the tail comes in pages
     page.wait_for_function(
         "() => document.querySelector('.ansflow-main .af-logview').scrollTop > 0",
         timeout=30_000,
