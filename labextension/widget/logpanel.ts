@@ -277,6 +277,9 @@ export class LogPanel {
         this.seeking = false;
         this.invalidate();
       });
+    } else if (log && log.next >= 0 && log.first > t.offset && !history?.available) {
+      this.target = null; // dropped by the memory cap, no server to ask: the nearest held line
+      this.scrollToRow(0);
     }
   }
 
