@@ -414,6 +414,12 @@ class ExecutionManager:
             q=q,
         )
 
+    async def log_search(
+        self, execution_id: str, **query: Any
+    ) -> tuple[builtins.list[dict[str, Any]], int]:
+        """Stored lines and the exact number of matching lines (see Store.log_search)."""
+        return await self._read(self.store.log_search, execution_id, **query)
+
     async def log_text(
         self, execution_id: str, *, prefix: bool, strip: bool, **query: Any
     ) -> AsyncIterator[str]:

@@ -12,8 +12,9 @@ driving one notebook the way tests/e2e/test_lab.py does:
    stream in (following the tail), then a top-to-bottom scroll (~3 s, scrollTop set in every
    requestAnimationFrame, twice) with every line in memory: the honest 1M-line number.
    Then `%ansflow show ID` of the finished execution in a new cell: Shift+Enter -> first
-   log rows drawn (goal <= 1 s). That view holds only the last 20,000 lines per step
-   (HISTORY_TAIL in view.ts, fetched over REST), so its scroll covers those.
+   log rows drawn (goal <= 1 s). That view fetches a 1,000-line tail per step first, then
+   the rest of the last 20,000 in pages (HISTORY_TAIL in view.ts, over REST), and earlier
+   pages when the top is reached: its scroll covers what has arrived by then.
 3. Baseline, same Chromium: a raw Tornado app (BASELINE_SERVER, run in its own process
    group) serving a page whose WebSocket gets the same clock line every 10 ms, appended as
    text nodes into a div (no virtualization); and the same lines in one plain <pre>

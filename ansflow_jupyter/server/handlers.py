@@ -208,8 +208,19 @@ class LogsHandler(_Handler):
         if fmt == "text":
             await self.write_text(execution_id, query)
             return
-        lines = await self.manager.logs(execution_id, **query)
-        body = {"execution_id": execution_id, "lines": lines, "next_offset": _next(query, lines)}
+        # count=1 adds the exact number of matching lines in the whole log (not the page).
+        total: int | None = None
+        if self.int_arg("count", 0, 1) == 1:
+            lines, total = await self.manager.log_search(execution_id, **query)
+        else:
+            lines = await self.manager.logs(execution_id, **query)
+        body: dict[str, Any] = {
+            "execution_id": execution_id,
+            "lines": lines,
+            "next_offset": _next(query, lines),
+        }
+        if total is not None:
+            body["total"] = total
         self.finish(json.dumps(body))
 
     async def write_text(self, execution_id: str, query: dict[str, Any]) -> None:

@@ -351,6 +351,25 @@ class Store:
             _execution_row(conn, execution_id, EXECUTIONS.c.id)
             return logs.read_lines(conn, query)
 
+    def log_search(
+        self,
+        execution_id: str,
+        step: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        tail: int | None = None,
+        q: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The lines `log_lines` gives and the exact number of lines of the whole log (of
+        `step`, or all) that match `q` (all lines without it)."""
+        query = logs.LogQuery(execution_id, step, offset, limit, tail, q)
+        logs.compile_query(q)
+        with self._read() as conn:
+            _execution_row(conn, execution_id, EXECUTIONS.c.id)
+            if q and tail is None:
+                return logs.search(conn, query)  # one pass for both
+            return logs.read_lines(conn, query), logs.count_lines(conn, query)
+
     def log_text(
         self,
         execution_id: str,

@@ -2,11 +2,12 @@
  * JupyterLab plugin: the AnsFlow sidebar, the execution panels and their commands, and the
  * renderer that shows a saved server-mode `%ansflow run` output live again.
  */
-import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { IRouter, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { parsePermalink } from '../widget/permalink';
 import { ExecutionPanel } from './executionpanel';
 import { listenForNotebooks } from './notebookview';
 import { executionRendererFactory } from './renderer';
@@ -22,14 +23,15 @@ export const ansflowIcon = new LabIcon({ name: 'ansflow-jupyter:icon', svgstr: I
 export namespace CommandIDs {
   export const openMonitor = 'ansflow:open-monitor';
   export const openExecution = 'ansflow:open-execution';
+  export const openLine = 'ansflow:open-line';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'ansflow-jupyter:plugin',
   description: 'Run AnsFlow pipelines and watch them live.',
   autoStart: true,
-  optional: [ICommandPalette, IRenderMimeRegistry],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, rendermime: IRenderMimeRegistry | null) => {
+  optional: [ICommandPalette, IRenderMimeRegistry, IRouter],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, rendermime: IRenderMimeRegistry | null, router: IRouter | null) => {
     // Notebooks clone this registry when they open, so every notebook gets the renderer.
     rendermime?.addFactory(executionRendererFactory, executionRendererFactory.defaultRank);
     // "Open notebook" in the views: the executed notebook read-only in a tab (else a download).
@@ -37,11 +39,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const settings = ServerConnection.makeSettings();
     const panels = new Map<string, MainAreaWidget<ExecutionPanel>>();
 
-    const openExecution = (id: string, name: string): void => {
+    const openExecution = (id: string, name: string): MainAreaWidget<ExecutionPanel> => {
       const existing = panels.get(id);
       if (existing && !existing.isDisposed) {
         app.shell.activateById(existing.id);
-        return;
+        return existing;
       }
       const content = new ExecutionPanel(id, name);
       const widget = new MainAreaWidget({ content });
@@ -54,6 +56,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widget.disposed.connect(() => panels.delete(id));
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
+      return widget;
     };
 
     const sidebar = new AnsFlowSidebar(settings, openExecution);
@@ -75,6 +78,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: args => openExecution(String(args.id ?? ''), String(args.name ?? ''))
     });
     palette?.addItem({ command: CommandIDs.openMonitor, category: 'AnsFlow' });
+    // Line permalinks (`lab?ansflow-execution=…&ansflow-step=…&ansflow-line=…`): the
+    // router runs this once the page has loaded; the panel opens at that line.
+    app.commands.addCommand(CommandIDs.openLine, {
+      label: 'AnsFlow: Open a log line',
+      execute: args => {
+        const target = parsePermalink(String(args.search ?? ''));
+        if (!target) {
+          return;
+        }
+        const widget = openExecution(target.executionId, '');
+        widget.content.model.set('focus', { step_id: target.stepId, offset: target.offset });
+      }
+    });
+    router?.register({ command: CommandIDs.openLine, pattern: /[?&]ansflow-execution=/ });
   }
 };
 

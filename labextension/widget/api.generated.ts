@@ -364,6 +364,8 @@ export interface paths {
                     tail?: number;
                     /** @description Substring, or /regex/ (RE2 syntax, at most 1000 characters; 400 otherwise) */
                     q?: string;
+                    /** @description 1 adds `total`, the exact number of lines of the whole log (of `step`, or of every step) that match `q` (every line without `q`), whatever offset, limit and tail select; ignored with format=text */
+                    count?: 0 | 1;
                     /** @description `text` streams a plain-text download in one pass: without `step` every line is prefixed by `<step id> | `; ANSI escapes are stripped unless `raw=1` */
                     format?: "json" | "text";
                     /** @description With format=text, keep ANSI escapes (1) or strip them (0, default) */
@@ -387,6 +389,8 @@ export interface paths {
                         "application/json": {
                             execution_id?: string;
                             next_offset?: number | null;
+                            /** @description With count=1, the number of matching lines in the whole log */
+                            total?: number;
                             lines?: components["schemas"]["LogLine"][];
                         };
                         "text/plain": string;

@@ -20,11 +20,13 @@ export interface LogLine {
 export interface LogPage {
   lines: LogLine[];
   next_offset: number | null;
+  /** With `count=1`: the number of matching lines of the whole log. */
+  total?: number;
 }
 
 /** Parse a page of the logs endpoint; throws on any other shape. */
 export function parseLogPage(body: string): LogPage {
-  const parsed = JSON.parse(body) as { lines?: unknown; next_offset?: unknown };
+  const parsed = JSON.parse(body) as { lines?: unknown; next_offset?: unknown; total?: unknown };
   if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.lines)) {
     throw new Error('ansflow: the logs endpoint answered without a "lines" list');
   }
@@ -35,7 +37,11 @@ export function parseLogPage(body: string): LogPage {
     }
   }
   const next = parsed.next_offset;
-  return { lines: parsed.lines as LogLine[], next_offset: typeof next === 'number' ? next : null };
+  const page: LogPage = { lines: parsed.lines as LogLine[], next_offset: typeof next === 'number' ? next : null };
+  if (typeof parsed.total === 'number') {
+    page.total = parsed.total;
+  }
+  return page;
 }
 
 /** One step's contiguous lines of a page, as the reducer's log_update wants them. */

@@ -2,19 +2,19 @@
  * The log panel: step selector, search, timestamps, follow-tail and a virtualised list
  * (fixed row height, only the visible rows in the DOM) so a million lines scroll smoothly.
  */
-import { ansiToHtml, escapeHtml, stripAnsi } from './ansi';
-import { formatClock } from './format';
-import { type GroupLayout, type GroupState, headerHtml, rowOfOffset } from './groups';
+import type { GroupLayout, GroupState } from './groups';
 import type { LogStore } from './logs';
+import { firstErrorRow, linesAsText, rowsHtml, saveText } from './logrows';
+import { earlierText, type LogHistory, rowOfLine } from './paging';
+import { copyLink } from './permalink';
 import { searchLines, stepMatch } from './search';
-import { computeWindow, scrollTopForRow } from './virtual';
+import { ServerSearch } from './serversearch';
+import { computeWindow, rowAtTop, scrollTopAtRow, scrollTopForRow } from './virtual';
 
 const ROW_H = 18;
 /** The log pane grows with its content between these many rows. */
 export const MIN_ROWS = 4;
 export const MAX_ROWS = 24;
-/** Lines that look like the cause of a failure. */
-export const ERROR_LINE = /Traceback \(most recent call last\)|[A-Za-z]*(?:Error|Exception)\b|\bFAILED\b|\bFATAL\b|\berror:|\bERROR\b/;
 /** Re-running a search over a growing log at most this often (ms). */
 const SEARCH_THROTTLE = 400;
 
@@ -37,6 +37,10 @@ export interface LogPanelHost {
   groups?: GroupState;
   /** The level of an annotation on a step's line (offset), to style that line. */
   annotationAt?(stepId: string, offset: number): string | undefined;
+  /** Server history: load earlier, load down to a line, whole-log search (not embedded). */
+  history?: LogHistory | null;
+  /** A link that reopens a line (0-based `offset` of a step) in JupyterLab, or null. */
+  permalink?(stepId: string, offset: number): string | null;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
@@ -58,8 +62,6 @@ export class LogPanel {
   /** Open this step at its first error once its lines are there (failure triage). */
   private revealing = false;
   private focusRow = -1;
-  /** A step line number to scroll to once it is held (an annotation was clicked). */
-  private pendingOffset = -1;
   /** The group header to give keyboard focus back to after a redraw. */
   private focusGroup = -1;
   private visible = true;
@@ -68,6 +70,18 @@ export class LogPanel {
   private renderedKey = '';
   private programmaticTop = -1;
   private stepsKey = '';
+  /** The whole-log search on the server, when not every line is held. */
+  private readonly server = new ServerSearch(() => this.invalidate());
+  /** A line to scroll to once it is loaded (a search hit, a permalink). */
+  private target: { stepId: string; offset: number; focus: boolean } | null = null;
+  private seeking = false;
+  /** What the last render showed, to keep the viewport still when earlier lines arrive. */
+  private anchorView = '';
+  private anchorHidden = 0;
+  private anchorRows = 0;
+  private anchorMarker = 0;
+  private anchorLayout: GroupLayout | null = null;
+  private flash = '';
   private readonly select = el('select');
   private readonly search = el('input');
   private readonly count = el('span', 'af-mcount');
@@ -121,7 +135,7 @@ export class LogPanel {
     this.spacer.append(this.rows);
     this.view.append(this.spacer);
     this.view.onscroll = () => this.onScroll();
-    this.rows.onclick = ev => this.onGroupKey(ev.target as Element, null);
+    this.rows.onclick = ev => this.onRowsClick(ev);
     this.rows.onkeydown = ev => this.onGroupKey(ev.target as Element, ev);
     const wrap = el('div', 'af-logwrap');
     wrap.append(this.view, this.followBtn);
@@ -151,11 +165,15 @@ export class LogPanel {
     this.follow = false;
   }
 
-  /** Open a step at one of its lines (step line number), opening the groups around it. */
+  /**
+   * Open a step at one line (0-based offset) and highlight it once it is loaded: earlier
+   * pages are fetched down to it and the groups around it open (scrollToRow).
+   */
   goTo(stepId: string, offset: number): void {
     this.show(stepId);
+    this.target = { stepId, offset, focus: true };
     this.follow = false;
-    this.pendingOffset = offset;
+    this.invalidate();
   }
 
   /** A click, Enter or Space on a group header opens or closes it. */
@@ -182,9 +200,9 @@ export class LogPanel {
     this.follow = true;
     this.revealing = false;
     this.focusRow = -1;
-    this.pendingOffset = -1;
     this.searchedVersion = -1;
     this.current = -1;
+    this.target = null;
     this.invalidate();
   }
 
@@ -215,11 +233,73 @@ export class LogPanel {
 
   private jump(dir: 1 | -1): void {
     this.refreshSearch(true);
+    if (this.server.active) {
+      void this.jumpRemote(dir);
+      return;
+    }
     this.current = stepMatch(this.matches, this.current, dir);
     if (this.current >= 0) {
       this.scrollToRow(this.matches[this.current]);
     }
     this.invalidate();
+  }
+
+  /** Step through the server's hits, loading the lines down to each one. */
+  private async jumpRemote(dir: 1 | -1): Promise<void> {
+    const history = this.host.history;
+    const hit = history ? await this.server.step(history, dir) : null;
+    if (hit) {
+      this.target = { stepId: hit.step_id, offset: hit.offset, focus: false };
+      this.follow = false;
+      this.invalidate();
+    }
+  }
+
+  /** Scroll to the pending target once it is held; load earlier lines down to it. */
+  private resolveTarget(): void {
+    const t = this.target;
+    if (!t) {
+      return;
+    }
+    const row = rowOfLine(this.host.logs, this.selected, t.stepId, t.offset);
+    if (row >= 0) {
+      this.target = null;
+      if (t.focus) this.focusRow = row;
+      else this.server.row = row;
+      this.scrollToRow(row);
+      return;
+    }
+    const log = this.host.logs.steps.get(t.stepId);
+    const history = this.host.history;
+    if (log && log.next >= 0 && log.first > t.offset && !this.seeking && history?.available) {
+      this.seeking = true;
+      void history.loadUntil(t.stepId, Math.max(0, t.offset - 50)).finally(() => {
+        this.seeking = false;
+        this.invalidate();
+      });
+    } else if (log && log.next >= 0 && log.first > t.offset && !history?.available) {
+      this.target = null; // dropped by the memory cap, no server to ask: the nearest held line
+      this.scrollToRow(0);
+    }
+  }
+
+  /** One handler for the rows: a permalink icon copies its link, a group header toggles. */
+  private onRowsClick(ev: Event): void {
+    const target = ev.target as Element | null;
+    const link = target?.closest?.('a.af-plink') as HTMLAnchorElement | null;
+    if (!link) {
+      if (target) this.onGroupKey(target, null);
+      return;
+    }
+    ev.preventDefault();
+    void copyLink(link.href).then(text => {
+      this.flash = text;
+      this.invalidate();
+      setTimeout(() => {
+        this.flash = '';
+        this.invalidate();
+      }, 2500);
+    });
   }
 
   private scrollToRow(i: number): void {
@@ -235,27 +315,13 @@ export class LogPanel {
     this.view.scrollTop = top;
   }
 
-  /** The first line that looks like an error, else the first stderr line, else -1. */
-  firstErrorRow(stepId: string): number {
-    const logs = this.host.logs;
-    const n = logs.count(stepId);
-    let firstStderr = -1;
-    for (let i = 0; i < n; i++) {
-      const row = logs.row(stepId, i);
-      if (!row || row.step.info.has(row.local)) continue;
-      if (ERROR_LINE.test(stripAnsi(row.line))) return i;
-      if (firstStderr < 0 && row.step.stderr.has(row.local)) firstStderr = i;
-    }
-    return firstStderr;
-  }
-
   private revealNow(): void {
     const id = this.selected;
     if (!this.revealing || id === null || this.host.logs.count(id) === 0) {
       return;
     }
     const complete = this.host.complete(id);
-    const row = this.firstErrorRow(id);
+    const row = firstErrorRow(this.host.logs, id);
     if (row >= 0) {
       this.focusRow = row;
       this.scrollToRow(row);
@@ -267,7 +333,8 @@ export class LogPanel {
   }
 
   private markerRows(): number {
-    return this.host.logs.hiddenBefore(this.selected) > 0 ? 1 : 0;
+    const reached = this.host.history?.reachedStart(this.selected) ?? false;
+    return this.host.logs.hiddenBefore(this.selected) > 0 || reached ? 1 : 0;
   }
 
   private rowCount(): number {
@@ -279,6 +346,20 @@ export class LogPanel {
     if (!this.query) {
       this.matches = [];
       this.matchTotal = 0;
+      this.server.clear();
+      return;
+    }
+    if (this.server.shows(this.selected, this.query)) {
+      return; // searched on the server: the count and hits come from there
+    }
+    this.server.clear();
+    const history = this.host.history;
+    if (history?.available && logs.hiddenBefore(this.selected) > 0) {
+      // Not every line is here: the server searches the whole stored log.
+      this.current = -1;
+      this.matches = [];
+      this.matchTotal = 0;
+      this.server.start(history, this.selected, this.query);
       return;
     }
     const stale = this.searchedVersion !== logs.version;
@@ -328,20 +409,13 @@ export class LogPanel {
     const first = computeWindow(0, viewport, ROW_H, total);
     // The scroll range first: a jump to the first error must not be clamped by the old one.
     this.spacer.style.height = `${first.scrollHeight}px`;
+    this.keepViewport(total, viewport);
     this.revealNow();
-    const pending = this.selected === null ? undefined : logs.steps.get(this.selected);
-    if (pending && this.pendingOffset >= 0 && pending.next > this.pendingOffset) {
-      this.focusRow = rowOfOffset(pending, this.pendingOffset);
-      this.scrollToRow(this.focusRow);
-      this.pendingOffset = -1;
-    }
+    this.resolveTarget();
     total = this.rowCount(); // opening a group to show a line adds rows
     this.download.href = '#';
     this.download.title = `Download ${this.selected === null ? 'every step' : this.selected}'s full log as text`;
-    const shown = this.matches.length;
-    const capped = this.matchTotal > shown ? ` (first ${shown.toLocaleString()} navigable)` : '';
-    this.count.textContent = this.query ? `${this.current >= 0 ? this.current + 1 : 0}/${this.matchTotal.toLocaleString()}` : '';
-    this.count.title = this.query ? `${this.matchTotal.toLocaleString()} matching lines${capped}` : '';
+    this.renderCount();
     if (this.follow) {
       const bottom = Math.max(0, first.scrollHeight - viewport);
       if (Math.abs(this.view.scrollTop - bottom) > 1) {
@@ -351,8 +425,15 @@ export class LogPanel {
     }
     this.followBtn.classList.toggle('af-show', !this.follow && total > 0);
     const win = computeWindow(this.view.scrollTop, viewport, ROW_H, total);
+    const history = this.host.history;
+    const hiddenNow = logs.hiddenBefore(this.selected);
+    if (win.start === 0 && hiddenNow > 0 && history?.available && !history.isLoading(this.selected)) {
+      history.loadEarlier(this.selected); // the top is in sight: fetch the page before it
+    }
+    const loading = history?.isLoading(this.selected) ?? false;
     const layout = this.layout();
-    const key = `${logs.version}|${layout?.serial ?? ''}|${layout?.running ? Math.floor(Date.now() / 1000) : ''}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}`;
+    const tick = layout?.running ? Math.floor(Date.now() / 1000) : '';
+    const key = `${logs.version}|${layout?.serial ?? ''}|${tick}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}|${this.server.row}|${loading}`;
     if (key === this.renderedKey) {
       this.rows.style.transform = `translateY(${win.offsetY}px)`;
       return;
@@ -364,55 +445,26 @@ export class LogPanel {
       return;
     }
     const marker = this.markerRows();
-    const hidden = logs.hiddenBefore(this.selected);
-    const currentRow = this.current >= 0 ? this.matches[this.current] : -1;
+    const currentRow = this.server.active ? this.server.row : this.current >= 0 ? this.matches[this.current] : -1;
     const all = this.selected === null;
-    const now = Date.now() / 1000;
-    let html = '';
-    for (let r = win.start; r < win.end; r++) {
-      if (r < marker) {
-        html += `<div class="af-row af-info">⋯ ${hidden.toLocaleString()} earlier lines not shown here — use Download for the full log</div>`;
-        continue;
-      }
-      let i = r - marker;
-      let cls = 'af-row';
-      if (layout) {
-        const item = layout.at(i);
-        if (item?.kind !== 'line') {
-          html += item ? headerHtml(item, now) : '';
-          continue;
-        }
-        i = item.row;
-        if (item.depth) cls += ` af-d${Math.min(item.depth, 3)}`;
-      }
-      const row = logs.row(this.selected, i);
-      if (!row) {
-        continue;
-      }
-      if (i === currentRow) cls += ' af-cur';
-      if (i === this.focusRow) cls += ' af-focus';
-      const info = row.step.info.has(row.local);
-      if (info) cls += ' af-info';
-      else if (row.step.stderr.has(row.local)) cls += ' af-stderr';
-      if (!info && ERROR_LINE.test(stripAnsi(row.line))) cls += ' af-errline';
-      let prefix = '';
-      if (all) {
-        const label = this.host.label(row.step.id);
-        prefix += `<span class="af-tag" title="${escapeHtml(label)}">${escapeHtml(label)}</span>`;
-      } else {
-        // Lines the view added (attempt separators, gaps) have no number and shift none.
-        let added = 0;
-        for (const local of row.step.info) if (local < row.local) added++;
-        prefix += `<span class="af-ln">${info ? '' : row.step.first + i + 1 - added}</span>`;
-        const level = info ? undefined : this.host.annotationAt?.(row.step.id, row.step.first + i - added);
-        if (level) cls += ` af-ann af-a-${level}`;
-      }
-      if (this.showTs) {
-        prefix += `<span class="af-ts">${formatClock(row.ts)}</span>`;
-      }
-      const text = info ? escapeHtml(row.line) : ansiToHtml(row.line, this.query, i === currentRow);
-      html += `<div class="${cls}">${prefix}${text}</div>`;
-    }
+    const html = rowsHtml(
+      {
+        logs,
+        selected: this.selected,
+        layout,
+        marker,
+        earlier: () => earlierText(logs, this.selected, hiddenNow, history),
+        currentRow,
+        focusRow: this.focusRow,
+        query: this.query,
+        showTs: this.showTs,
+        label: id => this.host.label(id),
+        permalink: this.host.permalink && ((id, offset) => this.host.permalink?.(id, offset) ?? null),
+        annotationAt: this.host.annotationAt && ((id, offset) => this.host.annotationAt?.(id, offset))
+      },
+      win.start,
+      win.end
+    );
     if (!all) {
       // Line-number gutter sized for the largest number on screen, so 7-digit numbers fit.
       const widest = String(logs.hiddenBefore(this.selected) + logs.count(this.selected)).length;
@@ -431,19 +483,69 @@ export class LogPanel {
     }
   }
 
+  /** "3/12" for a local search, "12 of 3,417 matches" for the server's whole-log one. */
+  private renderCount(): void {
+    if (this.flash) {
+      this.count.textContent = this.flash;
+      return;
+    }
+    if (!this.query) {
+      this.count.textContent = '';
+      this.count.title = '';
+      return;
+    }
+    if (this.server.active) {
+      [this.count.textContent, this.count.title] = this.server.label();
+      return;
+    }
+    const at = this.current >= 0 ? this.current + 1 : 0;
+    const shown = this.matches.length;
+    const capped = this.matchTotal > shown ? ` (first ${shown.toLocaleString()} navigable)` : '';
+    this.count.textContent = `${at}/${this.matchTotal.toLocaleString()}`;
+    this.count.title = `${this.matchTotal.toLocaleString()} matching lines${capped}`;
+  }
+
+  /** Earlier lines came in above: keep the same line at the top of the viewport. */
+  private keepViewport(total: number, viewport: number): void {
+    const hidden = this.host.logs.hiddenBefore(this.selected);
+    const marker = this.markerRows();
+    const view = String(this.selected);
+    if (view === this.anchorView && hidden < this.anchorHidden && !this.follow) {
+      const lines = this.anchorHidden - hidden;
+      const top = rowAtTop(this.view.scrollTop, viewport, ROW_H, this.anchorRows);
+      const next = scrollTopAtRow(this.shifted(top - this.anchorMarker, lines) + marker, viewport, ROW_H, total);
+      this.programmaticTop = next;
+      this.view.scrollTop = next;
+      if (this.focusRow >= 0) this.focusRow += lines;
+      if (this.server.row >= 0) this.server.row += lines;
+    }
+    this.anchorView = view;
+    this.anchorHidden = hidden;
+    this.anchorRows = total;
+    this.anchorMarker = marker;
+    this.anchorLayout = this.layout();
+  }
+
+  /**
+   * Where display row `d` of the last render is now that `lines` earlier lines arrived:
+   * through the group layouts, as collapsed groups (and new headers above) change the count.
+   */
+  private shifted(d: number, lines: number): number {
+    const layout = this.layout();
+    const whole = Math.max(0, Math.floor(d)); // d < 0: the earlier-lines row is at the top
+    const item = this.anchorLayout ? this.anchorLayout.at(whole) : ({ kind: 'line', row: whole } as const);
+    let now = -1;
+    if (item?.kind === 'line') now = layout ? layout.displayOf(item.row + lines) : item.row + lines;
+    else if (item && layout) now = layout.headerOf(item.group.index);
+    return now >= 0 ? now + d - whole : d + lines;
+  }
+
   private onDownload(ev: MouseEvent): void {
     ev.preventDefault();
     const selected = this.selected;
     const name = this.host.fileName(selected);
     const fromServer = this.host.fetchLog(selected);
-    const save = (text: string | string[]): void => {
-      const url = URL.createObjectURL(new Blob(Array.isArray(text) ? text : [text], { type: 'text/plain' }));
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = name;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    };
+    const save = (text: string | string[]): void => saveText(name, text);
     if (fromServer) {
       // Fetched with the auth header, saved from a Blob: the token never sits in a link.
       fromServer.then(save, err => {
@@ -451,20 +553,6 @@ export class LogPanel {
       });
       return;
     }
-    save(this.linesAsText(selected));
-  }
-
-  /** The held lines as text: ANSI stripped, prefixed by step in the all-steps view. */
-  linesAsText(stepId: string | null): string[] {
-    const logs = this.host.logs;
-    const n = logs.count(stepId);
-    const parts: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const row = logs.row(stepId, i);
-      if (row) {
-        parts.push(`${stepId === null ? `[${row.step.id}] ` : ''}${stripAnsi(row.line)}\n`);
-      }
-    }
-    return parts;
+    save(linesAsText(this.host.logs, selected));
   }
 }

@@ -1,7 +1,21 @@
-/** Log search: case-insensitive substring over the text without ANSI escapes. */
+/** Log search over the text without ANSI escapes: case-insensitive text, or `/regex/`. */
 import { stripAnsi } from './ansi';
 
 export const MAX_MATCHES = 100_000;
+
+/** The test a line must pass: `/re/` as a regular expression, else a substring ignoring case. */
+export function lineTest(query: string): (text: string) => boolean {
+  if (query.length > 2 && query.startsWith('/') && query.endsWith('/')) {
+    try {
+      const re = new RegExp(query.slice(1, -1));
+      return text => re.test(text);
+    } catch {
+      // Not a valid JavaScript regex: search for the text as typed.
+    }
+  }
+  const needle = query.toLowerCase();
+  return text => text.toLowerCase().includes(needle);
+}
 
 /** Row indices of the lines containing `query` (at most `limit`, in order). */
 export function findMatches(count: number, lineAt: (i: number) => string, query: string, limit = MAX_MATCHES): number[] {
@@ -9,9 +23,9 @@ export function findMatches(count: number, lineAt: (i: number) => string, query:
   if (!query) {
     return matches;
   }
-  const needle = query.toLowerCase();
+  const test = lineTest(query);
   for (let i = 0; i < count && matches.length < limit; i++) {
-    if (stripAnsi(lineAt(i)).toLowerCase().includes(needle)) {
+    if (test(stripAnsi(lineAt(i)))) {
       matches.push(i);
     }
   }
@@ -30,9 +44,9 @@ export function searchLines(
   if (!query) {
     return { rows, total };
   }
-  const needle = query.toLowerCase();
+  const test = lineTest(query);
   for (let i = 0; i < count; i++) {
-    if (stripAnsi(lineAt(i)).toLowerCase().includes(needle)) {
+    if (test(stripAnsi(lineAt(i)))) {
       total++;
       if (rows.length < limit) rows.push(i);
     }

@@ -9,8 +9,10 @@ import { AnnotationIndex, AnnotationList } from './annotations';
 import { stripAnsi } from './ansi';
 import { GroupState } from './groups';
 import { Header } from './header';
-import { toChunk } from './history';
+import { type LogPage, toChunk } from './history';
 import { LogPanel } from './logpanel';
+import { LogHistory } from './paging';
+import { permalinkUrl } from './permalink';
 import { applyEvents, createState, resetState, type ViewState } from './reducer';
 import { categoryOf, reasonWords, stepLabel } from './status';
 import { StepData } from './stepdata';
@@ -43,6 +45,10 @@ const MAX_RUNS = 20;
 
 /** Lines of history fetched per step when the view joins a running or old execution. */
 const HISTORY_TAIL = 20_000;
+/** The first, small part of that tail: enough to draw the first rows at once. */
+const FIRST_TAIL = 1_000;
+/** The rest of the tail comes in pages this size (each parsed and merged within a frame). */
+const TAIL_PAGE = 5_000;
 /** Lines per page when a download is assembled from the log endpoint. */
 const DOWNLOAD_PAGE = 50_000;
 
@@ -116,7 +122,20 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     () => state.groups,
     () => state.groupsVersion
   );
+  const history = new LogHistory({
+    logs: state.logs,
+    executionId: () => state.executionId,
+    paged: () => transport.mode === 'server',
+    lines: (id, query) => transport.lines(id, query),
+    apply: applyPage,
+    changed: requestRender
+  });
   const logPanel = new LogPanel({
+    history,
+    permalink: (stepId, offset) =>
+      transport.mode === 'server' && state.executionId
+        ? permalinkUrl(str(model.get('base_url')) || '/', { executionId: state.executionId, stepId, offset })
+        : null,
     logs: state.logs,
     steps: () => state.order.map(id => [id, stepLabel(state.steps.get(id) ?? { step_id: id })]),
     label: id => stepLabel(state.steps.get(id) ?? { step_id: id }, 36),
@@ -242,31 +261,48 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     requestRender();
   }
 
-  /** Fetch the tail of each step's history that happened before we connected. */
+  /** Put a page of one step's stored lines into the state. */
+  function applyPage(id: string, stepId: string, page: LogPage, from: number): void {
+    if (id !== state.executionId) {
+      return;
+    }
+    const chunk = toChunk(page, from);
+    applyEvents(state, {
+      type: 'log_update',
+      seq: null,
+      execution_id: id,
+      data: { step_id: stepId, offset: chunk.offset, lines: chunk.lines, ts: chunk.ts, stream: chunk.streams }
+    });
+    requestRender();
+  }
+
+  /**
+   * Fetch the tail of each step's history that happened before we connected: a small
+   * page first (the first rows show at once), then the rest of HISTORY_TAIL. Earlier
+   * lines come on demand (scrolling to the top, a search hit, a permalink).
+   */
   async function backfill(id: string): Promise<void> {
-    for (const stepId of [...state.order]) {
-      const expected = state.steps.get(stepId)?.log_lines ?? 0;
+    const expected = new Map(state.order.map(stepId => [stepId, state.steps.get(stepId)?.log_lines ?? 0]));
+    const fetchTail = async (stepId: string, size: number): Promise<void> => {
       const held = state.logs.steps.get(stepId);
-      const first = held && held.next >= 0 ? held.first : expected;
-      if (first <= 0 || id !== state.executionId) {
-        continue;
+      const first = held && held.next >= 0 ? held.first : (expected.get(stepId) ?? 0);
+      const from = Math.max(0, (expected.get(stepId) ?? first) - size);
+      if (first <= from || id !== state.executionId) {
+        return;
       }
-      const from = Math.max(0, first - HISTORY_TAIL);
       try {
         const page = await transport.lines(id, { step: stepId, offset: from, limit: first - from });
-        if (!page || id !== state.executionId) {
-          continue;
-        }
-        const chunk = toChunk(page, from);
-        applyEvents(state, {
-          type: 'log_update',
-          seq: null,
-          execution_id: id,
-          data: { step_id: stepId, offset: chunk.offset, lines: chunk.lines, ts: chunk.ts, stream: chunk.streams }
-        });
-        requestRender();
+        if (page) applyPage(id, stepId, page, from);
       } catch (err) {
         console.warn('ansflow: log history', err);
+      }
+    };
+    // The small pages of every step at once (first rows), then the rest step by step in
+    // pages of TAIL_PAGE: one 19,000-line page cost an 80 ms frame while the user scrolled.
+    await Promise.all([...state.order].map(stepId => fetchTail(stepId, FIRST_TAIL)));
+    for (const stepId of [...state.order]) {
+      for (let size = FIRST_TAIL + TAIL_PAGE; size - TAIL_PAGE < HISTORY_TAIL; size += TAIL_PAGE) {
+        await fetchTail(stepId, Math.min(size, HISTORY_TAIL));
       }
     }
     // History is in: the failure triage can now find the first error.
@@ -341,6 +377,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     seed();
     backfilled = '';
     historyDone = '';
+    history.reset();
     ui.userSelected = false;
     logPanel.show(null);
     transport.follow(id);
@@ -353,6 +390,17 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   remember(state.executionId);
   const onIdChange = (): void => switchTo(str(model.get('execution_id')));
   model.on('change:execution_id', onIdChange);
+  // A permalink: `focus` = {step_id, offset} opens that step at that line, highlighted.
+  const onFocus = (): void => {
+    const focus = model.get('focus') as { step_id?: unknown; offset?: unknown } | null | undefined;
+    if (focus && typeof focus.step_id === 'string' && typeof focus.offset === 'number') {
+      ui.userSelected = true;
+      logPanel.goTo(focus.step_id, focus.offset);
+      markSteps();
+    }
+  };
+  model.on('change:focus', onFocus);
+  onFocus();
   transport.follow(state.executionId);
 
   // Elapsed times tick while something runs; nothing else needs a timer.
@@ -372,5 +420,6 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     }
     transport.dispose();
     model.off('change:execution_id', onIdChange);
+    model.off('change:focus', onFocus);
   };
 }

@@ -54,3 +54,18 @@ export function scrollTopForRow(row: number, viewport: number, rowHeight: number
   const maxRow = total - visible;
   return maxRow > 0 ? (top / maxRow) * (MAX_SCROLL_PX - viewport) : 0;
 }
+
+/** The (fractional) row at the top of the viewport for a scroll position. */
+export function rowAtTop(scrollTop: number, viewport: number, rowHeight: number, total: number): number {
+  return total > 0 && rowHeight > 0 ? topRow(Math.max(0, scrollTop), viewport, rowHeight, total) : 0;
+}
+
+/** The scrollTop that puts the (fractional) `row` at the top of the viewport. */
+export function scrollTopAtRow(row: number, viewport: number, rowHeight: number, total: number): number {
+  const content = total * rowHeight;
+  if (content <= MAX_SCROLL_PX) {
+    return Math.max(0, row * rowHeight);
+  }
+  const maxRow = total - viewport / rowHeight;
+  return maxRow > 0 ? Math.min(1, Math.max(0, row / maxRow)) * (MAX_SCROLL_PX - viewport) : 0;
+}
