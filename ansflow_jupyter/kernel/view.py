@@ -47,6 +47,10 @@ def _feed_embedded(runner: Any, widget: Any, execution_id: str, snapshot: dict[s
     # A view that renders (first time, page reload) says hello and gets the state and the
     # log lines it missed; live events keep flowing from `follow`.
     widget.snapshot_provider = lambda: runner.history(execution_id)
+    from .widget_data import DataRequestHandler
+
+    # No REST API here: the view reads artifacts and summaries through widget messages.
+    widget.data_handler = DataRequestHandler(runner, lambda: widget.execution_id)
     if not ExecutionStatus(snapshot["data"]["execution"]["status"]).finished:
         # Only what comes after the snapshot: a view gets the past when it says hello.
         runner.follow(execution_id, widget.push_events, since=snapshot.get("seq") or 0)

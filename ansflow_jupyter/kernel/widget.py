@@ -114,6 +114,9 @@ class ExecutionWidget(anywidget.AnyWidget):
         self._published = ""
         #: Called with the new id when the view switches execution (a re-run from the view).
         self.on_execution_change: Callable[[str], Any] | None = None
+        #: Embedded mode: answers the view's artifact/summary requests (kernel/widget_data.py).
+        self.data_handler: Callable[[Mapping[str, Any]], tuple[dict[str, Any], list[bytes]]] | None
+        self.data_handler = None
         self.on_msg(self._on_custom_msg)
         self.observe(self._execution_changed, names="execution_id")
 
@@ -226,6 +229,9 @@ class ExecutionWidget(anywidget.AnyWidget):
             self._send_snapshot()
         elif kind == "cancel" and self.on_cancel is not None:
             self.on_cancel()
+        elif kind == "data" and self.data_handler is not None:
+            reply, buffers = self.data_handler(content)
+            self.send(reply, buffers=buffers)
 
     def _send_snapshot(self) -> None:
         """Answer a view's hello: a re-rendered view starts from the current state."""

@@ -101,7 +101,7 @@ function serverData(openRun: ((id: string) => void) | null = null): StepData {
 }
 
 describe('step data: outputs and cache line', () => {
-  it('shows outputs as a text-only key/value table and the cache line (embedded view)', async () => {
+  it('shows outputs as a text-only key/value table and the cache line; asks the kernel for files (embedded view)', async () => {
     const el = container();
     const model = new FakeModel();
     mounted.push(mountExecutionView(el, model));
@@ -131,8 +131,10 @@ describe('step data: outputs and cache line', () => {
     ]);
     assert.equal(el.querySelectorAll('.af-stepdata img').length, 0, 'an output value is never HTML');
     assert.equal(text(el.querySelector('.af-cache')), 'cache miss: inputs changed: src/app.py');
-    // No REST in embedded mode: counts only, and where to see the files.
-    assert.equal(text(el.querySelector('.af-stepdata .af-note')), `2 artifacts (2.0 KiB) and a summary — ${EMBEDDED_NOTE}`);
+    // Embedded mode asks the kernel over widget messages (no REST API there).
+    const asked = model.sent.filter(m => (m as { type?: string }).type === 'data').map(m => (m as { op: string }).op);
+    assert.deepEqual(asked.sort(), ['artifacts', 'summary']);
+    assert.ok(!text(el.querySelector('.af-stepdata')).includes(EMBEDDED_NOTE));
     (el.querySelector('.af-pane [data-step="old"]') as HTMLElement).dispatchEvent(
       new window.MouseEvent('click', { bubbles: true }) as unknown as Event
     );

@@ -4,6 +4,7 @@
  */
 import { type LogPage, parseLogPage } from './history';
 import { apiPost, authHeaders, type ConnectionState, httpBase, pageToken, ReconnectingSocket, withQuery, wsBase } from './transport';
+import { KernelData } from './kerneldata';
 import type { Artifact, StepDataApi } from './stepdata';
 import type { Envelope } from './types';
 
@@ -148,10 +149,12 @@ export class ServerTransport implements Transport {
 /** Events come from the kernel through widget messages; Cancel goes back the same way. */
 export class KernelTransport implements Transport {
   readonly mode = 'embedded';
-  readonly data = null;
-  private readonly onCustom = (msg: { type?: string; events?: Envelope[] }): void => {
+  readonly data: KernelData;
+  private readonly onCustom = (msg: { type?: string; events?: Envelope[] }, buffers?: DataView[]): void => {
     if (msg && msg.type === 'events' && Array.isArray(msg.events)) {
       this.host.onEvents(msg.events);
+    } else {
+      this.data.onMessage(msg, buffers);
     }
   };
 
@@ -159,6 +162,7 @@ export class KernelTransport implements Transport {
     private readonly model: ModelLike,
     private readonly host: TransportHost
   ) {
+    this.data = new KernelData(content => model.send(content));
     model.on('msg:custom', this.onCustom);
     host.onState('embedded');
   }
@@ -181,5 +185,6 @@ export class KernelTransport implements Transport {
 
   dispose(): void {
     this.model.off('msg:custom', this.onCustom);
+    this.data.dispose();
   }
 }

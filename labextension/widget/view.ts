@@ -165,7 +165,9 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
     ? new KernelTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished })
     : new ServerTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished });
   // Outputs, artifacts, summary and cache line of the selected step, under its log.
-  const stepData = new StepData(transport.data, id => model.set('execution_id', id));
+  // Opening the run a cache hit came from needs the server (an embedded kernel follows its own runs).
+  const openRun = transport.mode === 'server' ? (id: string) => model.set('execution_id', id) : null;
+  const stepData = new StepData(transport.data, openRun);
   logPanel.node.append(stepData.node);
 
   function finished(): boolean {

@@ -186,6 +186,43 @@ def test_previews_and_read_only_notebook(lab: Any, page: Any, screenshots: Path)
     assert page.locator(".ansflow-notebook").count() == 1
 
 
+EMBEDDED_PIPELINE = """\
+name: Embedded previews
+steps:
+  make:
+    working-directory: embedded
+    run: |
+      printf 'city,note\\nparis,"said ""hi"", twice"\\n' > data.csv
+      printf '# Embedded summary\\n\\n**rows** 1\\n' >> "$ANSFLOW_STEP_SUMMARY"
+    artifacts: [data.csv]
+"""
+
+
+def test_embedded_previews_over_widget_messages(lab: Any, page: Any, screenshots: Path) -> None:
+    """Without the server extension in the loop (--embedded), the widget asks the kernel."""
+    (lab.root / "pipelines" / "embedded").mkdir(parents=True, exist_ok=True)
+    (lab.root / "pipelines" / "embedded.yml").write_text(EMBEDDED_PIPELINE)
+    name = notebook(
+        lab,
+        "embedded.ipynb",
+        "%load_ext ansflow_jupyter\n%ansflow run pipelines/embedded.yml --embedded",
+    )
+    run_first_cell(page, lab, name)
+    page.locator(f"{W} .af-badge").first.filter(has_text="success").wait_for(timeout=120_000)
+    page.locator(f'{W} .af-pane [data-step="make"]').first.click()
+    summary = page.locator(f"{W} .af-summary h1, {W} .af-summary h2, {W} .af-summary h3")
+    summary.first.wait_for(timeout=15_000)
+    assert summary.first.inner_text() == "Embedded summary"
+    box = _preview(page, "data.csv")
+    box.locator("thead th").first.wait_for(timeout=15_000)  # a round trip to the kernel
+    assert box.locator("thead th").all_inner_texts() == ["city", "note"]
+    assert box.locator("tbody tr").first.locator("td").all_inner_texts() == [
+        "paris",
+        'said "hi", twice',
+    ]
+    page.screenshot(path=str(screenshots / "preview-embedded.png"))
+
+
 def test_notebook7_downloads_the_notebook(lab: Any, page: Any, screenshots: Path) -> None:
     """Jupyter Notebook 7 shows one document per page: the button downloads the notebook."""
     pytest.importorskip("notebook", minversion="7", reason="Jupyter Notebook 7 is not installed")
