@@ -6,18 +6,15 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jupyter_process import jupyter_process
+from lab_app import NOTEBOOKS, Lab
 
 CHROMIUM = Path("/usr/bin/chromium")
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,31 +36,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "e2e" in item.keywords:
             item.add_marker(skip)
-
-
-@dataclass
-class Lab:
-    """A running `jupyter lab`."""
-
-    url: str
-    token: str
-    root: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def api(self, method: str, route: str) -> Any:
-        """Call the Jupyter REST API with the token."""
-        request = urllib.request.Request(f"{self.url}api/{route}", method=method)
-        request.add_header("Authorization", f"token {self.token}")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
-
-    def page(self, name: str) -> str:
-        """The URL of a notebook in a workspace of its own (no tab restored from a
-        previous test can catch the keystrokes)."""
-        workspace = name.replace(".", "-")
-        return f"{self.url}lab/workspaces/{workspace}/tree/{name}?reset&token={self.token}"
 
 
 def _user_settings(config_dir: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOTEBOOKS, Lab
 from jupyter_process import jupyter_process
+from lab_app import NOTEBOOKS, Lab
 from test_lab import EXECUTION_MIME, badge, notebook, run_first_cell, save
 
 pytestmark = pytest.mark.e2e
