@@ -24,7 +24,7 @@ LEG = "integration-tests-with-a-long-name[python=3.12]"
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 CASES = [
     (app, width, theme)
-    for app in ("lab",)
+    for app in ("lab", "nb7")
     for width in (500, 1400)
     for theme in ("light", "dark")
 ]
