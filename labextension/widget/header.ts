@@ -157,7 +157,19 @@ export class Header {
     }
     // Each category in words: a cancelled or skipped step is never counted as passed.
     const parts = CATEGORIES.filter(c => counts[c] > 0 && c !== 'pending').map(c => `${counts[c]} ${CATEGORY_LABEL[c]}`);
-    this.count.textContent = parts.length ? `${parts.join(' · ')} of ${total}` : `${total} steps`;
+    const counted = parts.length ? `${parts.join(' · ')} of ${total}` : `${total} steps`;
+    if (counted !== this.count.textContent) {
+      // One unbreakable piece per category, so a narrow header wraps between them, never
+      // inside "1 allowed failure".
+      const pieces = parts.length ? parts.map((p, i) => (i === parts.length - 1 ? `${p} of ${total}` : p)) : [counted];
+      this.count.replaceChildren(
+        ...pieces.flatMap((piece, i) => {
+          const node = span('af-cpart');
+          node.textContent = piece;
+          return i ? [document.createTextNode(' · '), node] : [node];
+        })
+      );
+    }
     this.count.title = CATEGORIES.map(c => `${CATEGORY_LABEL[c]}: ${counts[c]}`).join('\n');
     this.renderFailures(state);
     const finished = ['success', 'failed', 'cancelled', 'interrupted'].includes(status);
