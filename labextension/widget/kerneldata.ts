@@ -28,7 +28,7 @@ export class KernelData implements StepDataApi {
   /** A `data_reply` from the kernel (other messages are not ours: false). */
   onMessage(msg: unknown, buffers: DataView[] | undefined): boolean {
     const reply = msg as Reply | null;
-    if (!reply || reply.type !== 'data_reply') return false;
+    if (reply?.type !== 'data_reply') return false;
     const pending = this.waiting.get(reply.id);
     if (!pending) return true;
     this.waiting.delete(reply.id);
