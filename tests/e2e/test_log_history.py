@@ -86,15 +86,16 @@ def test_permalink_load_earlier_and_server_search(lab: Any, page: Any, screensho
     # many earlier lines there are, and they load.
     page.wait_for_timeout(2_000)
     page.evaluate("() => { document.querySelector('.ansflow-main .af-logview').scrollTop = 0; }")
-    page.wait_for_function(
-        "() => /earlier lines/.test(document.querySelector('.ansflow-main .af-earlier')"
-        "?.innerText ?? '')",
+    # The text is read in the same task that sees it: on a fast machine the page may be
+    # loaded (and the marker scrolled away) before a second look.
+    marker = page.wait_for_function(
+        "() => { const t = document.querySelector('.ansflow-main .af-earlier')?.innerText ?? '';"
+        " return /earlier lines/.test(t) ? t : false; }",
         timeout=10_000,
-    )
-    marker = _view_state(page)["earlier"]
-    assert re.fullmatch(r"⋯ [\d,]+ earlier lines · loading…", marker), marker
+    ).json_value()
+    assert re.fullmatch(r"⋯ [\d,]+ earlier lines · (loading…|scroll up to load)", marker), marker
     first = int(marker.split()[1].replace(",", ""))  # the first line held
-    assert LINES - 20_000 <= first < LINES - 1_000, marker  # the tail comes in pages
+    assert LINES - 20_000 <= first <= LINES - 1_000, marker  # the tail comes in pages
     page.wait_for_function(
         "() => document.querySelector('.ansflow-main .af-logview').scrollTop > 0",
         timeout=30_000,
