@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_process import jupyter_process
-from lab_app import NOTEBOOKS, Lab
+from lab_app import Lab, start_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -38,49 +34,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-def _user_settings(config_dir: Path) -> None:
-    """No news pop-up. Everything else is JupyterLab's default: in particular widget state
-    is not saved in notebooks, and a reopened server-mode output still re-hydrates."""
-    settings = config_dir / "lab/user-settings"
-    files = {
-        "@jupyterlab/apputils-extension/notification": {
-            "fetchNews": "false",
-            "checkForUpdates": False,
-        },
-    }
-    for name, values in files.items():
-        path = settings / f"{name}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """JupyterLab with the ansflow server extension on a copy of notebooks/."""
-    base = tmp_path_factory.mktemp("lab")
-    root = base / "root"
-    shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-    config = base / "config"
-    _user_settings(config)
-    db_url = f"sqlite:///{base / 'ansflow.sqlite'}"
-    (config / "jupyter_server_config.json").write_text(
-        json.dumps(
-            {
-                "ServerApp": {"jpserver_extensions": {"ansflow_jupyter": True}},
-                "AnsFlowApp": {"db_url": db_url},
-            }
-        )
-    )
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "ANSFLOW_DB_URL": db_url}
-    for name in ("ANSFLOW_SERVER_URL", "ANSFLOW_SERVER_TOKEN", "ANSFLOW_SERVER_PID"):
-        env.pop(name, None)
-    token = secrets.token_hex(16)
-    log = base / "lab.log"
-    with jupyter_process("lab", root=root, env=env, token=token, log=log, timeout=60) as (
-        url,
-        process,
-    ):
-        yield Lab(url, token, root, process, log)
+    with start_app("lab", tmp_path_factory.mktemp("lab"), Lab) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,12 @@ the cell's runs (re-runs) still listed after a reload."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_process import jupyter_process
-from lab_app import NOTEBOOKS, Lab
+from lab_app import Lab, start_app
 from test_lab import EXECUTION_MIME, badge, notebook, run_first_cell, save
 
 pytestmark = pytest.mark.e2e
@@ -33,34 +29,8 @@ class Notebook7(Lab):
 @pytest.fixture(scope="module")
 def nb7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notebook7]:
     """Notebook 7 with the ansflow server extension on a copy of notebooks/."""
-    base = tmp_path_factory.mktemp("nb7")
-    root = base / "root"
-    shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-    config = base / "config"
-    news = (
-        config / "lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
-    )
-    news.parent.mkdir(parents=True)
-    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    db_url = f"sqlite:///{base / 'ansflow.sqlite'}"
-    (config / "jupyter_server_config.json").write_text(
-        json.dumps(
-            {
-                "ServerApp": {"jpserver_extensions": {"ansflow_jupyter": True}},
-                "AnsFlowApp": {"db_url": db_url},
-            }
-        )
-    )
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "ANSFLOW_DB_URL": db_url}
-    for name in ("ANSFLOW_SERVER_URL", "ANSFLOW_SERVER_TOKEN", "ANSFLOW_SERVER_PID"):
-        env.pop(name, None)
-    token = secrets.token_hex(16)
-    log = base / "notebook.log"
-    with jupyter_process("notebook", root=root, env=env, token=token, log=log, timeout=60) as (
-        url,
-        process,
-    ):
-        yield Notebook7(url, token, root, process, log)
+    with start_app("notebook", tmp_path_factory.mktemp("nb7"), Notebook7) as app:
+        yield app
 
 
 def test_widget_and_rehydrated_output_in_notebook_7(
