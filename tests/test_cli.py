@@ -346,15 +346,17 @@ def test_artifacts_cache_and_force_from_the_command_line(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("mode", ["--plain", "--json"])
-def test_run_loads_no_rendering_orm_or_remote_file_code(tmp_path: Path, mode: str) -> None:
+def test_start_up_loads_no_rendering_code_and_runs_no_collection(tmp_path: Path, mode: str) -> None:
     # Start-up is most of a short `ansflow run`: these imports were half of it.
     pipeline = write(tmp_path, "ok.yml", OK)
     probe = (
         "import sys\n"
         "from ansflow_jupyter.cli import main\n"
         f"code = main(['run', {pipeline!r}, {mode!r}])\n"
+        "import gc\n"
         "heavy = {'rich', 'fsspec', 'sqlalchemy.orm'} & set(sys.modules)\n"
         "print('LOADED', sorted(heavy), file=sys.stderr)\n"
+        "print('GC', gc.isenabled(), gc.get_stats()[2]['collections'], file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     env = {**os.environ, "ANSFLOW_DB_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
@@ -368,3 +370,6 @@ def test_run_loads_no_rendering_orm_or_remote_file_code(tmp_path: Path, mode: st
     )
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stderr
+    # ...and the collector, walking start-up's objects again and again, a tenth of it; it
+    # runs again once the store is open (and after `main` returns, for callers in Python).
+    assert "GC True 0" in result.stderr
