@@ -6,7 +6,7 @@ import { graphNodes, groupNodeId, groupStatus } from '../widget/graphmodel';
 import { GraphView } from '../widget/graphview';
 import { layoutDag } from '../widget/layout';
 import { Splitter } from '../widget/split';
-import type { StepInfo } from '../widget/types';
+import type { Annotation, StepInfo } from '../widget/types';
 import { container } from './dom';
 
 // happy-dom's event classes (dom.ts installs only what the views use as globals).
@@ -137,6 +137,45 @@ describe('matrix groups', () => {
       ]).category,
       'allowed-failure'
     );
+  });
+});
+
+describe('what a node carries besides its status', () => {
+  const notes = (step_id: string, ...levels: string[]): Annotation[] =>
+    levels.map((level, offset) => ({ step_id, offset, level, message: `${level} ${offset}` }));
+
+  it("shows a running notebook step's cells and its error and warning counts", () => {
+    const steps: StepInfo[] = [
+      { step_id: 'train', status: 'running', started_at: 100, progress: { done: 1, total: 4, label: 'fit' } },
+      { step_id: 'lint', status: 'failed', exit_code: 1 }
+    ];
+    const byStep = new Map([
+      ['train', notes('train', 'warning')],
+      ['lint', notes('lint', 'error', 'error', 'notice')]
+    ]);
+    const host = container();
+    host.innerHTML = `<svg>${renderGraph(steps, null, 112, new Set(), new Set(), byStep).svg}</svg>`;
+    const train = host.querySelector('[data-step="train"]');
+    assert.equal(train?.getAttribute('aria-label'), 'train: running, cell 2/4 · fit, 1 warning');
+    assert.equal(train?.querySelector('.af-gmark')?.textContent, '⚠ 1');
+    assert.match(train?.querySelector('.af-sub')?.textContent ?? '', /^12s · cell 2\/4 · fit$/);
+    const track = Number(train?.querySelector('.af-gptrack')?.getAttribute('width'));
+    const bar = Number(train?.querySelector('.af-gpbar')?.getAttribute('width'));
+    assert.ok(Math.abs(bar / track - 0.25) < 0.01, `one cell of four done: ${bar} of ${track}`);
+    const lint = host.querySelector('[data-step="lint"]');
+    assert.equal(lint?.querySelector('.af-gmark')?.textContent, '✕ 2', 'notices are no problem: not counted');
+    assert.match(lint?.getAttribute('aria-label') ?? '', /2 errors, 1 notice$/);
+    assert.equal(lint?.querySelector('.af-gptrack'), null, 'no bar without progress');
+  });
+
+  it("sums the legs' errors on a folded matrix group", () => {
+    const leg = 'tests[python=3.13,os=mac]';
+    const svg = renderGraph(forty(), null, 0, new Set(), new Set(), new Map([[leg, notes(leg, 'error')]])).svg;
+    const host = container();
+    host.innerHTML = `<svg>${svg}</svg>`;
+    const group = host.querySelector('[data-group="tests"]');
+    assert.equal(group?.querySelector('.af-gmark')?.textContent, '✕ 1');
+    assert.match(group?.getAttribute('aria-label') ?? '', /failed, 1 error; collapsed/);
   });
 });
 

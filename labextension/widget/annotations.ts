@@ -22,6 +22,34 @@ export function countLevels(notes: readonly Annotation[]): Record<string, number
   return counts;
 }
 
+/** Each step's annotations, in arrival order. */
+export function notesByStep(notes: readonly Annotation[]): Map<string, Annotation[]> {
+  const byStep = new Map<string, Annotation[]>();
+  for (const note of notes) {
+    const list = byStep.get(note.step_id);
+    if (list) list.push(note);
+    else byStep.set(note.step_id, [note]);
+  }
+  return byStep;
+}
+
+/** "2 errors, 1 warning" (empty when there is none): for accessible names and titles. */
+export function countWords(notes: readonly Annotation[]): string {
+  const counts = countLevels(notes);
+  return LEVELS.filter(l => counts[l] > 0)
+    .map(l => `${counts[l]} ${WORD[l][counts[l] === 1 ? 0 : 1]}`)
+    .join(', ');
+}
+
+/** "✕ 2 ⚠ 1" for a graph node: errors and warnings only (notices are not a problem). */
+export function countMarks(notes: readonly Annotation[]): string {
+  const counts = countLevels(notes);
+  return (['error', 'warning'] as const)
+    .filter(l => counts[l] > 0)
+    .map(l => `${ICON[l]} ${counts[l]}`)
+    .join(' ');
+}
+
 /** "2 errors · 1 warning" as small coloured badges (empty when there is none). */
 export function badgesHtml(notes: readonly Annotation[]): string {
   const counts = countLevels(notes);

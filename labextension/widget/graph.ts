@@ -1,11 +1,13 @@
 /** The DAG as inline SVG markup (rebuilt only when a step changes, never per log line). */
+import { countMarks, countWords } from './annotations';
 import { escapeHtml } from './ansi';
 import { formatDuration, STATUS_ICONS } from './format';
 import { type GraphNode, type GroupInfo, graphNodes } from './graphmodel';
 import { layoutDag } from './layout';
 import { categoryOf, reasonWords, stepLabel } from './status';
 import { stepDuration } from './timeline';
-import type { StepInfo } from './types';
+import { progressText } from './stepstrip';
+import type { Annotation, StepInfo } from './types';
 
 const W = 206;
 const H = 40;
@@ -27,11 +29,40 @@ export interface GraphMarkup {
 
 const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
-function stepNode(step: StepInfo, x: number, y: number, selected: string | null, now: number): string {
+type Notes = ReadonlyMap<string, readonly Annotation[]>;
+
+/**
+ * A node's marks at its top right: error and warning counts (the timeline's badges).
+ * Returns the markup and how many characters of the name line it takes.
+ */
+function marks(notes: readonly Annotation[], x: number, y: number): [string, number] {
+  const text = countMarks(notes);
+  if (!text) return ['', 0];
+  const level = notes.some(n => n.level === 'error') ? 'error' : 'warning';
+  return [`<text class="af-gmark af-a-${level}" x="${x + W - 8}" y="${y + 17}" text-anchor="end">${text}</text>`, text.length + 1];
+}
+
+/** A thin bar along the bottom of a running notebook step: cells done of all cells. */
+function progressBar(step: StepInfo, x: number, y: number): string {
+  const p = step.progress;
+  if (step.status !== 'running' || !p || typeof p.total !== 'number' || p.total <= 0) return '';
+  const track = W - 44;
+  const done = (Math.min(Math.max(0, p.done ?? 0), p.total) / p.total) * track;
+  return (
+    `<rect class="af-gptrack" x="${x + 36}" y="${y + H - 6}" width="${track}" height="2.5" rx="1.25"/>` +
+    `<rect class="af-gpbar" x="${x + 36}" y="${y + H - 6}" width="${done.toFixed(1)}" height="2.5" rx="1.25"/>`
+  );
+}
+
+function stepNode(step: StepInfo, x: number, y: number, selected: string | null, now: number, notes: Notes): string {
   const status = step.status ?? 'pending';
   const category = categoryOf(step);
-  const name = escapeHtml(stepLabel(step, NAME_CHARS));
+  const own = notes.get(step.step_id) ?? [];
+  const [mark, markChars] = marks(own, x, y);
+  const name = escapeHtml(stepLabel(step, NAME_CHARS - markChars));
+  const progress = status === 'running' ? progressText(step.progress, status) : '';
   const parts = [formatDuration(stepDuration(step, now))];
+  if (progress) parts.push(progress);
   if ((step.attempt ?? 1) > 1) {
     parts.push(`try ${step.attempt}`);
   }
@@ -42,14 +73,16 @@ function stepNode(step: StepInfo, x: number, y: number, selected: string | null,
     parts.push(why);
   }
   const sub = escapeHtml(cut(parts.filter(Boolean).join(' · ') || status, SUB_CHARS));
-  const spoken = escapeHtml(`${stepLabel(step)}: ${status}${why ? `, ${why}` : ''}`);
+  const counted = countWords(own);
+  const extras = [why, progress, counted].filter(Boolean);
+  const spoken = escapeHtml([`${stepLabel(step)}: ${status}`, ...extras].join(', '));
   const sel = step.step_id === selected ? ' af-sel' : '';
   return (
     `<g class="af-node af-s-${escapeHtml(status)} af-k-${category}${sel}" data-step="${escapeHtml(step.step_id)}" tabindex="0" role="button" aria-label="${spoken}">` +
-    `<title>${escapeHtml(step.step_id)} — ${escapeHtml(status)}${why ? ` — ${escapeHtml(why)}` : ''}</title>` +
+    `<title>${escapeHtml([step.step_id, status, ...extras].join(' — '))}</title>` +
     box(x, y, status, STATUS_ICONS[status] ?? '?') +
-    `<text x="${x + 36}" y="${y + 17}">${name}</text>` +
-    `<text class="af-sub" x="${x + 36}" y="${y + 31}">${sub}</text></g>`
+    `<text x="${x + 36}" y="${y + 17}">${name}</text>${mark}` +
+    `<text class="af-sub" x="${x + 36}" y="${y + 31}">${sub}</text>${progressBar(step, x, y)}</g>`
   );
 }
 
@@ -62,13 +95,17 @@ function box(x: number, y: number, status: string, icon: string): string {
   return `<rect class="af-box" x="${x + 0.5}" y="${y + 0.5}" width="${W - 1}" height="${H - 1}" rx="6"/><circle cx="${x + 19}" cy="${cy}" r="10"/>${spin}`;
 }
 
-function groupNode(group: GroupInfo, expanded: boolean, x: number, y: number): string {
+function groupNode(group: GroupInfo, expanded: boolean, x: number, y: number, notes: Notes): string {
   const n = group.legs.length;
   const count = ` ×${n}`;
-  const label = escapeHtml(`${expanded ? '▾' : '▸'} ${cut(group.label, NAME_CHARS - 2 - count.length)}${count}`);
+  // The legs' errors and warnings, summed: a folded group must not hide them.
+  const own = group.legs.flatMap(leg => notes.get(leg.step_id) ?? []);
+  const [mark, markChars] = marks(own, x, y);
+  const label = escapeHtml(`${expanded ? '▾' : '▸'} ${cut(group.label, NAME_CHARS - 2 - count.length - markChars)}${count}`);
+  const counted = countWords(own);
   const sub = escapeHtml(cut(group.summary.replace(/^\d+ legs · /, ''), SUB_CHARS));
   const spoken = escapeHtml(
-    `${group.label}: matrix of ${group.summary}, ${group.status}; ${expanded ? 'expanded' : 'collapsed'}: ${group.values}`
+    `${group.label}: matrix of ${group.summary}, ${group.status}${counted ? `, ${counted}` : ''}; ${expanded ? 'expanded' : 'collapsed'}: ${group.values}`
   );
   // A folded group looks like a stack of cards: the legs are behind it.
   const stack = expanded
@@ -79,7 +116,7 @@ function groupNode(group: GroupInfo, expanded: boolean, x: number, y: number): s
     `<title>${escapeHtml(group.label)} — ${escapeHtml(group.summary)}\n${escapeHtml(group.values)}</title>` +
     stack +
     box(x, y, group.status, STATUS_ICONS[group.status] ?? '?') +
-    `<text x="${x + 36}" y="${y + 17}">${label}</text>` +
+    `<text x="${x + 36}" y="${y + 17}">${label}</text>${mark}` +
     `<text class="af-sub" x="${x + 36}" y="${y + 31}">${sub}</text></g>`
   );
 }
@@ -93,7 +130,8 @@ export function renderGraph(
   selected: string | null,
   now: number,
   expanded: ReadonlySet<string> = new Set(),
-  folded: ReadonlySet<string> = new Set()
+  folded: ReadonlySet<string> = new Set(),
+  notes: Notes = new Map()
 ): GraphMarkup {
   const nodes = graphNodes(steps, expanded, folded, selected);
   const layout = layoutDag(
@@ -141,9 +179,9 @@ export function renderGraph(
   for (const node of nodes) {
     const [x, y] = pos(node.id);
     if (node.kind === 'step') {
-      body += stepNode(node.step, x, y, selected, now);
+      body += stepNode(node.step, x, y, selected, now, notes);
     } else {
-      body += groupNode(node.group, node.expanded, x, y);
+      body += groupNode(node.group, node.expanded, x, y, notes);
       if (node.expanded) frames += groupFrame(node, nodes, layout.positions, x, y);
     }
   }

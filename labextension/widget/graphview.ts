@@ -3,7 +3,7 @@
  * that open and fold (click, Enter or Space), and arrow keys between the nodes.
  */
 import { renderGraph } from './graph';
-import type { StepInfo } from './types';
+import type { Annotation, StepInfo } from './types';
 import { ZoomView } from './zoom';
 
 const NODES = '[data-step], [data-group]';
@@ -61,11 +61,16 @@ export class GraphView {
   }
 
   /** Draw the steps; keeps the zoom, the pan and the focused node. */
-  render(steps: readonly StepInfo[], selected: string | null, now: number): void {
+  render(
+    steps: readonly StepInfo[],
+    selected: string | null,
+    now: number,
+    notes: ReadonlyMap<string, readonly Annotation[]> = new Map()
+  ): void {
     const doc = this.node.ownerDocument;
     const focused = (doc.activeElement as Element | null)?.closest?.(NODES);
     const focusKey = focused && this.node.contains(focused) ? attrKey(focused) : null;
-    const graph = renderGraph(steps, selected, now, this.expanded, this.folded);
+    const graph = renderGraph(steps, selected, now, this.expanded, this.folded, notes);
     this.zoom.canvas.innerHTML = graph.svg;
     this.zoom.setSize(graph.width, graph.height);
     if (focusKey) {

@@ -3,12 +3,12 @@
  * focusable, have accessible names, and open their step with a click, Enter or Space;
  * the arrow keys move between them.
  */
-import { badgesHtml } from './annotations';
+import { badgesHtml, notesByStep } from './annotations';
 import { GraphView } from './graphview';
 import type { ViewState } from './reducer';
 import { renderTimeline } from './timeline';
 import { jobStepsHtml, progressHtml } from './stepstrip';
-import type { Annotation, StepInfo } from './types';
+import type { StepInfo } from './types';
 import type { UiState } from './ui';
 
 /** Above this many steps even a zoomable graph is no help: the step list is shown instead. */
@@ -90,7 +90,7 @@ export class StepsPane {
     if (steps.length > 0 && showGraph) {
       // The graph view stays mounted: its zoom, pan and open groups survive redraws.
       if (this.graph.node.parentNode !== this.pane) this.pane.replaceChildren(this.graph.node);
-      this.graph.render(steps, selected, now);
+      this.graph.render(steps, selected, now, notesByStep(state.annotations));
       return;
     }
     this.pane.innerHTML =
@@ -111,12 +111,7 @@ export class StepsPane {
  * failed job (so one sees which job step failed).
  */
 function decorateRows(pane: HTMLElement, state: ViewState, selected: string | null, now: number): void {
-  const notes = new Map<string, Annotation[]>();
-  for (const note of state.annotations) {
-    const list = notes.get(note.step_id);
-    if (list) list.push(note);
-    else notes.set(note.step_id, [note]);
-  }
+  const notes = notesByStep(state.annotations);
   for (const row of Array.from(pane.querySelectorAll<HTMLTableRowElement>('tr[data-step]'))) {
     const id = row.getAttribute('data-step') ?? '';
     const step = state.steps.get(id);

@@ -85,9 +85,13 @@ def test_cells_and_job_steps_live(lab: Any, page: Any, screenshots: Path) -> Non
 
     # Live progress: seen mid-run, in words, without selecting the step.
     seen: set[str] = set()
+    in_graph: set[str] = set()  # the graph node says the same, for those who look there
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and nb.locator(".af-badge").first.inner_text() != "success":
         text = nb.locator(".af-stepstrip").first.inner_text()
+        node = nb.locator("g.af-node[data-step]")
+        if node.count():
+            in_graph.add(node.first.get_attribute("aria-label") or "")
         if "cell " in text:
             seen.add(text)
             if "cell 2/4" in text and not (screenshots / "cells-running.png").exists():
@@ -95,6 +99,7 @@ def test_cells_and_job_steps_live(lab: Any, page: Any, screenshots: Path) -> Non
         time.sleep(0.1)
     assert any("cell 2/4 · rows = list(range(10))" in t for t in seen), seen
     assert any("cell 3/4" in t or "cell 4/4" in t for t in seen), seen
+    assert any("running, cell 2/4 · rows = list(range(10))" in t for t in in_graph), in_graph
     nb.locator(".af-badge", has_text="success").first.wait_for(timeout=30_000)
 
     # One collapsible group per cell, named; the finished ones closed.
@@ -156,10 +161,16 @@ def test_cells_and_job_steps_live(lab: Any, page: Any, screenshots: Path) -> Non
     wf.locator('.af-ghead[aria-label^="Test"][aria-expanded="true"]').first.wait_for()
     wf.locator(".af-row", has_text="test_3 PASSED").first.wait_for()
     error.click()
+    # The job's graph node counts its errors too, as the timeline does (below).
+    mark = wf.locator('g.af-node[data-step="build"] .af-gmark').text_content() or ""
+    assert mark.startswith("✕ "), mark
+    spoken = wf.locator('g.af-node[data-step="build"]').get_attribute("aria-label") or ""
+    assert f"{mark[2:]} error" in spoken, spoken
     wf.screenshot(path=str(screenshots / "job-steps.png"))
     # The timeline row: annotation badges and the job steps under the job.
     wf.locator(".af-tabs button", has_text="Timeline").first.click()
     wf.locator('tr[data-step="build"] .af-abadge.af-a-error').first.wait_for()
+    assert wf.locator('tr[data-step="build"] .af-abadge.af-a-error').inner_text() == mark
     assert wf.locator("tr.af-subrow .af-jstep").count() == chips.count()
     wf.screenshot(path=str(screenshots / "job-steps-timeline.png"))
 
