@@ -1,26 +1,20 @@
 """ExecutionManager: the one API every front door (REST, WebSocket, kernel, CLI) uses.
 
 It composes the executor, the store and the bus, and keeps the reliability rules:
-persist, then publish; subscribe first, then replay, then live without gap or duplicate.
-Store calls are blocking, so they run on worker threads: one writer thread (SQLite has
-one writer anyway, and it keeps each execution's batches in order) and a small reader pool.
+persist, then publish (service_runs.py); subscribe first, then replay, then live without
+gap or duplicate (hub.py). Store calls are blocking, so they run on worker threads
+(service_queries.py, with every read the manager answers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
-import queue
 import socket
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from . import run_options
 from .bus import Bus, Subscription
@@ -28,32 +22,20 @@ from .engine.backend import Backend, BackendUnavailable
 from .engine.executor import Executor
 from .engine.stepdata import DEFAULT_MAX_BYTES, StepData
 from .errors import BadRequest, Conflict, NotFound, Unavailable
-from .events import Event, EventType, ExecutionStatus, StepStatus
+from .events import Event, EventType, ExecutionStatus
 from .hub import REPLAY_PAGE, EventStream, Follower, Following, Hub
 from .pipeline import load_pipeline, load_pipeline_file, validate
 from .pipeline.errors import SpecIssue
 from .pipeline.github import WorkflowOptions
 from .pipeline.spec import PipelineSpec
+from .service_queries import StoreQueries
+from .service_runs import Run, StoreSink, reusable_steps
 from .store import Owner, Store
 from .watcher import StoreWatcher
 
-P = ParamSpec("P")
-T = TypeVar("T")
 
-
-@dataclass
-class _Run:
-    """An execution running in this process."""
-
-    executor: Executor
-    task: asyncio.Task[ExecutionStatus] | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    cancel_requested: bool = False  # another process asked (through the store)
-    abandoned: bool = False  # another process recorded its end: record nothing more
-
-
-class ExecutionManager:
-    """Start, follow, cancel and query executions."""
+class ExecutionManager(StoreQueries):
+    """Start, follow, cancel and query executions (the reads: service_queries.py)."""
 
     def __init__(
         self,
@@ -79,7 +61,6 @@ class ExecutionManager:
             from .engine.backends.local import LocalBackend
 
             backend = LocalBackend()
-        self.store = store
         self.backend = backend
         self.bus = Bus()
         self.hubs: dict[str, Hub] = {}  # the shared live fan-out of followed executions
@@ -92,14 +73,13 @@ class ExecutionManager:
         sqlite_file = (
             store.engine.url.database if store.engine.url.get_backend_name() == "sqlite" else None
         )
-        self.data = DataStore(
+        data = DataStore(
             store,
             BlobStore(artifact_url, sqlite_file=sqlite_file),
             cache_max_bytes=cache_max_bytes or DEFAULT_CACHE_MAX_BYTES,
         )
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ansflow-store-write")
-        self._readers = ThreadPoolExecutor(4, thread_name_prefix="ansflow-store-read")
-        self._runs: dict[str, _Run] = {}
+        super().__init__(store, data)
+        self._runs: dict[str, Run] = {}
         self._persisting = True  # False while abandoning executions at shutdown
         self.watcher = StoreWatcher(
             self,
@@ -245,17 +225,17 @@ class ExecutionManager:
             spec,
             execution_id,
             data.wrap(self.backend),
-            _StoreSink(self),
+            StoreSink(self),
             max_parallel=max_parallel or spec.max_parallel or self.max_parallel,
             log_line_max_bytes=self.log_line_max_bytes,
             reuse=dict(reuse or {}),
             kill_grace=self.kill_grace,
             env=dict(env or {}),
-            summaries=_StoreSink(self),
+            summaries=StoreSink(self),
             reuse_outputs=reuse_outputs,
             data=data,
         )
-        run = _Run(executor)
+        run = Run(executor)
         self._runs[execution_id] = run
         self.watcher.start()
         run.task = asyncio.create_task(self._drive(execution_id, run))
@@ -293,7 +273,7 @@ class ExecutionManager:
                 carried[step_id] = files
         return carried
 
-    async def _drive(self, execution_id: str, run: _Run) -> ExecutionStatus:
+    async def _drive(self, execution_id: str, run: Run) -> ExecutionStatus:
         try:
             return await run.executor.run()
         finally:
@@ -366,95 +346,7 @@ class ExecutionManager:
         """Ids of the executions this process is running."""
         return list(self._runs)
 
-    # -- queries -------------------------------------------------------------------
-
-    async def snapshot(self, execution_id: str) -> Event:
-        """The whole state of one execution (a `snapshot` envelope)."""
-        return await self._read(self.store.snapshot, execution_id)
-
-    async def resolve_id(self, prefix: str) -> str:
-        """The full id of the execution a unique id prefix names (as `ansflow list` shows)."""
-        return await self._read(self.store.resolve_execution_id, prefix)
-
-    async def get(self, execution_id: str) -> dict[str, Any]:
-        """The stored execution row (fields, source, path)."""
-        return await self._read(self.store.get_execution, execution_id)
-
-    async def list(
-        self,
-        *,
-        status: str | None = None,
-        pipeline: str | None = None,
-        limit: int = 50,
-        before: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Executions, newest first."""
-        return await self._read(
-            self.store.list_executions, status=status, pipeline=pipeline, limit=limit, before=before
-        )
-
-    async def logs(
-        self,
-        execution_id: str,
-        *,
-        step: str | None = None,
-        offset: int = 0,
-        limit: int | None = None,
-        tail: int | None = None,
-        q: str | None = None,
-    ) -> builtins.list[dict[str, Any]]:
-        """Stored log lines (see Store.log_lines)."""
-        return await self._read(
-            self.store.log_lines,
-            execution_id,
-            step=step,
-            offset=offset,
-            limit=limit,
-            tail=tail,
-            q=q,
-        )
-
-    async def log_search(
-        self, execution_id: str, **query: Any
-    ) -> tuple[builtins.list[dict[str, Any]], int]:
-        """Stored lines and the exact number of matching lines (see Store.log_search)."""
-        return await self._read(self.store.log_search, execution_id, **query)
-
-    async def log_text(
-        self, execution_id: str, *, prefix: bool, strip: bool, **query: Any
-    ) -> AsyncIterator[str]:
-        """Stored log lines as text chunks (see Store.log_text), read in one pass on a
-        thread of their own: a long download never holds one of the reader threads that
-        REST and sockets share, and at most a few chunks wait in memory for the client."""
-        chunks = self.store.log_text(execution_id, prefix=prefix, strip=strip, **query)
-        async for chunk in iterate_in_thread(_one_at_a_time(chunks)):
-            yield chunk
-
-    async def summaries(
-        self, execution_id: str, step: str | None = None
-    ) -> builtins.list[dict[str, Any]]:
-        """Step summaries: `{step_id, attempt, markdown}` per step that wrote one."""
-        return await self._read(self.store.summaries, execution_id, step)
-
-    async def artifacts(self, execution_id: str) -> builtins.list[dict[str, Any]]:
-        """Every artifact of an execution: `{step_id, path, size, sha256, media_type}`."""
-        return await self._read(self.data.list_artifacts, execution_id)
-
-    async def artifact(self, execution_id: str, step_id: str, path: str) -> dict[str, Any]:
-        """One artifact row; NotFound when absent."""
-        return await self._read(self.data.artifact, execution_id, step_id, path)
-
-    async def cache_entries(self) -> builtins.list[dict[str, Any]]:
-        """Every cache entry, most recently used first."""
-        return await self._read(self.data.cache_entries)
-
-    async def clear_cache(self) -> int:
-        """Delete every cache entry; how many."""
-        return await self._write(self.data.clear_cache)
-
-    async def stats(self, pipeline: str | None = None) -> dict[str, Any]:
-        """Runs, success rate and duration percentiles."""
-        return await self._read(self.store.stats, pipeline)
+    # -- following -----------------------------------------------------------------
 
     async def subscribe(self, execution_id: str, since: int | None = None) -> EventStream:
         """Follow one execution as a pull-style stream (see `follow`); NotFound first."""
@@ -489,149 +381,6 @@ class ExecutionManager:
             sub.close()
             raise
         return Event(EventType.SNAPSHOT, "", None, {"executions": recent}), sub
-
-    # -- threads -------------------------------------------------------------------
-
-    async def _write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, lambda: fn(*args, **kwargs))
-
-    async def _read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, lambda: fn(*args, **kwargs))
-
-
-# Concurrent downloads take turns chunk by chunk: the event loop then competes for the GIL
-# with one producer, not with one per download (4 at once put REST p99 at ~0.3 s).
-_PRODUCING = threading.Lock()
-_END = object()
-
-
-def _one_at_a_time(items: Iterator[T]) -> Iterator[T]:
-    """`items`, each produced while holding the process-wide download lock."""
-    try:
-        while True:
-            with _PRODUCING:
-                item = next(items, _END)
-            if item is _END:
-                return
-            # A voluntary GIL release is often re-taken at once by the same thread; a
-            # short sleep lets the event loop's thread in between chunks for sure.
-            time.sleep(0.0005)
-            yield item  # type: ignore[misc]
-    finally:
-        close = getattr(items, "close", None)
-        if close is not None:
-            close()
-
-
-async def iterate_in_thread(items: Iterator[T], depth: int = 4) -> AsyncIterator[T]:
-    """`items` consumed on a worker thread, at most `depth` ahead of the caller.
-
-    The thread hands items over through a thread-safe queue and only wakes the loop: it
-    never waits for a loop iteration per item (that round trip cost more than the work)."""
-    loop = asyncio.get_running_loop()
-    handoff: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
-    ready = asyncio.Event()
-    stop = threading.Event()
-
-    def put(item: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            loop.call_soon_threadsafe(ready.set)
-            return True
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((False, item)):
-                    return
-            put((True, None))
-        except BaseException as exc:  # handed to the caller, raised there
-            put((True, exc))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    done = loop.run_in_executor(None, produce)
-    try:
-        while True:
-            try:
-                last, item = handoff.get_nowait()
-            except queue.Empty:
-                ready.clear()
-                if handoff.empty():
-                    await ready.wait()
-                continue
-            if last:
-                if item is not None:
-                    raise item
-                return
-            yield item
-    finally:
-        stop.set()
-        await done
-
-
-class _StoreSink:
-    """The executor's sink: commit the batch in the writer thread, then publish it."""
-
-    def __init__(self, manager: ExecutionManager):
-        self._manager = manager
-
-    async def write(self, events: list[Event]) -> None:
-        manager = self._manager
-        execution_id = events[0].execution_id
-        run = manager._runs.get(execution_id)
-        if not manager._persisting or (run is not None and run.abandoned):
-            return  # the store records `interrupted` (we are stopping, or were declared gone)
-        try:
-            await manager._write(manager.store.append, events)
-        except Conflict:
-            execution = await manager._read(manager.store.get_execution, execution_id)
-            if run is None or not ExecutionStatus(execution["status"]).finished:
-                raise
-            # Another process recorded the end while we stalled: its record stands.
-            run.abandoned = True
-            run.executor.cancel(force=True)
-            return
-        manager.watcher.published(execution_id, events[-1].seq)
-        manager.bus.publish(events)
-
-    async def save_summary(
-        self, execution_id: str, step_id: str, attempt: int, markdown: str
-    ) -> None:
-        """Kept by the writer thread, so before the step's final update is stored."""
-        if self._manager._persisting:
-            await self._manager._write(
-                self._manager.store.save_summary, execution_id, step_id, attempt, markdown
-            )
-
-
-def reusable_steps(
-    spec: PipelineSpec, steps: Sequence[Mapping[str, Any]], execution_id: str
-) -> dict[str, str]:
-    """For a re-run of failed steps: every step that succeeded and does not depend on a
-    step being re-run, mapped to the execution its result comes from."""
-    status = {s["step_id"]: s for s in steps}
-    rerun = {
-        sid for sid in spec.steps if status.get(sid, {}).get("status") != StepStatus.SUCCESS.value
-    }
-    grew = True
-    while grew:  # add dependents until nothing changes (steps may be written in any order)
-        grown = {s.id for s in spec.steps.values() if rerun.intersection(s.needs)}
-        grew = not grown <= rerun
-        rerun |= grown
-    return {
-        sid: str(status[sid].get("reused_from") or execution_id)
-        for sid in spec.steps
-        if sid not in rerun
-    }
 
 
 __all__ = ["REPLAY_PAGE", "EventStream", "ExecutionManager", "NotFound", "reusable_steps"]

@@ -1,8 +1,9 @@
-"""The execution state machine: ready-set scheduling, retries, timeouts, conditions, cancel.
+"""The execution state machine: ready-set scheduling, conditions, cancel, final states.
 
 A step starts the moment its own needs are finished (never level by level), limited by
-`max_parallel`. All state changes happen on the event loop thread in plain synchronous
-code, so the order of events is the order of decisions.
+`max_parallel` (the ready set and limits: engine/schedule.py; a started step's attempts,
+retries and timeouts: engine/attempt.py). All state changes happen on the event loop
+thread in plain synchronous code, so the order of events is the order of decisions.
 
 Cancellation follows GitHub Actions: running trees are terminated and queued steps end
 `cancelled` without starting, except steps whose `if:` explicitly calls `always()` or
@@ -14,33 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import os
 import time
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from ..events import EventType, ExecutionStatus, StepReason, StepStatus
-from ..pipeline.expr_values import ExpressionRuntimeError
-from ..pipeline.expressions import Scope
 from ..pipeline.spec import PipelineSpec, StepSpec
-from .backend import Backend, SpawnError, StepLaunch, StepProcess, WorkerLost
+from .attempt import StepRunner
+from .backend import Backend
 from .dynamic import Groups, MatrixError, aggregate, is_dynamic
 from .environment import ExecutionEnvironment, StepEnvironment
 from .jobplan import job_argv
-from .notebook.control import NotebookControl, notebook_argv
 from .output import LineProcessor
+from .schedule import Schedule, verdict
 from .shell import shell_argv
-from .state import ConditionValues, StepResult, StepState, runs_when_cancelled
+from .state import ConditionValues, StepState, runs_when_cancelled
 from .stepdata import StepData
-from .stepfiles import (
-    StepFiles,
-    SummarySink,
-    collect_outputs,
-    mask,
-    needs_context,
-    render_runtime,
-)
+from .stepfiles import StepFiles, SummarySink, needs_context
 from .writer import EventSink, EventWriter
 
 __all__ = ["EventSink", "Executor", "default_max_parallel", "shell_argv"]
@@ -74,40 +66,33 @@ class Executor:
         self.spec = spec
         self.execution_id = execution_id
         self.max_parallel = max(1, max_parallel or spec.max_parallel or default_max_parallel())
-        self._backend = backend
-        self._line_max = log_line_max_bytes
         self._reuse = dict(reuse or {})
         self._kill_grace = kill_grace
-        self._env_overrides = dict(env or {})  # run-time overrides win over needs reads
-        self._summaries = summaries
         self._reuse_outputs = dict(reuse_outputs or {})
         self._files = StepFiles()  # $ANSFLOW_OUTPUT / $ANSFLOW_STEP_SUMMARY of each attempt
         self._environment = ExecutionEnvironment(
             execution_id, spec.env, spec.secrets, env or {}, inherit=spec.env_inherit
         )
-        self._data = data  # artifacts and cache (None: neither)
         self._writer = EventWriter(execution_id, sink, first_seq=first_seq, on_error=self._fail)
+        self._runner = StepRunner(
+            self,
+            backend,
+            self._writer,
+            self._environment,
+            self._files,
+            line_max=log_line_max_bytes,
+            kill_grace=kill_grace,
+            env_overrides=env or {},
+            summaries=summaries,
+            data=data,
+        )
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
-        # Incremental ready set: unfinished-needs counters and a heap of file positions, so
-        # a finished step costs O(its dependents), not a scan of the whole pipeline.
-        self._order = list(self._steps.values())
-        self._position = {sid: index for index, sid in enumerate(self._steps)}
-        self._waiting = dict.fromkeys(self._steps, 0)
-        self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
-        for sid, step in spec.steps.items():
-            for need in dict.fromkeys(step.needs):
-                if need in self._steps:
-                    self._waiting[sid] += 1
-                    self._dependents[need].append(sid)
-        self._ready = [self._position[sid] for sid, n in self._waiting.items() if n == 0]
+        self._schedule = Schedule(self._steps)
         self._swept = False
         self._forced = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finished = False
-        self._running = 0
-        self._running_legs: dict[str, int] = {}  # running legs of a matrix with max-parallel
         self._groups = Groups()  # matrices built at run time (engine/dynamic.py)
-        self._done = 0
         self._cancelled = False
         self._started = False
         self._started_at = 0.0
@@ -191,11 +176,11 @@ class Executor:
             return  # not running yet: run() cancels everything at once
         self._cancel_event.set()
         for step in self._steps.values():
-            if step.process is not None and self._stopped(step):
-                self._spawn(step.process.terminate(self._kill_grace))
+            if step.process is not None and self.stopped(step):
+                self.spawn(step.process.terminate(self._kill_grace))
         self._advance()
 
-    def _stopped(self, step: StepState) -> bool:
+    def stopped(self, step: StepState) -> bool:
         """True when cancel() applies to this started step."""
         return self._cancelled and (self._forced or not step.cleanup)
 
@@ -205,42 +190,40 @@ class Executor:
         """Decide the steps whose needs are finished, in file order; start what fits."""
         if self._cancelled and not self._swept:
             self._swept = True
-            for step in self._order:
+            for step in self._schedule.order:
                 if step.status is StepStatus.PENDING and (
                     self._forced or not runs_when_cancelled(step.spec)
                 ):
                     self._finish(step, StepStatus.CANCELLED, StepReason.CANCELLED)
-        deferred: list[int] = []
-        while self._ready:
-            position = heapq.heappop(self._ready)
-            step = self._order[position]
+        schedule = self._schedule
+        deferred: list[StepState] = []
+        for step in schedule.ready():
             if step.status is not StepStatus.PENDING:
                 continue
-            needs = [self._steps[n] for n in step.spec.needs if n in self._steps]
-            verdict = self._verdict(step, needs)
-            if verdict is None and is_dynamic(step.spec):
+            reason = verdict(
+                step, self.need_states(step.spec), cancelled=self._cancelled, context=self._context
+            )
+            if reason is None and is_dynamic(step.spec):
                 self._grow(step)
                 continue
-            if verdict is None:
-                if self._running < self.max_parallel and self._leg_fits(step.spec):
+            if reason is None:
+                if schedule.fits(step.spec, self.max_parallel):
                     self._start(step)
                 else:
-                    deferred.append(position)  # waits for a free slot
+                    deferred.append(step)  # waits for a free slot
                 continue
             status = StepStatus.CANCELLED if self._cancelled else StepStatus.SKIPPED
-            self._finish(step, status, verdict)  # may make dependents ready
-        for position in deferred:
-            heapq.heappush(self._ready, position)
-        if self._done == len(self._steps) and self._all_done is not None:
+            self._finish(step, status, reason)  # may make dependents ready
+        schedule.defer(deferred)
+        if schedule.all_done and self._all_done is not None:
             self._all_done.set()
 
     def _grow(self, step: StepState) -> None:
         """A job whose matrix reads `needs`: add its legs now; it is their group."""
         step.status, step.started_at = StepStatus.RUNNING, time.time()
-        log = LineProcessor(step.spec.id, self._emit_log, on_event=self._writer.emit)
-        legs = {sid: s.spec.template_id for sid, s in self._steps.items()}
+        log = LineProcessor(step.spec.id, self.emit_log, on_event=self._writer.emit)
         try:
-            found = self._groups.expand(step.spec, self._needs(step.spec), legs)
+            found = self._groups.expand(step.spec, self.needs(step.spec), self._schedule.legs())
         except MatrixError as exc:
             log.add_line("stderr", f"ansflow: {exc}")
             log.finish()
@@ -249,75 +232,39 @@ class Executor:
             return
         log.add_line("stdout", f"Matrix: {len(found)} legs: {', '.join(s.id for s in found)}")
         log.finish()
-        self._emit_step(step, running=True)
+        self.emit_step(step, running=True)
         for spec in found:
-            state = self._steps[spec.id] = StepState(spec)
-            self._position[spec.id] = len(self._order)
-            self._order.append(state)
-            self._waiting[spec.id] = 0
-            self._dependents[spec.id] = []
-            heapq.heappush(self._ready, self._position[spec.id])
-            self._emit_step(state)  # pending: the store and the views list it from now on
+            state = self._schedule.add(spec)
+            self.emit_step(state)  # pending: the store and the views list it from now on
         self._emit_execution()
-
-    def _leg_fits(self, spec: StepSpec) -> bool:
-        """A matrix with `max-parallel: N` runs at most N of its legs at once."""
-        limit = leg_limit(spec)
-        return not limit or self._running_legs.get(spec.template_id, 0) < limit
-
-    def _verdict(self, step: StepState, needs: list[StepState]) -> StepReason | None:
-        """None to run the step, else why it does not run."""
-        if step.spec.skip_reason:  # a workflow job this machine cannot run (runner-os, ...)
-            step.extra["message"] = step.spec.note
-            return StepReason(step.spec.skip_reason)
-        succeeded = all(n.counts_as_success for n in needs)
-        step.failed_upstream = any(
-            n.failed_upstream or (n.status is StepStatus.FAILED and not n.spec.continue_on_error)
-            for n in needs
-        )
-        condition = step.spec.condition
-        try:
-            if condition is None or not condition.uses_status_function:
-                # No status function means `success() && (expr)`, like GitHub Actions.
-                run = succeeded and not self._cancelled
-                if run and condition is not None:
-                    run = condition.evaluate(self._context(step, succeeded))
-            else:
-                run = condition.evaluate(self._context(step, succeeded))
-        except Exception as exc:  # never let one bad expression stall the whole run
-            step.extra["message"] = f"if: {condition.source if condition else ''}: {exc}"
-            run = False
-        if run:
-            return None
-        if self._cancelled:
-            return StepReason.CANCELLED
-        return StepReason.NEEDS_FAILED if not succeeded else StepReason.CONDITION_FALSE
 
     def _context(self, step: StepState, succeeded: bool) -> ConditionValues:
         return ConditionValues(
             needs_succeeded=succeeded,
             needs_failed=step.failed_upstream,
             cancelled=self._cancelled,
-            env=self._environment.resolve(self._env_of(step.spec)),
+            env=self._environment.resolve(self.env_of(step.spec)),
             matrix=step.spec.matrix,
-            needs=self._needs(step.spec),
+            needs=self.needs(step.spec),
             workdir=self.spec.base_dir / step.spec.working_directory,
         )
 
-    def _needs(self, spec: StepSpec) -> dict[str, Any]:
+    def needs(self, spec: StepSpec) -> dict[str, Any]:
         """The `needs` context: result and outputs of each need."""
-        return needs_context(self._steps[n] for n in spec.needs if n in self._steps)
+        return needs_context(self.need_states(spec))
+
+    def need_states(self, spec: StepSpec) -> list[StepState]:
+        """The states of the step's needs."""
+        return [self._steps[n] for n in spec.needs if n in self._steps]
 
     def _start(self, step: StepState) -> None:
         step.status = StepStatus.RUNNING
         step.cleanup = self._cancelled
-        self._running += 1
-        if leg_limit(step.spec):
-            tid = step.spec.template_id
-            self._running_legs[tid] = self._running_legs.get(tid, 0) + 1
-        self._spawn(self._run_step(step))
+        self._schedule.started(step.spec)
+        self.spawn(self._run_step(step))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` as a task the execution waits for before it ends."""
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -334,223 +281,47 @@ class Executor:
 
     async def _run_step(self, step: StepState) -> None:
         try:
-            await self._attempts(step)
+            status, reason = await self._runner.run(step)
+            self._finish(step, status, reason)
         except Exception as exc:  # a bug or a consumer error: end the step, keep the run sane
             if not step.status.finished:
                 step.extra["message"] = f"internal error: {exc!r}"
                 self._finish(step, StepStatus.FAILED, StepReason.EXIT)
         finally:
-            self._running -= 1
-            if leg_limit(step.spec):
-                self._running_legs[step.spec.template_id] -= 1
+            self._schedule.ended(step.spec)
             if self._all_done is not None:
                 self._advance()
 
-    async def _attempts(self, step: StepState) -> None:
-        spec = step.spec
-        environment = self._env_of(spec)
-        env, overrides = self._environment.resolve(environment), dict(environment.overrides)
-        secrets = {name: env.get(name, "") for name in self.spec.secrets}
-        log = LineProcessor(
-            spec.id,
-            self._emit_log,
-            max_line_bytes=self._line_max,
-            secrets=secrets,
-            on_event=self._writer.emit,
-        )
-        writer = self._writer
-        control = (
-            NotebookControl(step.extra, log, lambda: self._emit_step(step, running=True))
-            if spec.notebook
-            else None
-        )
+    # -- hooks of the step runner (engine/attempt.py) -------------------------------------
 
-        def on_output(stream: str, chunk: bytes) -> Awaitable[None] | None:
-            if stream == "control":
-                if control is not None:
-                    control.feed(chunk)
-            else:
-                log.feed(stream, chunk)
-            return writer.room() if writer.full else None
-
-        cwd = str(self.spec.base_dir / spec.working_directory)
-        result: StepResult = (StepStatus.FAILED, StepReason.EXIT, None)
-        script = spec.run
-        if spec.runtime:  # `${{ needs... }}` in run/env: resolved now, at the step's start
-            try:
-                scope = Scope(
-                    {"env": env, "matrix": spec.matrix, "needs": self._needs(spec)},
-                    workdir=self.spec.base_dir / spec.working_directory,
-                    bool_text=True,
-                )
-                script = render_runtime(spec, env, scope, self._env_overrides, log)
-                overrides.update({k: env[k] for k in spec.env if k in env})  # for Dask too
-            except ExpressionRuntimeError as exc:
-                log.add_line("stderr", f"ansflow: {exc}")
-                log.finish()
-                step.extra["message"] = str(exc)
-                self._finish(step, StepStatus.FAILED, StepReason.SPAWN_ERROR)
-                return
-        if self._data is not None:
-            step.started_at = time.time()
-            needs = [self._steps[n] for n in spec.needs if n in self._steps]
-            if await self._data.before(step, needs, cwd, env, log):
-                self._finish(step, StepStatus.SUCCESS, StepReason.CACHED)
-                return
-        summary = ""
-        for attempt in range(1, spec.retry.max + 2):
-            if attempt > 1:
-                delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
-                # Views say it now: "attempt 1 failed (exit 1), retrying in 2s".
-                step.extra["retry_in"] = delay
-                self._emit_step(step, running=True)
-                step.extra["retry_in"] = None  # later updates must not repeat it
-                await self._sleep_unless_cancelled(delay)
-            if self._stopped(step):
-                result = (StepStatus.CANCELLED, StepReason.CANCELLED, step.exit_code)
-                break
-            step.attempt = attempt
-            step.exit_code = None
-            if step.started_at is None:
-                step.started_at = time.time()
-            env["ANSFLOW_ATTEMPT"] = overrides["ANSFLOW_ATTEMPT"] = str(attempt)
-            step.extra.pop("message", None)  # a retry starts with a clean slate
-            files = self._files.attempt()
-            env.update(files.env())
-            overrides.update(files.env())
-            built = StepEnvironment(environment.inherit, dict(overrides))
-            try:
-                if control is not None:
-                    control.attempt()
-                    argv = notebook_argv(spec, self.spec.base_dir, cwd)
-                else:
-                    argv = self._argv(spec, script)
-                launch = StepLaunch(
-                    self.execution_id,
-                    spec.id,
-                    attempt,
-                    argv,
-                    dict(env),
-                    cwd,
-                    built,
-                    control=control is not None,
-                )
-                process = await self._backend.start(launch, on_output)
-            except SpawnError as exc:
-                log.add_line("stderr", f"ansflow: {exc}")
-                log.finish()
-                result = (StepStatus.FAILED, StepReason.SPAWN_ERROR, None)
-                break
-            except WorkerLost as exc:
-                result = self._lost(step, log, exc)
-                continue
-            step.process = process
-            self._emit_step(step, running=True)
-            if self._stopped(step):
-                self._spawn(process.terminate(self._kill_grace))
-            code: int | None = None
-            try:
-                code, timed_out = await self._wait(process, spec.timeout)
-            except WorkerLost as exc:
-                result = self._lost(step, log, exc)
-                if self._stopped(step):
-                    result = (StepStatus.CANCELLED, StepReason.CANCELLED, None)
-                    break
-                continue
-            except Exception:
-                # Reading failed (a bug, or the consumer raised): never orphan the tree.
-                self._spawn(process.terminate(self._kill_grace))
-                raise
-            finally:
-                step.process = None
-                log.finish(failed=code != 0)
-            step.exit_code = code
-            summary = mask(files.summary(), secrets.values())
-            problem = collect_outputs(step.extra, files, secrets.values())
-            self._files.discard(files)
-            if self._stopped(step):
-                result = (StepStatus.CANCELLED, StepReason.CANCELLED, code)
-                break
-            if problem:
-                log.add_line("stderr", f"ansflow: {problem}")
-                log.flush()
-            if problem and code == 0:
-                step.extra["message"] = problem
-                result = (StepStatus.FAILED, StepReason.OUTPUT_ERROR, code)
-                break
-            if code == 0:
-                result = (StepStatus.SUCCESS, StepReason.EXIT, code)
-                break
-            result = (StepStatus.FAILED, StepReason.TIMEOUT if timed_out else StepReason.EXIT, code)
-            if control is not None and control.message and not timed_out:
-                step.extra["message"] = control.message  # the failed cell and its error
-                if control.kernel_died:
-                    result = (StepStatus.FAILED, StepReason.KERNEL_DIED, code)
-        status, reason, step.exit_code = result
-        if summary:
-            if self._summaries is not None:
-                await self._summaries.save_summary(
-                    self.execution_id, spec.id, step.attempt, summary
-                )
-            step.extra["summary"] = len(summary.encode())
-        if self._data is not None:
-            status, reason = await self._data.after(step, cwd, status, reason, log)
-        self._finish(step, status, reason)
-
-    def _argv(self, spec: StepSpec, script: str) -> list[str]:
+    def argv(self, spec: StepSpec, script: str) -> list[str]:
         """The step's command line: its shell, or the job runner for a workflow job."""
         if not spec.substeps:
             return shell_argv(spec.shell, script)
-        legs = {sid: s.spec.template_id for sid, s in self._steps.items()}
-        return job_argv(spec, self.execution_id, self.spec.base_dir, self._needs(spec), legs)
+        legs = self._schedule.legs()
+        return job_argv(spec, self.execution_id, self.spec.base_dir, self.needs(spec), legs)
 
-    def _lost(self, step: StepState, log: LineProcessor, exc: WorkerLost) -> StepResult:
-        """A failed attempt whose machine went away (retried like any failure)."""
-        step.process = None
-        log.finish()  # the attempt's last partial line first, then why it ended
-        log.add_line("stderr", f"ansflow: {exc}")
-        log.finish()
-        step.extra["message"] = str(exc)
-        return (StepStatus.FAILED, StepReason.WORKER_LOST, None)
-
-    async def _wait(self, process: StepProcess, timeout: float | None) -> tuple[int, bool]:
-        """The exit code, and whether the attempt was killed for its timeout."""
-        if timeout is None:
-            return await process.wait(), False
-        waiter = asyncio.ensure_future(process.wait())
-        try:
-            done, _ = await asyncio.wait({waiter}, timeout=timeout)
-            if done:
-                return waiter.result(), False
-            if process.exited:  # it ended in time: only storing its output is slow
-                return await waiter, False
-            await process.terminate(self._kill_grace)
-            return await waiter, True
-        finally:
-            waiter.cancel()
-
-    async def _sleep_unless_cancelled(self, delay: float) -> None:
+    async def sleep_unless_cancelled(self, delay: float) -> None:
         """Sleep `delay` seconds, waking early on cancel()."""
         assert self._cancel_event is not None
         if delay > 0 and not self._cancel_event.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._cancel_event.wait(), delay)
 
-    def _env_of(self, spec: StepSpec) -> StepEnvironment:
+    def env_of(self, spec: StepSpec) -> StepEnvironment:
+        """How the step's environment is built."""
         return self._environment.of(spec.id, spec.env, spec.env_inherit)
 
     # -- events -----------------------------------------------------------------------
 
     def _fail_fast(self, failed: StepState) -> None:
         """A failed matrix leg with `fail-fast` cancels its sibling legs (as on GitHub)."""
-        for step in self._order:
-            if step is failed or step.spec.template_id != failed.spec.template_id:
-                continue
+        for step in self._schedule.siblings(failed):
             if step.status is StepStatus.PENDING:
                 self._finish(step, StepStatus.CANCELLED, StepReason.FAIL_FAST)
             elif step.process is not None and not step.status.finished:
                 step.extra["fail_fast"] = True
-                self._spawn(step.process.terminate(self._kill_grace))
+                self.spawn(step.process.terminate(self._kill_grace))
 
     def _finish(self, step: StepState, status: StepStatus, reason: StepReason) -> None:
         if step.extra.pop("fail_fast", False) and status is not StepStatus.SUCCESS:
@@ -558,12 +329,8 @@ class Executor:
         step.status = status
         step.reason = reason
         step.finished_at = time.time()
-        self._done += 1
-        for dependent in self._dependents[step.spec.id]:
-            self._waiting[dependent] -= 1
-            if self._waiting[dependent] == 0:
-                heapq.heappush(self._ready, self._position[dependent])
-        self._emit_step(step)
+        self._schedule.finished(step)
+        self.emit_step(step)
         self._emit_execution()
         spec = step.spec
         if status is StepStatus.FAILED and spec.job.get("fail_fast") and not spec.continue_on_error:
@@ -576,7 +343,8 @@ class Executor:
             )
             self._finish(state, status, reason)
 
-    def _emit_step(self, step: StepState, *, running: bool = False) -> None:
+    def emit_step(self, step: StepState, *, running: bool = False) -> None:
+        """Emit the step's step_update."""
         self._writer.emit(EventType.STEP_UPDATE, step.update_data(running=running))
 
     def _emit_execution(self) -> None:
@@ -604,15 +372,10 @@ class Executor:
                 "finished_at": now if final else None,
                 "duration": now - self._started_at if final else None,
                 "steps_total": len(self._steps),
-                "steps_done": self._done,
+                "steps_done": self._schedule.done,
             },
         )
 
-    def _emit_log(self, data: dict[str, Any]) -> None:
+    def emit_log(self, data: dict[str, Any]) -> None:
+        """Emit a log_update."""
         self._writer.emit(EventType.LOG_UPDATE, data)
-
-
-def leg_limit(spec: StepSpec) -> int:
-    """The `strategy.max-parallel` of a workflow job's matrix (0: no limit of its own)."""
-    limit = spec.job.get("max_parallel") if spec.job else None
-    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else 0
