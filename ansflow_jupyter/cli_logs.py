@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .cli_marks import all_annotations, annotation_line, group_header
+from .cli_marks import all_annotations, annotation_line, attempt_separator, group_header
 from .cli_render import clean
 from .errors import BadRequest
 from .events import EventType
@@ -62,7 +62,7 @@ async def cmd_logs(manager: Any, args: argparse.Namespace) -> int:
         _write(((r["step_id"], r["line"]) for r in rows), prefixed)
         return 0
     _write(annotation_lines(steps), prefixed=False)
-    _write(with_group_headers(rows, steps), prefixed)
+    _write(with_headers(rows, steps), prefixed)
     return 0
 
 
@@ -75,18 +75,31 @@ def annotation_lines(steps: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]
     return [*out, ("", "")] if out else []
 
 
-def with_group_headers(
+def with_headers(
     rows: Iterable[Mapping[str, Any]], steps: Sequence[Mapping[str, Any]]
 ) -> Iterator[tuple[str, str]]:
     """The rows as (step id, line) with `▸ Cell 4 · … (1.2s, failed)` before each group's
-    first line (and groups without lines where they were)."""
+    first line (and groups without lines where they were), and a separator where each
+    attempt of a retried step begins."""
     starts: dict[str, list[Mapping[str, Any]]] = {}
+    retries: dict[str, list[tuple[int, str]]] = {}
     for step in steps:
+        sid = str(step["step_id"])
         groups = [g for g in step.get("groups") or [] if isinstance(g.get("start_offset"), int)]
-        starts[str(step["step_id"])] = sorted(groups, key=lambda g: g["start_offset"])
+        starts[sid] = sorted(groups, key=lambda g: g["start_offset"])
+        earlier = step.get("attempts") or []
+        nexts = [a["attempt"] for a in earlier[1:]] + [step.get("attempt")]
+        retries[sid] = [
+            (a["log_lines"], attempt_separator(a, n)) for a, n in zip(earlier, nexts, strict=False)
+        ]
     for row in rows:
         sid, offset = str(row["step_id"]), row.get("offset")
-        pending = starts.get(sid)
+        pending, seps = starts.get(sid), retries.get(sid)
+        if seps and isinstance(offset, int):
+            while seps and seps[0][0] <= offset:
+                at, text = seps.pop(0)
+                if at == offset:
+                    yield sid, text
         if pending and isinstance(offset, int):
             while pending and pending[0]["start_offset"] <= offset:
                 group = pending.pop(0)

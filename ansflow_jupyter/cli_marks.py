@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .format import format_duration
+from .format import describe_exit, format_duration
 
 #: Icon per annotation level.
 LEVEL_ICON = {"error": "✖", "warning": "⚠", "notice": "ℹ"}
@@ -78,6 +78,13 @@ def group_header(group: Mapping[str, Any]) -> str:
         parts.append(status)
     suffix = f" ({', '.join(p for p in parts if p)})" if any(parts) else ""
     return f"▸ {group.get('title') or ''}{suffix}"
+
+
+def attempt_separator(attempt: Mapping[str, Any], next_attempt: int) -> str:
+    """`── attempt 1 failed (exit 5); attempt 2 follows ──`: where a retry's lines begin."""
+    code = attempt.get("exit_code")
+    exit_ = f" ({describe_exit(code)})" if isinstance(code, int) else ""
+    return f"── attempt {attempt['attempt']} failed{exit_}; attempt {next_attempt} follows ──"
 
 
 def annotation_where(note: Mapping[str, Any]) -> str:

@@ -147,10 +147,20 @@ class LogUpdateData(TypedDict):
     ts: list[float]
 
 
+class AttemptData(TypedDict):
+    """An earlier attempt of a retried step, as a snapshot keeps it."""
+
+    attempt: int
+    exit_code: int | None
+    finished_at: float | None  # when it failed (the retry's wait follows)
+    log_lines: int  # the step's lines when it ended: the next attempt's begin here
+
+
 class SnapshotStep(StepUpdateData):
     """A step in a snapshot: its latest attempt plus what a view needs to draw it."""
 
     log_lines: int
+    attempts: NotRequired[list[AttemptData]]  # the attempts before, oldest first
     needs: NotRequired[list[str]]
     continue_on_error: NotRequired[bool]
 
@@ -240,6 +250,22 @@ def fold_mark(step: dict[str, Any], type_: EventType, data: Mapping[str, Any]) -
             notes.append(dict(data))
 
 
+def has_run(step: Mapping[str, Any]) -> bool:
+    """A pending step that never started is a placeholder: it adopts the first attempt."""
+    status = step.get("status", StepStatus.PENDING)  # a step seen only by its log lines
+    return bool(status != StepStatus.PENDING or step.get("started_at") is not None)
+
+
+def earlier_attempt(step: Mapping[str, Any]) -> AttemptData:
+    """What a snapshot keeps of an attempt a newer one replaced."""
+    return {
+        "attempt": step["attempt"],
+        "exit_code": step.get("exit_code"),
+        "finished_at": step.get("finished_at"),
+        "log_lines": step.get("log_lines", 0),
+    }
+
+
 class SnapshotBuilder:
     """Folds events into the `snapshot` payload (the Python twin of the JS reducer).
 
@@ -264,7 +290,11 @@ class SnapshotBuilder:
         if event.type is EventType.EXECUTION_UPDATE:
             self.execution.update(data)
         elif event.type is EventType.STEP_UPDATE:
-            self.steps.setdefault(data["step_id"], {"log_lines": 0}).update(data)
+            step = self.steps.setdefault(data["step_id"], {"log_lines": 0})
+            attempt = data.get("attempt")
+            if attempt is not None and attempt != step.get("attempt") and has_run(step):
+                step.setdefault("attempts", []).append(earlier_attempt(step))
+            step.update(data)
         elif event.type is EventType.LOG_UPDATE:
             step = self.steps.setdefault(
                 data["step_id"], {"step_id": data["step_id"], "log_lines": 0}
@@ -294,9 +324,9 @@ class SnapshotBuilder:
 
 
 def _copy(step: Mapping[str, Any]) -> dict[str, Any]:
-    """A step of a snapshot, with its own group and annotation lists."""
+    """A step of a snapshot, with its own group, annotation and attempt lists."""
     out = dict(step)
-    for key in ("groups", "annotations"):
+    for key in ("groups", "annotations", "attempts"):
         if key in out:
             out[key] = [dict(item) for item in out[key]]
     return out

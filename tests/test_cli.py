@@ -225,6 +225,25 @@ def test_logs_prefix_steps_show_matrix_legs_and_refuse_unknown_steps(tmp_path: P
     assert "unknown step 'buil'" in unknown.stderr and "check" in unknown.stderr
 
 
+FLAKY = """\
+name: flaky
+steps:
+  a:
+    retry: {max: 1, delay: 0.05}
+    run: |
+      n=$(cat tries 2>/dev/null || echo 0); n=$((n + 1)); echo $n > tries
+      echo "try $n"
+      [ "$n" -ge 2 ] || exit 7
+"""
+
+
+def test_logs_of_a_retried_step_say_where_each_attempt_begins(tmp_path: Path) -> None:
+    assert ansflow(tmp_path, "run", write(tmp_path, "flaky.yml", FLAKY)).returncode == 0
+    execution_id = json.loads(ansflow(tmp_path, "list", "--json").stdout)["execution_id"]
+    logs = ansflow(tmp_path, "logs", execution_id, "--step", "a").stdout.splitlines()
+    assert logs == ["try 1", "── attempt 1 failed (exit 7); attempt 2 follows ──", "try 2"]
+
+
 def test_piped_failure_report_is_not_wrapped(tmp_path: Path) -> None:
     long_line = "x" * 150 + " end-of-line"
     path = write(

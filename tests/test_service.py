@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ansflow_jupyter.errors import Conflict, NotFound
-from ansflow_jupyter.events import Event, EventType, ExecutionStatus
+from ansflow_jupyter.events import Event, EventType, ExecutionStatus, SnapshotBuilder
 from ansflow_jupyter.pipeline import load_pipeline
 from ansflow_jupyter.service import ExecutionManager
 from ansflow_jupyter.store import Store
@@ -157,5 +157,41 @@ def test_global_monitor_sees_every_execution(tmp_path: Path) -> None:
                     break
         assert statuses[0] == "running" and statuses[-1] == "success"
         assert event.execution_id == info["execution_id"]
+
+    with_manager(tmp_path, body)
+
+
+def test_a_stored_run_keeps_each_attempt_of_a_retried_step(tmp_path: Path) -> None:
+    # Reopened later, a view must still say where attempt 2's lines begin and how 1 ended.
+    flaky = """\
+    name: flaky
+    steps:
+      a:
+        retry: {max: 2, delay: 0.05}
+        run: |
+          n=$(cat tries 2>/dev/null || echo 0); n=$((n + 1)); echo $n > tries
+          echo "try $n"; echo "more $n"
+          [ "$n" -ge 3 ] || exit $((n + 4))
+    """
+
+    async def body(manager: ExecutionManager) -> None:
+        spec = spec_of(flaky, tmp_path)
+        info = await manager.start(spec)
+        live = await collect(manager, info["execution_id"], 0)
+        stored = await manager.snapshot(info["execution_id"])
+        (step,) = stored.data["steps"]
+        assert (step["status"], step["attempt"], step["log_lines"]) == ("success", 3, 6)
+        earlier = step["attempts"]
+        assert [(a["attempt"], a["exit_code"], a["log_lines"]) for a in earlier] == [
+            (1, 5, 2),
+            (2, 6, 4),
+        ]
+        ends = [a["finished_at"] for a in earlier]
+        assert step["started_at"] < ends[0] < ends[1] < step["finished_at"]
+        # Folding what was sent live gives the same (the kernel's and the CLI's views).
+        builder = SnapshotBuilder({}, [])
+        for event in live:
+            builder.apply(event)
+        assert builder.payload()["steps"][0]["attempts"] == earlier
 
     with_manager(tmp_path, body)

@@ -143,9 +143,12 @@ class StepRunner:
             if attempt > 1:
                 delay = spec.retry.delay * spec.retry.backoff ** (attempt - 2)
                 # Views say it now: "attempt 1 failed (exit 1), retrying in 2s".
-                step.extra["retry_in"] = delay
+                # The failed attempt's end goes with it: a snapshot keeps it (the step's
+                # own started_at/finished_at span every attempt).
+                step.extra.update(retry_in=delay, finished_at=time.time())
                 host.emit_step(step, running=True)
                 step.extra["retry_in"] = None  # later updates must not repeat it
+                del step.extra["finished_at"]
                 await host.sleep_unless_cancelled(delay)
             if host.stopped(step):
                 result = (StepStatus.CANCELLED, StepReason.CANCELLED, step.exit_code)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, bindparam, case, func, insert, select, update
 
 from ..errors import Conflict, NotFound
-from ..events import Event, EventType, StepStatus
+from ..events import Event, EventType, StepStatus, has_run
 from . import codec
 from .models import (
     EXECUTION_FIELDS,
@@ -203,7 +203,7 @@ class _StepFold:
         step_id = data["step_id"]
         row = self.rows.get(step_id) or self._new_row(step_id)
         attempt = data.get("attempt")
-        if attempt is not None and attempt != row["attempt"] and _has_run(row):
+        if attempt is not None and attempt != row["attempt"] and has_run(row):
             if step_id in self.new:
                 self.superseded_new.append({**row, "latest": False})
             else:
@@ -261,11 +261,6 @@ class _StepFold:
 
 
 _WRITABLE = (*_STEP_COLUMNS, "artifacts", "log_lines", "latest", "outputs")
-
-
-def _has_run(row: dict[str, Any]) -> bool:
-    """A pending row that never started is a placeholder: it adopts the first attempt."""
-    return bool(row["status"] != StepStatus.PENDING or row["started_at"] is not None)
 
 
 def _key(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..events import Event, EventType, ExecutionStatus, StepStatus, fold_mark
+from ..events import (
+    Event,
+    EventType,
+    ExecutionStatus,
+    StepStatus,
+    earlier_attempt,
+    fold_mark,
+)
 from . import codec, liveness, logs, queries
 from .db import (
     create_store_engine,
@@ -59,6 +66,14 @@ _updates_since = (
 )
 
 # Groups and annotations of a snapshot: folded from their events (few, unlike log lines).
+# Attempts that a retry replaced (their rows are no longer `latest`), oldest first.
+_select_earlier = (
+    select(
+        STEPS.c.step_id, STEPS.c.attempt, STEPS.c.exit_code, STEPS.c.finished_at, STEPS.c.log_lines
+    )
+    .where(STEPS.c.execution_id == bindparam("execution_id"), STEPS.c.latest.is_(False))
+    .order_by(STEPS.c.position, STEPS.c.attempt)
+)
 _select_marks = (
     select(EVENTS.c.type, EVENTS.c.payload)
     .where(
@@ -280,8 +295,13 @@ class Store:
             row = _execution_row(conn, execution_id)
             steps = [s._mapping for s in _latest_steps(conn, execution_id)]
             marks = conn.execute(_select_marks, {"execution_id": execution_id}).all()
+            earlier = conn.execute(_select_earlier, {"execution_id": execution_id}).all()
         snapshot = _snapshot_event(execution_id, row.last_seq, dict(row._mapping), steps)
         by_id = {step["step_id"]: step for step in snapshot.data["steps"]}
+        for attempt in earlier:
+            step = by_id.get(attempt.step_id)
+            if step is not None:
+                step.setdefault("attempts", []).append(earlier_attempt(dict(attempt._mapping)))
         for type_, payload in marks:
             data = codec.decode(payload, None)
             step = by_id.get(data.get("step_id"))

@@ -2,7 +2,8 @@ import './dom';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { GroupLayout, GroupState, rowOfOffset } from '../widget/groups';
-import { LogStore } from '../widget/logs';
+import { LogStore, type LogRow } from '../widget/logs';
+import { lineOffset } from '../widget/logrows';
 import { applyEvents, createState } from '../widget/reducer';
 import { progressText } from '../widget/stepstrip';
 import type { LogGroup } from '../widget/types';
@@ -165,6 +166,75 @@ describe('reducer: groups and retries', () => {
         [2, 104, null]
       ]
     );
+  });
+});
+
+describe('a stored run reopened: the attempts of a retried step', () => {
+  it('puts a separator where each next attempt begins, loaded from the end and then paged back', () => {
+    const state = createState('ex-1');
+    const step = {
+      step_id: 'flaky',
+      status: 'success',
+      attempt: 3,
+      started_at: 100,
+      finished_at: 120,
+      log_lines: 6,
+      attempts: [
+        { attempt: 1, exit_code: 5, finished_at: 104, log_lines: 2 },
+        { attempt: 2, exit_code: 6, finished_at: 110, log_lines: 4 }
+      ]
+    };
+    applyEvents(state, [snapshot(1, [step], { status: 'success', started_at: 100, finished_at: 120 })]);
+    assert.equal((state.steps.get('flaky') as unknown as Record<string, unknown>).attempts, undefined);
+    // The tail first (as a view attaching to a stored run loads it), then the lines before.
+    state.logs.add('flaky', 3, ['more 2', 'try 3', 'more 3'], [108, 112, 113], 0);
+    state.logs.add('flaky', 0, ['try 1', 'more 1', 'try 2'], [101, 102, 106], 0);
+    const rows = Array.from({ length: state.logs.count('flaky') }, (_, i) => state.logs.row('flaky', i));
+    const text = rows.map(r => r?.line ?? '');
+    assert.equal(text.length, 8);
+    assert.deepEqual([text[0], text[1], text[3], text[4], text[6], text[7]], ['try 1', 'more 1', 'try 2', 'more 2', 'try 3', 'more 3']);
+    assert.match(text[2], /^── attempt 1 failed \(exit 5\) at [\d:.]+; attempt 2 follows ──$/);
+    assert.match(text[5], /^── attempt 2 failed \(exit 6\) at .*; attempt 3 follows ──$/);
+    // Separators take no line number: "try 3" is still line 4 (0-based) of the step.
+    assert.deepEqual(
+      rows.filter(r => r && !r.step.info.has(r.local)).map(r => lineOffset(r as LogRow)),
+      [0, 1, 2, 3, 4, 5]
+    );
+    assert.deepEqual(
+      state.attempts.get('flaky')?.map(a => [a.attempt, a.start, a.end]),
+      [
+        [1, 100, 104],
+        [2, 104, 110],
+        [3, 110, null]
+      ]
+    );
+  });
+
+  it('keeps what it saw live when a snapshot with attempts arrives again (a reconnect)', () => {
+    const state = createState('ex-1');
+    applyEvents(state, [
+      snapshot(1, [{ step_id: 'flaky', status: 'pending' }]),
+      env(2, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, started_at: 100 }),
+      logs(3, 'flaky', 0, ['try one']),
+      {
+        ...env(4, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, exit_code: 1, retry_in: 2, started_at: 100 }),
+        ts: 102
+      },
+      { ...env(5, 'step_update', { step_id: 'flaky', status: 'running', attempt: 2, exit_code: null, started_at: 100 }), ts: 104 },
+      logs(6, 'flaky', 1, ['try two']),
+      snapshot(7, [
+        {
+          step_id: 'flaky',
+          status: 'running',
+          attempt: 2,
+          started_at: 100,
+          log_lines: 2,
+          attempts: [{ attempt: 1, exit_code: 1, finished_at: 102, log_lines: 1 }]
+        }
+      ])
+    ]);
+    const lines = Array.from({ length: state.logs.count('flaky') }, (_, i) => state.logs.row('flaky', i)?.line);
+    assert.deepEqual(lines, ['try one', '── attempt 1 failed (exit 1), retrying in 2s ──', 'try two'], 'one separator');
   });
 });
 

@@ -733,6 +733,17 @@ export interface components {
             log_lines: number;
             needs?: string[];
             continue_on_error?: boolean;
+            /** @description The attempts a retry replaced, oldest first (absent when none). */
+            attempts?: components["schemas"]["AttemptData"][];
+        };
+        /** @description An earlier attempt of a retried step. */
+        AttemptData: {
+            attempt: number;
+            exit_code: number | null;
+            /** @description when it failed (the retry's wait follows) */
+            finished_at: number | null;
+            /** @description the step's lines when it ended: the next attempt's begin at this line number */
+            log_lines: number;
         };
         /** @description `data` of a `snapshot` envelope on an execution's socket. */
         SnapshotData: {

@@ -24,6 +24,8 @@ export interface StepLog {
   stderr: Set<number>;
   /** Local numbers of the lines the view added (gaps, attempt separators). */
   info: Set<number>;
+  /** Separators to put before a step line number when it arrives (a stored run's attempts). */
+  marks: Map<number, string>;
 }
 
 /** One row of a log view, resolved. */
@@ -64,7 +66,8 @@ export class LogStore {
         next: -1,
         dropped: 0,
         stderr: new Set(),
-        info: new Set()
+        info: new Set(),
+        marks: new Map()
       };
       this.steps.set(id, log);
       this.byIndex.push(log);
@@ -114,9 +117,12 @@ export class LogStore {
       log.info.add(log.base + log.lines.length);
       this.push(log, `⋯ ${offset - log.next} lines not received`, ts?.[0] ?? fallbackTs);
     }
+    const marked = log.marks.size > 0;
     for (let i = skip; i < lines.length; i++) {
+      const lineTs = ts?.[i] ?? fallbackTs;
+      if (marked) this.placeMark(log, offset + i, lineTs);
       if (isErr(i)) log.stderr.add(log.base + log.lines.length);
-      this.push(log, lines[i], ts?.[i] ?? fallbackTs);
+      this.push(log, lines[i], lineTs);
     }
     log.next = end;
     this.enforceCap();
@@ -130,6 +136,23 @@ export class LogStore {
     this.push(log, text, ts);
     this.enforceCap();
     this.version++;
+  }
+
+  /**
+   * A separator of the view's own before step line `offset`, drawn when that line is added
+   * (live or loaded later, by paging back or forward); dropped if the line is already held.
+   */
+  mark(stepId: string, offset: number, text: string): void {
+    const log = this.step(stepId);
+    if (log.next < 0 || offset >= log.next || offset < log.first) log.marks.set(offset, text);
+  }
+
+  private placeMark(log: StepLog, offset: number, ts: number): void {
+    const text = log.marks.get(offset);
+    if (text === undefined) return;
+    log.marks.delete(offset);
+    log.info.add(log.base + log.lines.length);
+    this.push(log, text, ts);
   }
 
   private push(log: StepLog, line: string, ts: number): void {
@@ -177,16 +200,34 @@ export class LogStore {
     if (log.dropped > 0 || lines.length === 0) {
       return; // never re-grow what the cap dropped
     }
-    const count = lines.length;
+    // Separators due inside (or at the end of) this history go in with it.
+    const added: string[] = [];
+    const addedTs: number[] = [];
+    const errs: number[] = [];
+    const infos: number[] = [];
+    for (let i = 0; i <= lines.length; i++) {
+      const text = log.marks.get(offset + i);
+      const at = ts?.[Math.min(i, lines.length - 1)] ?? fallbackTs;
+      if (text !== undefined) {
+        log.marks.delete(offset + i);
+        infos.push(added.length);
+        added.push(text);
+        addedTs.push(at);
+      }
+      if (i === lines.length) break;
+      if (isErr(i)) errs.push(added.length);
+      added.push(lines[i]);
+      addedTs.push(at);
+    }
+    const count = added.length;
     log.base -= count;
     log.first = offset;
-    log.lines = lines.concat(log.lines);
-    log.ts = lines.map((_, i) => ts?.[i] ?? fallbackTs).concat(log.ts);
-    for (let i = 0; i < count; i++) {
-      if (isErr(i)) log.stderr.add(log.base + i);
-    }
+    log.lines = added.concat(log.lines);
+    log.ts = addedTs.concat(log.ts);
+    for (const i of errs) log.stderr.add(log.base + i);
+    for (const i of infos) log.info.add(log.base + i);
     // Merge the (older) history into the time-ordered index: both sides are sorted.
-    const newRefs = lines.map((_, i) => log.index * REF_SHIFT + log.base + i + LOCAL_BIAS);
+    const newRefs = added.map((_, i) => log.index * REF_SHIFT + log.base + i + LOCAL_BIAS);
     const old = this.refs;
     const merged: number[] = [];
     let a = 0;

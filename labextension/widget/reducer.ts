@@ -10,6 +10,7 @@ import {
   toSeconds,
   type Annotation,
   type Attempt,
+  type EarlierAttempt,
   type Envelope,
   type ExecutionInfo,
   type LogGroup,
@@ -82,8 +83,8 @@ function markAll(state: ViewState): void {
 /**
  * Retries. The engine announces a failed attempt that will be retried (`retry_in`, with
  * the failed attempt's exit code): the separator says so at once. A running update with a
- * higher attempt starts the retry: it notes where the new attempt's lines begin (servers
- * that do not announce get a separator then).
+ * higher attempt starts the retry: it notes when the new attempt began (servers that do not
+ * announce get a separator then).
  */
 function noteAttempt(state: ViewState, data: StepInfo, ts: number): void {
   const prev = state.steps.get(data.step_id);
@@ -98,12 +99,10 @@ function noteAttempt(state: ViewState, data: StepInfo, ts: number): void {
   const failed = announced ? data.attempt : before;
   let list = state.attempts.get(data.step_id);
   if (!list) {
-    list = [{ attempt: failed, start: toSeconds(prev?.started_at ?? data.started_at), end: null, offset: 0 }];
+    list = [{ attempt: failed, start: toSeconds(prev?.started_at ?? data.started_at), end: null }];
     state.attempts.set(data.step_id, list);
   }
   const last = list[list.length - 1];
-  const log = state.logs.step(data.step_id);
-  const offset = log.base + log.lines.length + 1;
   if (!announced && last.attempt === data.attempt) {
     last.start = ts; // announced before: the retry starts now
     return;
@@ -112,12 +111,33 @@ function noteAttempt(state: ViewState, data: StepInfo, ts: number): void {
   const code = announced ? data.exit_code : prev?.exit_code;
   const exit = typeof code === 'number' ? ` (${exitWords(code)})` : '';
   const next = announced ? data.attempt + 1 : data.attempt;
-  list.push({ attempt: next, start: announced ? null : ts, end: null, offset });
+  list.push({ attempt: next, start: announced ? null : ts, end: null });
   const text = announced
     ? `── attempt ${failed} failed${exit}, retrying in ${formatLimit(Math.round((data.retry_in ?? 0) * 10) / 10)} ──`
     : `── attempt ${failed} failed${exit}; attempt ${next} started at ${formatClock(ts)} ──`;
   state.logs.note(data.step_id, text, ts);
   state.dirty.logs = true;
+}
+
+/**
+ * A stored run's retries (the snapshot lists the attempts a retry replaced): one bar per
+ * attempt, and a separator where each next attempt's lines begin, placed when those lines
+ * load. Retries seen live keep what the live updates said.
+ */
+function restoreAttempts(state: ViewState, step: StepInfo, earlier: readonly EarlierAttempt[]): void {
+  const list: Attempt[] = [];
+  let start = toSeconds(step.started_at);
+  earlier.forEach((a, i) => {
+    const end = toSeconds(a.finished_at);
+    list.push({ attempt: a.attempt, start, end });
+    const exit = typeof a.exit_code === 'number' ? ` (${exitWords(a.exit_code)})` : '';
+    const next = earlier[i + 1]?.attempt ?? step.attempt ?? a.attempt + 1;
+    const when = end === null ? '' : ` at ${formatClock(end)}`;
+    state.logs.mark(step.step_id, a.log_lines, `── attempt ${a.attempt} failed${exit}${when}; attempt ${next} follows ──`);
+    start = end;
+  });
+  list.push({ attempt: step.attempt ?? list.length + 1, start, end: null });
+  state.attempts.set(step.step_id, list);
 }
 
 /** Add or replace a group (by index); groups arrive mostly in order, so look from the end. */
@@ -198,8 +218,16 @@ export function applyEvent(state: ViewState, event: Envelope): ViewState {
       state.groupsVersion++;
       for (const step of data.steps ?? []) {
         if (step && typeof step.step_id === 'string') {
-          const { groups, annotations: notes, ...fields } = step as StepInfo & { groups?: LogGroup[]; annotations?: Annotation[] };
+          const {
+            groups,
+            annotations: notes,
+            attempts: earlier,
+            ...fields
+          } = step as StepInfo & { groups?: LogGroup[]; annotations?: Annotation[]; attempts?: EarlierAttempt[] };
           upsertStep(state, fields);
+          if (Array.isArray(earlier) && earlier.length > 0 && !state.attempts.has(step.step_id)) {
+            restoreAttempts(state, fields, earlier);
+          }
           if (Array.isArray(notes)) {
             state.annotations.push(...notes.map(a => ({ ...a, step_id: step.step_id })));
           }

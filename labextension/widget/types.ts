@@ -78,13 +78,21 @@ export interface LogGroup {
   finished_at?: Timestamp;
 }
 
-/** One attempt of a retried step: when it started and where its log lines begin. */
+/** One attempt of a retried step: when it started and ended (one timeline bar each). */
 export interface Attempt {
   attempt: number;
   start: number | null;
   end: number | null;
-  /** Local log line number where this attempt's lines begin. */
-  offset: number;
+}
+
+/** An attempt a retry replaced, as a stored run's snapshot lists it. */
+export interface EarlierAttempt {
+  attempt: number;
+  exit_code: number | null;
+  /** When it failed (the retry's wait follows). */
+  finished_at: number | null;
+  /** The step's lines when it ended: the next attempt's begin at this line number. */
+  log_lines: number;
 }
 
 /** An `annotation` event: a message linked to one line of a step's log. */
