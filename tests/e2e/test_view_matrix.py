@@ -216,6 +216,14 @@ def test_view_matrix(
             timeout=10_000,
         )
         assert widget.evaluate(JS_NO_HSCROLL)
+
+        # The retried step, reopened from the store: one bar per attempt, and its log
+        # says where the second attempt begins.
+        assert page.locator(f'{WIDGET} tr[data-step="flaky"] .af-gbar').count() == 2
+        page.locator(f"{WIDGET} .af-logbar select").first.select_option("flaky")
+        separator = page.locator(f"{WIDGET} .af-row", has_text="attempt 1 failed (exit 1)")
+        separator.first.wait_for(timeout=10_000)
+        assert "attempt 2 follows" in separator.first.inner_text()
         page.locator(f"{WIDGET} .af-tabs button", has_text="Graph").first.click()
         widget.screenshot(path=str(screenshots / f"matrix-{app}-{width}-{theme}.png"))
     finally:
