@@ -6,7 +6,7 @@ import { LogStore, type LogRow } from '../widget/logs';
 import { lineOffset } from '../widget/logrows';
 import { applyEvents, createState } from '../widget/reducer';
 import { progressText } from '../widget/stepstrip';
-import type { LogGroup } from '../widget/types';
+import type { Envelope, LogGroup } from '../widget/types';
 import { mountExecutionView } from '../widget/view';
 import { container, FakeModel, frames } from './dom';
 import { env, logs, snapshot } from './helpers';
@@ -143,20 +143,7 @@ describe('reducer: groups and retries', () => {
 
   it('says the exit code and the delay when an attempt fails and another follows', () => {
     const state = createState('ex-1');
-    applyEvents(state, [
-      snapshot(1, [{ step_id: 'flaky', status: 'pending' }]),
-      env(2, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, started_at: 100 }),
-      logs(3, 'flaky', 0, ['try one']),
-      {
-        ...env(4, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, exit_code: 1, retry_in: 2, started_at: 100 }),
-        ts: 102
-      },
-      {
-        ...env(5, 'step_update', { step_id: 'flaky', status: 'running', attempt: 2, exit_code: null, retry_in: null, started_at: 100 }),
-        ts: 104
-      },
-      logs(6, 'flaky', 1, ['try two'])
-    ]);
+    applyEvents(state, retriedLive());
     const lines = Array.from({ length: state.logs.count('flaky') }, (_, i) => state.logs.row('flaky', i)?.line);
     assert.deepEqual(lines, ['try one', '── attempt 1 failed (exit 1), retrying in 2s ──', 'try two']);
     assert.deepEqual(
@@ -168,6 +155,21 @@ describe('reducer: groups and retries', () => {
     );
   });
 });
+
+/** A step whose first attempt fails (exit 1) and is retried 2 s later, seen live. */
+function retriedLive(): Envelope[] {
+  return [
+    snapshot(1, [{ step_id: 'flaky', status: 'pending' }]),
+    env(2, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, started_at: 100 }),
+    logs(3, 'flaky', 0, ['try one']),
+    { ...env(4, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, exit_code: 1, retry_in: 2, started_at: 100 }), ts: 102 },
+    {
+      ...env(5, 'step_update', { step_id: 'flaky', status: 'running', attempt: 2, exit_code: null, retry_in: null, started_at: 100 }),
+      ts: 104
+    },
+    logs(6, 'flaky', 1, ['try two'])
+  ];
+}
 
 describe('a stored run reopened: the attempts of a retried step', () => {
   it('puts a separator where each next attempt begins, loaded from the end and then paged back', () => {
@@ -213,15 +215,7 @@ describe('a stored run reopened: the attempts of a retried step', () => {
   it('keeps what it saw live when a snapshot with attempts arrives again (a reconnect)', () => {
     const state = createState('ex-1');
     applyEvents(state, [
-      snapshot(1, [{ step_id: 'flaky', status: 'pending' }]),
-      env(2, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, started_at: 100 }),
-      logs(3, 'flaky', 0, ['try one']),
-      {
-        ...env(4, 'step_update', { step_id: 'flaky', status: 'running', attempt: 1, exit_code: 1, retry_in: 2, started_at: 100 }),
-        ts: 102
-      },
-      { ...env(5, 'step_update', { step_id: 'flaky', status: 'running', attempt: 2, exit_code: null, started_at: 100 }), ts: 104 },
-      logs(6, 'flaky', 1, ['try two']),
+      ...retriedLive(),
       snapshot(7, [
         {
           step_id: 'flaky',
