@@ -70,6 +70,7 @@ steps:
 #: The `lines` of a log_update envelope in a frame's JSON. The step's lines are clock
 #: readings (no quote, comma or bracket in them), so a regex over the frame finds each one
 #: without decoding the JSON: the client's CPU per frame is then mostly its recv().
+GATHER = 0.001  # seconds a client lets readable sockets gather (counted in the latency)
 LINES = re.compile(rb'"lines":\[([^\]]*)\]')
 
 
@@ -127,9 +128,10 @@ def client_main(ws_url: str, count: int) -> tuple[list[int], array[float]]:
     say whether each client got each line."""
     latencies: array[float] = array("d")
     record = latencies.append
-    counts = [0, 0, 0, 0]  # lines, frames, closed 4008, other closes
+    counts = [0, 0, 0, 0, 0]  # lines, frames, closed 4008, other closes, ended without
     socks, held = handshake(ws_url, count)
     by_fd = {sock.fileno(): sock for sock in socks}
+    lines_of = dict.fromkeys(by_fd, 0)  # lines each socket got
     receive = {fd: sock.recv_into for fd, sock in by_fd.items()}
     poller = select.epoll()
     for fd in by_fd:
@@ -150,7 +152,8 @@ def client_main(ws_url: str, count: int) -> tuple[list[int], array[float]]:
             except OSError:
                 size = 0
             rest = held.pop(fd, None)
-            if not size and rest is None:
+            if not size and rest is None:  # EOF (or reset) without a close frame
+                counts[4] += 1
                 poller.unregister(fd)
                 by_fd.pop(fd).close()
                 continue
@@ -174,13 +177,16 @@ def client_main(ws_url: str, count: int) -> tuple[list[int], array[float]]:
                     break
                 if opcode == 0x1:
                     counts[1] += 1
+                    got = 0
                     for match in finditer(data, pos + head, end):
                         for line in match.group(1).split(b","):
                             try:
                                 record(now - float(line[1:-1]))
                             except ValueError:  # not a clock reading
                                 continue
-                            counts[0] += 1
+                            got += 1
+                    counts[0] += got
+                    lines_of[fd] += got
                 elif opcode == 0x9:
                     pong(by_fd[fd], 0xA, bytes(data[pos + head : end]))
                 elif opcode == 0x8:
@@ -196,7 +202,14 @@ def client_main(ws_url: str, count: int) -> tuple[list[int], array[float]]:
             elif pos < size:
                 held[fd] = bytearray(data[pos:size])
         ready = poller.poll(1.0)
+        if ready:
+            # Let the server's fan-out fill more sockets before reading them: one wake-up
+            # then serves many sockets, where waking per frame cost the clients more CPU
+            # than the server. The wait counts in the latency measured (`now` is later).
+            time.sleep(GATHER)
+            ready = poller.poll(0)
     counts.append(round((time.process_time() - cpu) * 1e3))  # CPU ms while following
+    counts += [min(lines_of.values(), default=0), max(lines_of.values(), default=0)]
     return counts, latencies
 
 
@@ -265,10 +278,14 @@ def run_case(
     stop.set()
     sampler.join()
     latencies: array[float] = array("d")
-    counts = [0, 0, 0, 0, 0]
+    counts = [0, 0, 0, 0, 0, 0, 1 << 62, 0]
     for out in outs:
         head, _, body = out.read_bytes().partition(b"\n")
-        counts = [a + b for a, b in zip(counts, json.loads(head), strict=True)]
+        theirs = json.loads(head)
+        counts = [a + b for a, b in zip(counts[:6], theirs[:6], strict=True)] + [
+            min(counts[6], theirs[6]),
+            max(counts[7], theirs[7]),
+        ]
         latencies.frombytes(body)
     values = list(latencies)
     return {
@@ -279,10 +296,13 @@ def run_case(
         "frames": counts[1],
         "lagged": counts[2],
         "other_closes": counts[3],
+        "no_close": counts[4],
+        "fewest": counts[6],
+        "most": counts[7],
         "connect": connect,
         "cpu_user": cpu_after[0] - cpu_before[0],
         "cpu_sys": cpu_after[1] - cpu_before[1],
-        "client_cpu": counts[4] / 1e3,
+        "client_cpu": counts[5] / 1e3,
         "rss_before": rss_before,
         "rss_connected": rss_connected,
         "rss_peak": peak[0],
@@ -296,6 +316,9 @@ def describe(label: str, subscribers: int, rate: float, seconds: float, r: dict[
     idle_per_sub = (r["rss_connected"] - r["rss_before"]) * 1024 / subscribers
     closes = f", closed 4008: {r['lagged']:.0f}" if r["lagged"] else ""
     closes += f", other closes: {r['other_closes']:.0f}" if r["other_closes"] else ""
+    closes += f", ended without a close frame: {r['no_close']:.0f}" if r["no_close"] else ""
+    if r["fewest"] != r["most"]:  # every socket should get every line
+        closes += f", lines per socket {r['fewest']:.0f}..{r['most']:.0f}"
     # Server CPU per frame sent: what the fan-out costs, whatever else loads the machine.
     total = r["cpu_user"] + r["cpu_sys"]
     cpu = (

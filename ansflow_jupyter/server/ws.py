@@ -47,6 +47,8 @@ CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
 MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
+#: Larger live frames skip the hub's direct write and take the outbox (`_flush`).
+DIRECT_MAX_BYTES = 256 * 1024
 
 
 class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -241,6 +243,8 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         ):
             return False
         wire = batch.encoded.get("ws") or wire_frame(batch)[1]
+        if len(wire) > DIRECT_MAX_BYTES:  # big frames: the outbox, where `_flush` decides
+            return False
         try:
             sent = self._sock_send(wire)
         except OSError:  # full (EAGAIN) or broken: `deliver` queues it or sees it closed
