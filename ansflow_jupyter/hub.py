@@ -86,6 +86,41 @@ class Hub:
         self._registry = registry
         self._sub = bus.subscribe(execution_id)
         self._task = asyncio.create_task(self._run())
+        self._reading: asyncio.Future[Event] | None = None  # the snapshot read under way
+        self._next: asyncio.Future[Event] | None = None  # the one joiners now wait for
+
+    async def snapshot(self, manager: ExecutionManager) -> Event:
+        """A snapshot read from the store that started after the caller joined.
+
+        Followers that join while a read is under way share the next one (started when
+        it ends): thousands of subscribers connecting at once cost a few store reads,
+        not one each, and none gets a snapshot older than its place in the hub."""
+        waiting = self._next
+        if waiting is None:
+            waiting = self._next = asyncio.get_running_loop().create_future()
+            waiting.add_done_callback(_retrieve)
+            if self._reading is None:
+                self._start_snapshot(manager)
+        # Shielded: a follower that leaves meanwhile must not cancel the others' read.
+        return await asyncio.shield(waiting)
+
+    def _start_snapshot(self, manager: ExecutionManager) -> None:
+        waiting, self._next = self._next, None
+        assert waiting is not None
+        self._reading = reading = asyncio.ensure_future(manager.snapshot(self.execution_id))
+
+        def done(_: object) -> None:
+            self._reading = None
+            if reading.cancelled():
+                waiting.cancel()
+            elif (error := reading.exception()) is not None:
+                waiting.set_exception(error)
+            else:
+                waiting.set_result(reading.result())
+            if self._next is not None:
+                self._start_snapshot(manager)
+
+        reading.add_done_callback(done)
 
     def leave(self, following: Following) -> None:
         """Stop delivering to `following`; the last one out closes the hub."""
@@ -137,6 +172,12 @@ class Hub:
                 self.followers.discard(following)
 
 
+def _retrieve(future: asyncio.Future[Event]) -> None:
+    """Mark a shared read's failure as seen (its followers may all have left)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def join(registry: dict[str, Hub], bus: Bus, execution_id: str, following: Following) -> Hub:
     """The hub of an execution (created on first use), with `following` in it."""
     hub = registry.get(execution_id)
@@ -166,7 +207,7 @@ class Following:
             return FINISHED
         hub = join(manager.hubs, manager.bus, execution_id, self)
         try:
-            if await self._replay(manager, execution_id):
+            if await self._replay(manager, execution_id, hub):
                 return FINISHED
             self.live = True
             held, self._held = self._held, []
@@ -178,10 +219,15 @@ class Following:
             hub.leave(self)
         return self.reason
 
-    async def _replay(self, manager: ExecutionManager, execution_id: str) -> bool:
+    async def _replay(
+        self, manager: ExecutionManager, execution_id: str, hub: Hub | None = None
+    ) -> bool:
         """Deliver the snapshot, or every stored event after `since`; True if it ended."""
         if self.since is None:
-            snapshot = await manager.snapshot(execution_id)
+            if hub is None:
+                snapshot = await manager.snapshot(execution_id)
+            else:
+                snapshot = await hub.snapshot(manager)
             self.last_seq = snapshot.seq or 0
             self.follower.deliver([snapshot], False)
             return snapshot.is_final
