@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .bus import DEFAULT_QUEUE_EVENTS, Bus, SubscriberLagged
@@ -45,15 +46,17 @@ class Batch(list[Event]):
     """One live batch as the hub hands it to every following; never changed after.
 
     `encoded` holds transport encodings of the batch (e.g. the WebSocket frame), made by
-    the first follower that needs one and reused by the others."""
+    the first follower that needs one and reused by the others; `made` is when the hub
+    made it (`time.monotonic()`)."""
 
-    __slots__ = ("encoded", "final", "first_seq")
+    __slots__ = ("encoded", "final", "first_seq", "made")
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
         super().__init__(events)
         self.final = any(event.is_final for event in self)
         self.first_seq = min((event.seq or 0 for event in self), default=0)
         self.encoded: dict[str, bytes] = {}
+        self.made = time.monotonic()
 
 
 class Follower(Protocol):
@@ -68,6 +71,12 @@ class Follower(Protocol):
         """Return once the follower passed on what it got (paces the store replay)."""
 
 
+#: A follower's shortcut for a live batch that is all new and not final: True when it
+#: passed the batch on (e.g. wrote the shared frame to an idle socket), False when it did
+#: nothing (the batch then takes the full `deliver` path).
+Direct = Callable[[Batch], bool]
+
+
 class Hub:
     """The bus subscription of one execution, shared by its followings."""
 
@@ -77,6 +86,41 @@ class Hub:
         self._registry = registry
         self._sub = bus.subscribe(execution_id)
         self._task = asyncio.create_task(self._run())
+        self._reading: asyncio.Future[Event] | None = None  # the snapshot read under way
+        self._next: asyncio.Future[Event] | None = None  # the one joiners now wait for
+
+    async def snapshot(self, manager: ExecutionManager) -> Event:
+        """A snapshot read from the store that started after the caller joined.
+
+        Followers that join while a read is under way share the next one (started when
+        it ends): thousands of subscribers connecting at once cost a few store reads,
+        not one each, and none gets a snapshot older than its place in the hub."""
+        waiting = self._next
+        if waiting is None:
+            waiting = self._next = asyncio.get_running_loop().create_future()
+            waiting.add_done_callback(_retrieve)
+            if self._reading is None:
+                self._start_snapshot(manager)
+        # Shielded: a follower that leaves meanwhile must not cancel the others' read.
+        return await asyncio.shield(waiting)
+
+    def _start_snapshot(self, manager: ExecutionManager) -> None:
+        waiting, self._next = self._next, None
+        assert waiting is not None
+        self._reading = reading = asyncio.ensure_future(manager.snapshot(self.execution_id))
+
+        def done(_: object) -> None:
+            self._reading = None
+            if reading.cancelled():
+                waiting.cancel()
+            elif (error := reading.exception()) is not None:
+                waiting.set_exception(error)
+            else:
+                waiting.set_result(reading.result())
+            if self._next is not None:
+                self._start_snapshot(manager)
+
+        reading.add_done_callback(done)
 
     def leave(self, following: Following) -> None:
         """Stop delivering to `following`; the last one out closes the hub."""
@@ -98,19 +142,40 @@ class Hub:
                     first = await self._sub.__anext__()
                 except StopAsyncIteration:
                     break
-                batch = Batch([first, *self._sub.pending()])
-                for following in list(self.followers):
-                    try:
-                        following.offer(batch)
-                    except Exception:  # one broken follower must not stop the others
-                        log.exception("ansflow: dropping a follower of %s", self.execution_id)
-                        self.followers.discard(following)
+                self._fan_out(Batch([first, *self._sub.pending()]))
         except SubscriberLagged:
             lagged = True
         finally:
             self.close()
             for following in list(self.followers):
                 following.end(LAGGED if lagged else GONE)
+
+    def _fan_out(self, batch: Batch) -> None:
+        """Hand `batch` to every following, in one loop.
+
+        With thousands of followers the loop is the cost of a live line: a live follower
+        with a `direct` shortcut gets a fresh, non-final batch with one call (for an idle
+        socket: one send() of the shared frame); everything else (replaying, held back,
+        final, busy) takes `offer`, which decides what is fresh and when it ends."""
+        last_seq = batch[-1].seq if batch else None
+        shortcut = last_seq is not None and not batch.final
+        first, last = batch.first_seq, last_seq or 0
+        for following in list(self.followers):
+            try:
+                direct = following.direct
+                if shortcut and direct is not None and following.last_seq < first and direct(batch):
+                    following.last_seq = last
+                    continue
+                following.offer(batch)
+            except Exception:  # one broken follower must not stop the others
+                log.exception("ansflow: dropping a follower of %s", self.execution_id)
+                self.followers.discard(following)
+
+
+def _retrieve(future: asyncio.Future[Event]) -> None:
+    """Mark a shared read's failure as seen (its followers may all have left)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def join(registry: dict[str, Hub], bus: Bus, execution_id: str, following: Following) -> Hub:
@@ -130,6 +195,7 @@ class Following:
         self.since = since
         self.last_seq = -1
         self.live = False
+        self.direct: Direct | None = None  # the follower's shortcut, once live
         self._held: list[Event] = []
         self._ended = asyncio.Event()
         self.reason = ""
@@ -141,20 +207,27 @@ class Following:
             return FINISHED
         hub = join(manager.hubs, manager.bus, execution_id, self)
         try:
-            if await self._replay(manager, execution_id):
+            if await self._replay(manager, execution_id, hub):
                 return FINISHED
             self.live = True
             held, self._held = self._held, []
             self._send_live(Batch(held))
+            if not self._ended.is_set():
+                self.direct = getattr(self.follower, "direct", None)
             await self._ended.wait()
         finally:
             hub.leave(self)
         return self.reason
 
-    async def _replay(self, manager: ExecutionManager, execution_id: str) -> bool:
+    async def _replay(
+        self, manager: ExecutionManager, execution_id: str, hub: Hub | None = None
+    ) -> bool:
         """Deliver the snapshot, or every stored event after `since`; True if it ended."""
         if self.since is None:
-            snapshot = await manager.snapshot(execution_id)
+            if hub is None:
+                snapshot = await manager.snapshot(execution_id)
+            else:
+                snapshot = await hub.snapshot(manager)
             self.last_seq = snapshot.seq or 0
             self.follower.deliver([snapshot], False)
             return snapshot.is_final
@@ -196,6 +269,7 @@ class Following:
         """Stop following (the first reason wins)."""
         if not self._ended.is_set():
             self.reason = reason
+            self.direct = None
             self._ended.set()
 
 

@@ -4,8 +4,9 @@ latency and server RSS per subscriber.
 Starts one real `jupyter server` (ansflow extension only) and, per case, one execution
 whose step prints its own clock (`time.time()`) at a fixed rate. The subscribers are
 split over `--procs` client processes, each a minimal WebSocket reader (handshake,
-frame parsing, pong, close) on a bare epoll loop, so thousands of sockets cost the
-client side little; their CPU is printed too. Latency is receipt time - printed time of
+frame parsing, pong, close) on a bare, inlined epoll loop that finds the lines of a frame
+with a regex rather than decoding its JSON, so thousands of sockets cost the client side
+little; their CPU is printed beside the server's. Latency is receipt time - printed time of
 every line on every socket (same machine clock; includes the engine's batching of up to
 25 ms). The server's CPU time while the step prints, per frame sent, is the
 fan-out's cost whatever else loads the machine. RSS is the server process's (/proc)
@@ -25,6 +26,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -65,83 +67,26 @@ steps:
 
 # ---- client process -------------------------------------------------------------------
 
-
-class Feed:
-    """One subscriber's socket after the handshake: every text frame's log lines timed."""
-
-    def __init__(self, sock: socket.socket, latencies: array[float], counts: list[int]) -> None:
-        self.sock = sock
-        self.latencies = latencies
-        self.counts = counts  # [lines, frames, closed 4008, other closes]
-        self.buf = bytearray()
-        self.open = True
-
-    def readable(self, now: float) -> None:
-        """Take what the socket has (the loop says it is readable)."""
-        try:
-            data = self.sock.recv(1 << 16)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.open = False
-            return
-        self.buf += data
-        self.frames(now)
-
-    def frames(self, now: float) -> None:
-        """Parse every complete (unmasked, unfragmented) server frame in the buffer."""
-        buf, pos, size = self.buf, 0, len(self.buf)
-        while size - pos >= 2:
-            opcode, length, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            if size - pos < head + length:
-                break
-            payload = bytes(buf[pos + head : pos + head + length])
-            pos += head + length
-            if opcode == 0x1:
-                self.text(payload, now)
-            elif opcode == 0x9:
-                self.send(0xA, payload)
-            elif opcode == 0x8:
-                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-                self.counts[2 if code == 4008 else 3] += code not in (1000, 1001)
-                self.send(0x8, payload[:2])
-                self.open = False
-        del buf[:pos]
-
-    def text(self, payload: bytes, now: float) -> None:
-        self.counts[1] += 1
-        for event in json.loads(payload):
-            if event.get("type") != "log_update":
-                continue
-            for line in event["data"]["lines"]:
-                try:
-                    self.latencies.append(now - float(line))
-                except (TypeError, ValueError):  # not a clock reading
-                    continue
-                self.counts[0] += 1
-
-    def send(self, opcode: int, payload: bytes) -> None:
-        """A masked client frame; the zero mask leaves the (short) payload as it is."""
-        header = bytes([0x80 | opcode, 0x80 | len(payload)]) + b"\0\0\0\0"
-        with contextlib.suppress(OSError):
-            self.sock.send(header + payload)
+#: The `lines` of a log_update envelope in a frame's JSON. The step's lines are clock
+#: readings (no quote, comma or bracket in them), so a regex over the frame finds each one
+#: without decoding the JSON: the client's CPU per frame is then mostly its recv().
+GATHER = 0.001  # seconds a client lets readable sockets gather (counted in the latency)
+LINES = re.compile(rb'"lines":\[([^\]]*)\]')
 
 
-def handshake(ws_url: str, count: int) -> list[socket.socket]:
-    """`count` WebSocket connections, 50 handshakes in flight at a time."""
+def pong(sock: socket.socket, opcode: int, payload: bytes) -> None:
+    """A masked client frame; the zero mask leaves the (short) payload as it is."""
+    with contextlib.suppress(OSError):
+        sock.send(bytes([0x80 | opcode, 0x80 | len(payload), 0, 0, 0, 0]) + payload)
+
+
+def handshake(ws_url: str, count: int) -> tuple[list[socket.socket], dict[int, bytearray]]:
+    """`count` WebSocket connections, 50 handshakes in flight at a time; with what each
+    socket received after its response (the first frame may follow it at once)."""
     parts = urlsplit(ws_url)
     address = (parts.hostname or "127.0.0.1", parts.port or 80)
     socks: list[socket.socket] = []
+    early: dict[int, bytearray] = {}
     for start in range(0, count, 50):
         batch = [
             socket.create_connection(address, timeout=120) for _ in range(min(50, count - start))
@@ -157,44 +102,114 @@ def handshake(ws_url: str, count: int) -> list[socket.socket]:
                 ).encode()
             )
         for sock in batch:
-            # Read the response byte by byte: the first frame may follow it at once.
-            head = b""
-            while not head.endswith(b"\r\n\r\n"):
-                byte = sock.recv(1)
-                if not byte:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
                     raise ConnectionError("closed during the handshake")
-                head += byte
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
             if b" 101 " not in head.split(b"\r\n", 1)[0] + b" ":
                 raise ConnectionError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
             sock.setblocking(False)
+            if rest:
+                early[sock.fileno()] = bytearray(rest)
         socks.extend(batch)
-    return socks
+    return socks, early
 
 
 def client_main(ws_url: str, count: int) -> tuple[list[int], array[float]]:
     """Open `count` subscribers, say "ready", time every line until all are closed.
 
-    A bare epoll loop: with thousands of sockets per process, an asyncio loop's callback
-    per readable socket would cost the clients more CPU than the server spends."""
+    A bare epoll loop, inlined: with thousands of sockets per process, a callback (or
+    even a method call) per readable socket would cost the clients more CPU than the
+    server spends. Each recv() lands in one scratch buffer; only a partial frame is kept
+    per socket. Every line of every frame is timed: the frame count and the line count
+    say whether each client got each line."""
     latencies: array[float] = array("d")
-    counts = [0, 0, 0, 0]  # lines, frames, closed 4008, other closes
-    feeds = {sock.fileno(): Feed(sock, latencies, counts) for sock in handshake(ws_url, count)}
+    record = latencies.append
+    counts = [0, 0, 0, 0, 0]  # lines, frames, closed 4008, other closes, ended without
+    socks, held = handshake(ws_url, count)
+    by_fd = {sock.fileno(): sock for sock in socks}
+    lines_of = dict.fromkeys(by_fd, 0)  # lines each socket got
+    receive = {fd: sock.recv_into for fd, sock in by_fd.items()}
     poller = select.epoll()
-    for fd in feeds:
+    for fd in by_fd:
         poller.register(fd, select.EPOLLIN)
+    scratch = bytearray(1 << 20)
+    view = memoryview(scratch)
+    finditer = LINES.finditer
     print("ready", flush=True)
     cpu = time.process_time()
-    while feeds:
-        ready = poller.poll(1.0)
+    ready: list[tuple[int, int]] = [(fd, 0) for fd in held]  # frames that came early
+    while by_fd:
         now = time.time()
         for fd, _ in ready:
-            feed = feeds[fd]
-            feed.readable(now)
-            if not feed.open:
+            try:
+                size = receive[fd](scratch)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                size = 0
+            rest = held.pop(fd, None)
+            if not size and rest is None:  # EOF (or reset) without a close frame
+                counts[4] += 1
                 poller.unregister(fd)
-                feed.sock.close()
-                del feeds[fd]
+                by_fd.pop(fd).close()
+                continue
+            data: bytearray = scratch
+            if rest is not None:
+                rest += view[:size]
+                data, size = rest, len(rest)
+            pos, is_open = 0, True
+            while size - pos >= 2:
+                opcode, length, head = data[pos] & 0x0F, data[pos + 1] & 0x7F, 2
+                if length == 126:
+                    if size - pos < 4:
+                        break
+                    length, head = int.from_bytes(data[pos + 2 : pos + 4], "big"), 4
+                elif length == 127:
+                    if size - pos < 10:
+                        break
+                    length, head = int.from_bytes(data[pos + 2 : pos + 10], "big"), 10
+                end = pos + head + length
+                if end > size:
+                    break
+                if opcode == 0x1:
+                    counts[1] += 1
+                    got = 0
+                    for match in finditer(data, pos + head, end):
+                        for line in match.group(1).split(b","):
+                            try:
+                                record(now - float(line[1:-1]))
+                            except ValueError:  # not a clock reading
+                                continue
+                            got += 1
+                    counts[0] += got
+                    lines_of[fd] += got
+                elif opcode == 0x9:
+                    pong(by_fd[fd], 0xA, bytes(data[pos + head : end]))
+                elif opcode == 0x8:
+                    code = int.from_bytes(data[pos + head : pos + head + 2], "big")
+                    code = code if length >= 2 else 1005
+                    counts[2 if code == 4008 else 3] += code not in (1000, 1001)
+                    pong(by_fd[fd], 0x8, bytes(data[pos + head : pos + head + 2]))
+                    is_open = False
+                pos = end
+            if not is_open:
+                poller.unregister(fd)
+                by_fd.pop(fd).close()
+            elif pos < size:
+                held[fd] = bytearray(data[pos:size])
+        ready = poller.poll(1.0)
+        if ready:
+            # Let the server's fan-out fill more sockets before reading them: one wake-up
+            # then serves many sockets, where waking per frame cost the clients more CPU
+            # than the server. The wait counts in the latency measured (`now` is later).
+            time.sleep(GATHER)
+            ready = poller.poll(0)
     counts.append(round((time.process_time() - cpu) * 1e3))  # CPU ms while following
+    counts += [min(lines_of.values(), default=0), max(lines_of.values(), default=0)]
     return counts, latencies
 
 
@@ -263,10 +278,14 @@ def run_case(
     stop.set()
     sampler.join()
     latencies: array[float] = array("d")
-    counts = [0, 0, 0, 0, 0]
+    counts = [0, 0, 0, 0, 0, 0, 1 << 62, 0]
     for out in outs:
         head, _, body = out.read_bytes().partition(b"\n")
-        counts = [a + b for a, b in zip(counts, json.loads(head), strict=True)]
+        theirs = json.loads(head)
+        counts = [a + b for a, b in zip(counts[:6], theirs[:6], strict=True)] + [
+            min(counts[6], theirs[6]),
+            max(counts[7], theirs[7]),
+        ]
         latencies.frombytes(body)
     values = list(latencies)
     return {
@@ -277,10 +296,13 @@ def run_case(
         "frames": counts[1],
         "lagged": counts[2],
         "other_closes": counts[3],
+        "no_close": counts[4],
+        "fewest": counts[6],
+        "most": counts[7],
         "connect": connect,
         "cpu_user": cpu_after[0] - cpu_before[0],
         "cpu_sys": cpu_after[1] - cpu_before[1],
-        "client_cpu": counts[4] / 1e3,
+        "client_cpu": counts[5] / 1e3,
         "rss_before": rss_before,
         "rss_connected": rss_connected,
         "rss_peak": peak[0],
@@ -294,6 +316,9 @@ def describe(label: str, subscribers: int, rate: float, seconds: float, r: dict[
     idle_per_sub = (r["rss_connected"] - r["rss_before"]) * 1024 / subscribers
     closes = f", closed 4008: {r['lagged']:.0f}" if r["lagged"] else ""
     closes += f", other closes: {r['other_closes']:.0f}" if r["other_closes"] else ""
+    closes += f", ended without a close frame: {r['no_close']:.0f}" if r["no_close"] else ""
+    if r["fewest"] != r["most"]:  # every socket should get every line
+        closes += f", lines per socket {r['fewest']:.0f}..{r['most']:.0f}"
     # Server CPU per frame sent: what the fan-out costs, whatever else loads the machine.
     total = r["cpu_user"] + r["cpu_sys"]
     cpu = (

@@ -47,6 +47,8 @@ CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
 MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
+#: Larger live frames skip the hub's direct write and take the outbox (`_flush`).
+DIRECT_MAX_BYTES = 256 * 1024
 
 
 class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -73,6 +75,9 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         self._drained.set()
         self._last_frame = 0.0
         self._heartbeat: asyncio.TimerHandle | None = None
+        #: The hub's shortcut for a fresh live batch (see `_direct`); None unless the
+        #: connection is plain RFC 6455 over TCP, where the shared frame is the wire bytes.
+        self.direct: Callable[[Batch], bool] | None = None
 
     @property
     def manager(self) -> Any:
@@ -104,6 +109,13 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         conn: Any = self.ws_connection
         if send_buffer > 0 and conn is not None:
             conn.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        if type(conn) is WebSocketProtocol13 and conn._compressor is None:
+            stream = conn.stream
+            if type(stream) is IOStream:  # plain TCP, not TLS
+                # Looked up once here: the shortcut runs per subscriber per live batch.
+                self._conn13, self._stream = conn, stream
+                self._sock_send, self._stream_writing = stream.socket.send, stream.writing
+                self.direct = self._direct
         self._last_frame = time.monotonic()
         self._schedule_heartbeat()
         self._pump = asyncio.create_task(self._run())
@@ -212,6 +224,42 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
             return stream.write(wire)
         except StreamClosedError:
             raise WebSocketClosedError from None
+
+    def _direct(self, batch: Batch) -> bool:
+        """The shared frame of a fresh live batch straight to an idle socket: one send().
+
+        The hub calls this per subscriber for every live batch, so it does what `push`,
+        `_flush` and `_write` would do for an idle connection, and nothing else. False
+        (nothing done) when anything is queued or in flight, the connection is closing,
+        or the kernel takes none of it: the batch then takes `deliver`."""
+        conn = self._conn13
+        if (
+            self._in_flight is not None
+            or self._outbox
+            or self._replies
+            or conn.server_terminated
+            or conn.client_terminated
+            or self._stream_writing()
+        ):
+            return False
+        wire = batch.encoded.get("ws") or wire_frame(batch)[1]
+        if len(wire) > DIRECT_MAX_BYTES:  # big frames: the outbox, where `_flush` decides
+            return False
+        try:
+            sent = self._sock_send(wire)
+        except OSError:  # full (EAGAIN) or broken: `deliver` queues it or sees it closed
+            return False
+        self._last_frame = batch.made
+        if sent == len(wire):
+            return True
+        try:  # the rest goes through the stream, as `_write` does
+            in_flight = self._stream.write(wire[sent:])
+        except StreamClosedError:
+            return True  # gone; on_close ends the relay
+        self._in_flight = in_flight
+        self._drained.clear()
+        in_flight.add_done_callback(self._sent)
+        return True
 
     def _sent(self, future: asyncio.Future[None]) -> None:
         self._in_flight = None
