@@ -691,9 +691,8 @@ def million_part(
         cdp.send("Profiler.start")
     trace = os.environ.get("BENCH_TRACE")  # a Chromium trace (Performance panel) of it
     if trace:
-        page.context.browser.start_tracing(
-            page=page, path=trace, categories=["devtools.timeline", "v8.execute", "blink"]
-        )
+        categories = ["devtools.timeline", "toplevel", "v8.execute", "blink", "v8"]
+        page.context.browser.start_tracing(page=page, path=trace, categories=categories)
     started = time.monotonic()
     million_go.touch()
     while not page.evaluate("() => window.__ingest.done"):

@@ -5,13 +5,15 @@
  */
 
 /** Packs (step index, local line number) into one double: cheaper than 2M small objects. */
+import { LineList } from './linelist';
+
 const REF_SHIFT = 2 ** 32;
 const LOCAL_BIAS = 2 ** 31;
 
 export interface StepLog {
   readonly id: string;
   readonly index: number;
-  lines: string[];
+  lines: LineList;
   ts: number[];
   /** Local number of lines[0]; goes negative when older history is prepended. */
   base: number;
@@ -57,7 +59,7 @@ export class LogStore {
       log = {
         id,
         index: this.byIndex.length,
-        lines: [],
+        lines: new LineList(),
         ts: [],
         base: 0,
         first: 0,
@@ -180,7 +182,7 @@ export class LogStore {
     const count = lines.length;
     log.base -= count;
     log.first = offset;
-    log.lines = lines.concat(log.lines);
+    log.lines.prepend(lines);
     log.ts = lines.map((_, i) => ts?.[i] ?? fallbackTs).concat(log.ts);
     for (let i = 0; i < count; i++) {
       if (isErr(i)) log.stderr.add(log.base + i);
@@ -217,7 +219,7 @@ export class LogStore {
     }
     this.head += drop;
     for (const [log, n] of perStep) {
-      log.lines.splice(0, n);
+      log.lines.dropFirst(n);
       log.ts.splice(0, n);
       log.base += n;
       log.first += n;
@@ -248,13 +250,13 @@ export class LogStore {
       }
       const step = this.byIndex[Math.floor(ref / REF_SHIFT)];
       const at = (ref % REF_SHIFT) - LOCAL_BIAS - step.base;
-      return { step, line: step.lines[at] ?? '', ts: step.ts[at] ?? NaN, local: at + step.base };
+      return { step, line: step.lines.get(at) ?? '', ts: step.ts[at] ?? NaN, local: at + step.base };
     }
     const step = this.steps.get(stepId);
     if (!step || i < 0 || i >= step.lines.length) {
       return null;
     }
-    return { step, line: step.lines[i], ts: step.ts[i], local: i + step.base };
+    return { step, line: step.lines.get(i) ?? '', ts: step.ts[i], local: i + step.base };
   }
 
   /** Lines before the first one held for a view (dropped by the cap or never loaded). */
