@@ -5,7 +5,7 @@ import { LineList, PAGE } from '../widget/linelist';
 const all = (list: LineList): Array<string | undefined> => Array.from({ length: list.length }, (_, i) => list.get(i));
 
 describe('LineList', () => {
-  it('holds what a plain array holds through pushes, prepends and drops over many pages', () => {
+  it('holds what a plain array holds through pushes, packed pages, prepends and drops', () => {
     const list = new LineList();
     let model: string[] = [];
     let n = 0;
@@ -14,7 +14,7 @@ describe('LineList', () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % k;
     };
-    for (let round = 0; round < 60; round++) {
+    for (let round = 0; round < 80; round++) {
       const op = rand(10);
       if (op < 6) {
         // Lines of any length, empty ones and multi-byte ones included.
@@ -24,6 +24,17 @@ describe('LineList', () => {
           list.push(line);
           model.push(line);
         }
+      } else if (op < 7) {
+        // A packed batch: one page as it comes from the frame parser.
+        const lines = Array.from({ length: rand(9000) }, (_, i) => (i % 50 === 0 ? '' : `p${n++}`));
+        const ends = new Uint32Array(lines.length);
+        let end = 0;
+        lines.forEach((line, i) => {
+          end += line.length;
+          ends[i] = end;
+        });
+        list.pushPage(lines.join(''), ends);
+        model.push(...lines);
       } else if (op < 8) {
         const earlier = Array.from({ length: rand(300) }, (_, i) => `h${round}.${i}`);
         list.prepend(earlier);

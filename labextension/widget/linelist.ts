@@ -1,17 +1,20 @@
 /**
  * The lines of one step. A million separate short strings keep the garbage collector busy
  * while they stream in (every young collection copies them, then promotes them: pauses of
- * tens of ms). So every PAGE lines are sealed into one string plus their end offsets, and
- * a line is cut out of its page when it is read (only the rows on screen, or a search).
+ * tens of ms). So lines are kept in pages: one string per page plus the end offset of each
+ * line, and a line is cut out of its page when it is read (the rows on screen, a search).
+ * A page comes whole from a packed log batch, or is sealed from PAGE single lines.
  */
 
-/** Lines per sealed page. */
+/** Single lines gathered before they are sealed into a page. */
 export const PAGE = 4096;
 
 interface Page {
   text: string;
   /** ends[k]: the end of line k in `text` (line k starts at ends[k - 1], or 0). */
   ends: Uint32Array;
+  /** Number of its first line, counted from the list's creation (never renumbered). */
+  start: number;
 }
 
 /** An append-mostly list of lines: push at the end, prepend history, drop from the front. */
@@ -19,13 +22,15 @@ export class LineList {
   /** Prepended lines (history before the first line held), in order, from `frontHead`. */
   private front: string[] = [];
   private frontHead = 0;
-  /** Full pages, then the page being filled; `head` lines of the first one are dropped. */
   private pages: Page[] = [];
+  /** Lines not sealed yet, numbered from `tailStart`. */
   private tail: string[] = [];
-  private head = 0;
+  private tailStart = 0;
+  /** Number of the first line held after the front (earlier ones were dropped). */
+  private first = 0;
 
   get length(): number {
-    return this.front.length - this.frontHead + this.pages.length * PAGE + this.tail.length - this.head;
+    return this.front.length - this.frontHead + this.tailStart + this.tail.length - this.first;
   }
 
   /** Line `i` (0 = the first held), or undefined past the end. */
@@ -33,21 +38,34 @@ export class LineList {
     if (i < 0) return undefined;
     const inFront = this.front.length - this.frontHead;
     if (i < inFront) return this.front[this.frontHead + i];
-    const at = i - inFront + this.head;
-    const p = Math.floor(at / PAGE);
-    if (p < this.pages.length) {
-      const page = this.pages[p];
-      const k = at - p * PAGE;
-      return page.text.slice(k > 0 ? page.ends[k - 1] : 0, page.ends[k]);
+    const at = this.first + i - inFront;
+    if (at >= this.tailStart) return this.tail[at - this.tailStart];
+    // The last page that starts at or before `at`.
+    let lo = 0;
+    let hi = this.pages.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.pages[mid].start <= at) lo = mid;
+      else hi = mid - 1;
     }
-    return this.tail[at - this.pages.length * PAGE];
+    const page = this.pages[lo];
+    const k = at - page.start;
+    return page.text.slice(k > 0 ? page.ends[k - 1] : 0, page.ends[k]);
   }
 
   push(line: string): void {
     this.tail.push(line);
-    if (this.tail.length === PAGE) {
+    if (this.tail.length >= PAGE) {
       this.seal();
     }
+  }
+
+  /** Append the lines of a packed batch (`text` cut at `ends`) as one page. */
+  pushPage(text: string, ends: Uint32Array): void {
+    if (ends.length === 0) return;
+    this.seal();
+    this.pages.push({ text, ends, start: this.tailStart });
+    this.tailStart += ends.length;
   }
 
   /** Put `lines` before the first line held. */
@@ -58,29 +76,35 @@ export class LineList {
 
   /** Forget the first `n` lines. */
   dropFirst(n: number): void {
-    const inFront = this.front.length - this.frontHead;
-    const fromFront = Math.min(n, inFront);
+    const fromFront = Math.min(n, this.front.length - this.frontHead);
     this.frontHead += fromFront;
     if (this.frontHead === this.front.length) {
       this.front = [];
       this.frontHead = 0;
     }
-    this.head += Math.min(n - fromFront, this.length);
-    const whole = Math.min(Math.floor(this.head / PAGE), this.pages.length);
-    if (whole > 0) {
-      this.pages.splice(0, whole);
-      this.head -= whole * PAGE;
+    this.first += Math.min(n - fromFront, this.tailStart + this.tail.length - this.first);
+    let whole = 0;
+    while (whole < this.pages.length && this.pages[whole].start + this.pages[whole].ends.length <= this.first) {
+      whole++;
+    }
+    if (whole > 0) this.pages.splice(0, whole);
+    if (this.first > this.tailStart) {
+      this.tail.splice(0, this.first - this.tailStart);
+      this.tailStart = this.first;
     }
   }
 
   private seal(): void {
-    const ends = new Uint32Array(PAGE);
+    const count = this.tail.length;
+    if (count === 0) return;
+    const ends = new Uint32Array(count);
     let end = 0;
-    for (let k = 0; k < PAGE; k++) {
+    for (let k = 0; k < count; k++) {
       end += this.tail[k].length;
       ends[k] = end;
     }
-    this.pages.push({ text: this.tail.join(''), ends });
+    this.pages.push({ text: this.tail.join(''), ends, start: this.tailStart });
+    this.tailStart += count;
     this.tail = [];
   }
 }

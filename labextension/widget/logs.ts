@@ -6,6 +6,7 @@
 
 /** Packs (step index, local line number) into one double: cheaper than 2M small objects. */
 import { LineList } from './linelist';
+import { type PackedLines, unpackLines } from './packed';
 
 const REF_SHIFT = 2 ** 32;
 const LOCAL_BIAS = 2 ** 31;
@@ -121,6 +122,44 @@ export class LogStore {
       this.push(log, lines[i], ts?.[i] ?? fallbackTs);
     }
     log.next = end;
+    this.enforceCap();
+    this.version++;
+  }
+
+  /**
+   * Add a packed batch (packed.ts). The usual live case, the step's next lines in time
+   * order, takes the batch's string as one page with no per-line strings; anything else
+   * (a replay, a gap, history, late times) goes through `add`.
+   */
+  addPacked(stepId: string, offset: number, packed: PackedLines, fallbackTs: number, stream: string | readonly string[] = 'stdout'): void {
+    const log = this.step(stepId);
+    const n = packed.ends.length;
+    const ts = packed.ts;
+    let inOrder = n > 0 && typeof stream === 'string' && (log.next < 0 || log.next === offset);
+    let last = this.refs.length === this.head ? Number.NEGATIVE_INFINITY : this.refTs(this.refs[this.refs.length - 1]);
+    for (let i = 0; inOrder && i < n; i++) {
+      const t = ts ? ts[i] : fallbackTs;
+      inOrder = !(t < last);
+      last = t;
+    }
+    if (!inOrder) {
+      this.add(stepId, offset, unpackLines(packed), ts ? Array.from(ts) : undefined, fallbackTs, stream);
+      return;
+    }
+    if (log.next < 0) {
+      log.first = offset;
+      log.next = offset;
+    }
+    const local0 = log.base + log.lines.length;
+    const ref0 = log.index * REF_SHIFT + LOCAL_BIAS + local0;
+    log.lines.pushPage(packed.text, packed.ends);
+    for (let i = 0; i < n; i++) {
+      log.ts.push(ts ? ts[i] : fallbackTs);
+      this.refs.push(ref0 + i);
+      if (stream === 'stderr') log.stderr.add(local0 + i);
+    }
+    this.total += n;
+    log.next = offset + n;
     this.enforceCap();
     this.version++;
   }

@@ -2,6 +2,7 @@
  * Server transport: the browser follows the server's WebSocket itself (not through the
  * kernel's rate-limited IOPub), resumes with `since` after a drop, and calls the REST API.
  */
+import { FrameParser } from './packed';
 import type { Envelope } from './types';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'embedded';
@@ -105,8 +106,12 @@ export class ReconnectingSocket {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private attempt = 0;
   private disposed = false;
+  private readonly parser: FrameParser;
 
   constructor(private readonly options: SocketOptions) {
+    this.parser = new FrameParser(events => {
+      if (!this.disposed) this.options.onEvents(events);
+    });
     this.open();
   }
 
@@ -127,13 +132,7 @@ export class ReconnectingSocket {
       this.attempt = 0;
       this.options.onState('live');
     };
-    ws.onmessage = ev => {
-      try {
-        this.options.onEvents(parseFrame(String(ev.data)));
-      } catch (err) {
-        console.warn('ansflow: bad frame', err);
-      }
-    };
+    ws.onmessage = ev => this.parser.parse(String(ev.data));
     ws.onclose = ev => this.closed(ev.code, ev.reason);
   }
 
@@ -158,6 +157,7 @@ export class ReconnectingSocket {
 
   dispose(): void {
     this.disposed = true;
+    this.parser.dispose();
     if (this.timer !== null) {
       clearTimeout(this.timer);
     }
