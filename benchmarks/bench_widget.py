@@ -567,6 +567,26 @@ def fmt_work(work: list[float]) -> str:
     )
 
 
+def longest_tasks(trace: Path, n: int = 5) -> list[tuple[float, float]]:
+    """(wall ms, thread CPU ms) of the longest tasks of the page's main thread in a trace."""
+    events = json.loads(trace.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    mains = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    tasks = [
+        e
+        for e in events
+        if (e.get("pid"), e.get("tid")) in mains
+        and e.get("ph") == "X"
+        and e.get("name") == "ThreadControllerImpl::RunTask"
+    ]
+    tasks.sort(key=lambda e: -float(e.get("dur", 0)))
+    return [(e["dur"] / 1000, e.get("tdur", 0) / 1000) for e in tasks[:n]]
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b and b == b and a == a else "n/a"
 
@@ -702,6 +722,7 @@ def million_part(
     results["ingest"] = page.evaluate("() => window.__ingest")
     if trace:
         page.context.browser.stop_tracing()
+        results["trace_tasks"] = longest_tasks(Path(trace))
     if cdp is not None:
         profile = cdp.send("Profiler.stop")["profile"]
         Path(os.environ["BENCH_PROFILE"]).write_text(json.dumps(profile))
@@ -809,6 +830,10 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
         f"{max(longs, default=0):.0f} ms   (goal >= 50 fps and none over 100 ms: "
         f"{'met' if ingest_frames['fps'] >= 50 and max(longs, default=0) <= 100 else 'NOT met'})"
     )
+    if r.get("trace_tasks"):
+        # Wall time includes the renderer waiting for a CPU on a loaded machine; CPU time not.
+        tasks = ", ".join(f"{wall:.0f}/{cpu:.0f}" for wall, cpu in r["trace_tasks"])
+        print(f"    longest page tasks in the trace, wall/CPU ms: {tasks}")
     print(fmt_frames("lab page idle, 1 s (reference)", frame_stats(r["lab_idle"]["frames"])))
     print(fmt_work(r["lab_idle"]["work"]))
     live = r["live_scroll"]
