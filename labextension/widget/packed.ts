@@ -119,6 +119,8 @@ export class FrameParser {
   private readonly id = nextId++;
   /** Frames the worker has not answered yet, oldest first. */
   private inflight: string[] = [];
+  /** Called once every frame parsed so far has been handed on. */
+  private waiting: Array<() => void> = [];
   private disposed = false;
 
   constructor(private readonly onEvents: (events: Envelope[]) => void) {
@@ -136,9 +138,16 @@ export class FrameParser {
     this.parseHere(text);
   }
 
+  /** Run `then` once the events of every frame passed to `parse` so far were handed on. */
+  whenParsed(then: () => void): void {
+    if (this.inflight.length === 0) then();
+    else this.waiting.push(then);
+  }
+
   dispose(): void {
     this.disposed = true;
     this.inflight = [];
+    this.waiting = [];
     parsers.delete(this.id);
   }
 
@@ -147,6 +156,7 @@ export class FrameParser {
     this.inflight.shift();
     if (events) this.onEvents(events);
     else console.warn('ansflow: bad frame', error);
+    if (this.inflight.length === 0) this.settled();
   }
 
   /** The worker is gone: parse what it held here, in order. */
@@ -154,6 +164,13 @@ export class FrameParser {
     const held = this.inflight;
     this.inflight = [];
     for (const text of held) this.parseHere(text);
+    this.settled();
+  }
+
+  private settled(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const then of waiting) then();
   }
 
   private parseHere(text: string): void {

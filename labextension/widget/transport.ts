@@ -3,7 +3,7 @@
  * kernel's rate-limited IOPub), resumes with `since` after a drop, and calls the REST API.
  */
 import { FrameParser } from './packed';
-import type { Envelope } from './types';
+import { type Envelope, FINISHED_EXECUTION } from './types';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'embedded';
 
@@ -107,10 +107,16 @@ export class ReconnectingSocket {
   private attempt = 0;
   private disposed = false;
   private readonly parser: FrameParser;
+  /** The stream's final execution_update went by (so a close ends it, whatever the view applied yet). */
+  private finalSeen = false;
 
   constructor(private readonly options: SocketOptions) {
     this.parser = new FrameParser(events => {
-      if (!this.disposed) this.options.onEvents(events);
+      if (this.disposed) return;
+      this.finalSeen ||= events.some(
+        e => e?.type === 'execution_update' && FINISHED_EXECUTION.has(String((e.data as { status?: unknown })?.status))
+      );
+      this.options.onEvents(events);
     });
     this.open();
   }
@@ -133,7 +139,8 @@ export class ReconnectingSocket {
       this.options.onState('live');
     };
     ws.onmessage = ev => this.parser.parse(String(ev.data));
-    ws.onclose = ev => this.closed(ev.code, ev.reason);
+    // Frames are parsed off the main thread: decide on a reconnect once the last ones are in.
+    ws.onclose = ev => this.parser.whenParsed(() => this.closed(ev.code, ev.reason));
   }
 
   private closed(code: number, reason: string): void {
@@ -145,7 +152,7 @@ export class ReconnectingSocket {
       this.options.onState('closed', reason || 'unknown execution');
       return;
     }
-    if (this.options.done?.()) {
+    if (this.options.done && (this.finalSeen || this.options.done())) {
       this.options.onState('closed');
       return;
     }
