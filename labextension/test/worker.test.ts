@@ -49,23 +49,31 @@ describe('frames parsed in a worker', () => {
     try {
       const ws = FakeSocket.all[0];
       ws.onopen?.();
+      // A small frame with nothing in the worker is parsed at once: a trickle gets no extra hop.
+      ws.onmessage?.({ data: JSON.stringify([{ seq: 1, type: 'snapshot', execution_id: 'e', data: {} }]) });
+      assert.deepEqual(
+        events.map(e => e.seq),
+        [1]
+      );
       const log = (seq: number, offset: number) => ({
         seq,
         type: 'log_update',
         execution_id: 'e',
-        data: { step_id: 's', offset, lines: lines(100, offset), ts: lines(100, 0).map((_, i) => 1 + offset + i) }
+        data: { step_id: 's', offset, lines: lines(4000, offset), ts: lines(4000, 0).map((_, i) => 1 + offset + i) }
       });
-      ws.onmessage?.({ data: JSON.stringify([{ seq: 1, type: 'snapshot', execution_id: 'e', data: {} }, log(2, 0)]) });
+      ws.onmessage?.({ data: JSON.stringify([log(2, 0)]) });
+      // Small, but behind a frame in the worker: it waits its turn.
+      ws.onmessage?.({ data: JSON.stringify([{ seq: 3, type: 'step_update', execution_id: 'e', data: { step_id: 's' } }]) });
       ws.onmessage?.({
-        data: JSON.stringify([log(3, 100), { seq: 4, type: 'execution_update', execution_id: 'e', data: { status: 'success' } }])
+        data: JSON.stringify([log(4, 4000), { seq: 5, type: 'execution_update', execution_id: 'e', data: { status: 'success' } }])
       });
       ws.onclose?.({ code: 1000, reason: 'execution finished' }); // before the worker answered
-      assert.equal(events.length, 0, 'nothing parsed on the main thread');
+      assert.equal(events.length, 1, 'big frames are not parsed on the main thread');
       await settle();
       assert.equal(FakeWorker.started, 1);
       assert.deepEqual(
         events.map(e => e.seq),
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
       );
       assert.ok(events[1].data.packed, 'a big log batch comes packed');
       assert.deepEqual(states, ['connecting', 'live', 'closed'], 'no reconnect after the end');

@@ -86,6 +86,9 @@ self.onmessage = ev => {
 
 type Reply = [number, Envelope[] | null, string | null];
 
+/** Smaller frames are parsed here when none is in the worker: a trickle of lines gets no extra hop. */
+const WORKER_MIN_CHARS = 32 * 1024;
+
 /** One worker for every parser of the page (a notebook may show many views). */
 let shared: Worker | null | undefined;
 const parsers = new Map<number, FrameParser>();
@@ -129,7 +132,7 @@ export class FrameParser {
 
   /** Parse one frame's text; its events arrive after those of every earlier frame. */
   parse(text: string): void {
-    const worker = sharedWorker();
+    const worker = this.inflight.length > 0 || text.length >= WORKER_MIN_CHARS ? sharedWorker() : null;
     if (worker && !this.disposed) {
       this.inflight.push(text);
       worker.postMessage([this.id, text]);
