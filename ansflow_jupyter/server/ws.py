@@ -56,9 +56,9 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
 
     Batches go into the outbox; whenever no frame is in flight, the outbox is sent as one
     frame (in frames of at most FRAME_MAX_BYTES when it grew bigger), and the next one
-    goes when the socket took it. A client that stops
-    reading keeps its frame in flight, the outbox passes `ws_queue_events` and the
-    connection is closed with 4008, so memory per connection stays bounded."""
+    goes when the socket took it. A client that stops reading keeps its frame in flight,
+    the outbox passes `ws_queue_events` and the connection is closed with 4008, so memory
+    per connection stays bounded."""
 
     auth_resource = AUTH_RESOURCE
     execution_id = ""
