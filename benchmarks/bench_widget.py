@@ -23,6 +23,9 @@ driving one notebook the way tests/e2e/test_lab.py does:
 
     python benchmarks/bench_widget.py [--seconds 5] [--lines 1000000] [--scroll-ms 3000]
 
+BENCH_PROFILE=path.cpuprofile saves a CPU profile of the page while the 1M lines stream in
+(open it in Chromium's DevTools, Performance panel); BENCH_TRACE=path.json a trace of it.
+
 Needs Debian `/usr/bin/chromium` and Python `playwright` (never `playwright install`).
 Every process (lab, kernel, steps, the baseline, Chromium) ends with the run, on errors and
 SIGTERM too. About 2 minutes.
@@ -243,7 +246,12 @@ JS_INGEST_INSTALL = """([index, last]) => {
   const w = document.querySelectorAll('.ansflow-widget')[index];
   const rows = w.querySelector('.af-rows');
   const ing = window.__ingest = {frames: [], done: false, start: performance.now(), end: null,
-                                 firstRow: null};
+                                 firstRow: null, longTasks: []};
+  // Tasks over 50 ms while the lines stream in (Chromium's Long Tasks API).
+  const longObs = new PerformanceObserver(list => {
+    for (const t of list.getEntries()) if (!ing.done) ing.longTasks.push(t.duration);
+  });
+  longObs.observe({entryTypes: ['longtask']});
   let prev = null;
   const tick = t => {
     if (prev !== null) ing.frames.push(t - prev);
@@ -559,6 +567,26 @@ def fmt_work(work: list[float]) -> str:
     )
 
 
+def longest_tasks(trace: Path, n: int = 5) -> list[tuple[float, float]]:
+    """(wall ms, thread CPU ms) of the longest tasks of the page's main thread in a trace."""
+    events = json.loads(trace.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    mains = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    tasks = [
+        e
+        for e in events
+        if (e.get("pid"), e.get("tid")) in mains
+        and e.get("ph") == "X"
+        and e.get("name") == "ThreadControllerImpl::RunTask"
+    ]
+    tasks.sort(key=lambda e: -float(e.get("dur", 0)))
+    return [(e["dur"] / 1000, e.get("tdur", 0) / 1000) for e in tasks[:n]]
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b and b == b and a == a else "n/a"
 
@@ -675,6 +703,16 @@ def million_part(
     wait_badge(widget, "running", 60)
     widget.locator(".af-logview").scroll_into_view_if_needed()
     page.evaluate(JS_INGEST_INSTALL, [index, str(args.lines)])
+    cdp = None
+    if os.environ.get("BENCH_PROFILE"):  # a CPU profile of the page while lines stream in
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+        cdp.send("Profiler.start")
+    trace = os.environ.get("BENCH_TRACE")  # a Chromium trace (Performance panel) of it
+    if trace:
+        categories = ["devtools.timeline", "toplevel", "v8.execute", "blink", "v8"]
+        page.context.browser.start_tracing(page=page, path=trace, categories=categories)
     started = time.monotonic()
     million_go.touch()
     while not page.evaluate("() => window.__ingest.done"):
@@ -682,6 +720,12 @@ def million_part(
             break
         time.sleep(0.25)
     results["ingest"] = page.evaluate("() => window.__ingest")
+    if trace:
+        page.context.browser.stop_tracing()
+        results["trace_tasks"] = longest_tasks(Path(trace))
+    if cdp is not None:
+        profile = cdp.send("Profiler.stop")["profile"]
+        Path(os.environ["BENCH_PROFILE"]).write_text(json.dumps(profile))
     wait_badge(widget, "success", 60)
     widget.locator(".af-logview").scroll_into_view_if_needed()
     results["lab_idle"] = page.evaluate(JS_IDLE, 1000)
@@ -780,6 +824,16 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
         print(f"  live: the last line was NOT drawn within {args.ingest_timeout:.0f} s")
     ingest_frames = frame_stats(ing["frames"])
     print(fmt_frames("live, while streaming (follow tail)", ingest_frames))
+    longs = ing.get("longTasks") or []
+    print(
+        f"    long tasks (> 50 ms) while streaming: {len(longs)}, longest "
+        f"{max(longs, default=0):.0f} ms   (goal >= 50 fps and none over 100 ms: "
+        f"{'met' if ingest_frames['fps'] >= 50 and max(longs, default=0) <= 100 else 'NOT met'})"
+    )
+    if r.get("trace_tasks"):
+        # Wall time includes the renderer waiting for a CPU on a loaded machine; CPU time not.
+        tasks = ", ".join(f"{wall:.0f}/{cpu:.0f}" for wall, cpu in r["trace_tasks"])
+        print(f"    longest page tasks in the trace, wall/CPU ms: {tasks}")
     print(fmt_frames("lab page idle, 1 s (reference)", frame_stats(r["lab_idle"]["frames"])))
     print(fmt_work(r["lab_idle"]["work"]))
     live = r["live_scroll"]

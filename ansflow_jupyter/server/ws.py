@@ -46,18 +46,19 @@ CLOSE_NOT_FOUND = 4004
 CLOSE_LAGGED = 4008
 MAX_CLIENT_MESSAGE = 64 * 1024
 DRAIN_TIMEOUT = 30.0
+# Bigger frames block the browser while it parses them (a 10 MB backlog frame: ~0.3 s).
+FRAME_MAX_BYTES = 256 * 1024
 MAX_SINCE = 2**62  # seqs are stored as 64-bit integers
-#: Larger live frames skip the hub's direct write and take the outbox (`_flush`).
-DIRECT_MAX_BYTES = 256 * 1024
 
 
 class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Relays batches of events to one client: bounded outbox, one frame in flight, heartbeats.
 
-    Batches go into the outbox; whenever no frame is in flight, the whole outbox is sent
-    as one frame, and the next one goes when the socket took it. A client that stops
-    reading keeps its frame in flight, the outbox passes `ws_queue_events` and the
-    connection is closed with 4008, so memory per connection stays bounded."""
+    Batches go into the outbox; whenever no frame is in flight, the outbox is sent as one
+    frame (in frames of at most FRAME_MAX_BYTES when it grew bigger), and the next one
+    goes when the socket took it. A client that stops reading keeps its frame in flight,
+    the outbox passes `ws_queue_events` and the connection is closed with 4008, so memory
+    per connection stays bounded."""
 
     auth_resource = AUTH_RESOURCE
     execution_id = ""
@@ -185,8 +186,8 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
                 payload = self._replies.pop(0)
                 wire = _frame_header(len(payload)) + payload
             elif self._outbox:
-                batch, self._outbox, self._outbox_shared = self._outbox, [], False
-                payload, wire = wire_frame(batch)
+                payload, wire, taken = next_frame(self._outbox)
+                self._outbox, self._outbox_shared = self._outbox[taken:], False
             else:
                 self._drained.set()
                 return
@@ -243,7 +244,7 @@ class _EventSocket(KernelAuthMixin, WebSocketMixin, WebSocketHandler, JupyterHan
         ):
             return False
         wire = batch.encoded.get("ws") or wire_frame(batch)[1]
-        if len(wire) > DIRECT_MAX_BYTES:  # big frames: the outbox, where `_flush` decides
+        if len(wire) > FRAME_MAX_BYTES:  # big frames: the outbox, where `_flush` cuts them
             return False
         try:
             sent = self._sock_send(wire)
@@ -360,6 +361,30 @@ def wire_frame(batch: Sequence[Event]) -> tuple[bytes, bytes]:
     if isinstance(batch, Batch):
         batch.encoded["json"], batch.encoded["ws"] = payload, wire
     return payload, wire
+
+
+def next_frame(outbox: Sequence[Event]) -> tuple[bytes, bytes, int]:
+    """(JSON payload, wire frame, events taken) of the next frame from `outbox`: at most
+    FRAME_MAX_BYTES (a single bigger event goes alone), so a client that fell behind
+    gets its backlog in frames it can parse without blocking, not in one huge one.
+
+    A hub `Batch` that fits is sent whole: its frame is then the one every subscriber
+    shares. A backlog is cut greedily, each event's JSON coming from the frame cache so
+    sockets with the same backlog still encode each event once."""
+    if isinstance(outbox, Batch) or len(outbox) == 1:
+        payload, wire = wire_frame(outbox)
+        if len(payload) <= FRAME_MAX_BYTES or len(outbox) == 1:
+            return payload, wire, len(outbox)
+    parts: list[bytes] = []
+    size = 1
+    for event in outbox:
+        encoded = encode_frame([event])[1:-1]  # the event's JSON, without the list's []
+        if parts and size + len(encoded) + 1 > FRAME_MAX_BYTES:
+            break
+        parts.append(encoded)
+        size += len(encoded) + 1
+    payload = b"[" + b",".join(parts) + b"]"
+    return payload, _frame_header(len(payload)) + payload, len(parts)
 
 
 def _frame_header(size: int) -> bytes:

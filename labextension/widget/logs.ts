@@ -5,13 +5,16 @@
  */
 
 /** Packs (step index, local line number) into one double: cheaper than 2M small objects. */
+import { LineList } from './linelist';
+import { type PackedLines, unpackLines } from './packed';
+
 const REF_SHIFT = 2 ** 32;
 const LOCAL_BIAS = 2 ** 31;
 
 export interface StepLog {
   readonly id: string;
   readonly index: number;
-  lines: string[];
+  lines: LineList;
   ts: number[];
   /** Local number of lines[0]; goes negative when older history is prepended. */
   base: number;
@@ -59,7 +62,7 @@ export class LogStore {
       log = {
         id,
         index: this.byIndex.length,
-        lines: [],
+        lines: new LineList(),
         ts: [],
         base: 0,
         first: 0,
@@ -125,6 +128,45 @@ export class LogStore {
       this.push(log, lines[i], lineTs);
     }
     log.next = end;
+    this.enforceCap();
+    this.version++;
+  }
+
+  /**
+   * Add a packed batch (packed.ts). The usual live case, the step's next lines in time
+   * order, takes the batch's string as one page with no per-line strings; anything else
+   * (a replay, a gap, history, late times) goes through `add`.
+   */
+  addPacked(stepId: string, offset: number, packed: PackedLines, fallbackTs: number, stream: string | readonly string[] = 'stdout'): void {
+    const log = this.step(stepId);
+    const n = packed.ends.length;
+    const ts = packed.ts;
+    let inOrder = n > 0 && typeof stream === 'string' && (log.next < 0 || log.next === offset);
+    for (const at of log.marks.keys()) if (at >= offset && at < offset + n) inOrder = false; // a separator goes in between
+    let last = this.refs.length === this.head ? Number.NEGATIVE_INFINITY : this.refTs(this.refs[this.refs.length - 1]);
+    for (let i = 0; inOrder && i < n; i++) {
+      const t = ts ? ts[i] : fallbackTs;
+      inOrder = !(t < last);
+      last = t;
+    }
+    if (!inOrder) {
+      this.add(stepId, offset, unpackLines(packed), ts ? Array.from(ts) : undefined, fallbackTs, stream);
+      return;
+    }
+    if (log.next < 0) {
+      log.first = offset;
+      log.next = offset;
+    }
+    const local0 = log.base + log.lines.length;
+    const ref0 = log.index * REF_SHIFT + LOCAL_BIAS + local0;
+    log.lines.pushPage(packed.text, packed.ends);
+    for (let i = 0; i < n; i++) {
+      log.ts.push(ts ? ts[i] : fallbackTs);
+      this.refs.push(ref0 + i);
+      if (stream === 'stderr') log.stderr.add(local0 + i);
+    }
+    this.total += n;
+    log.next = offset + n;
     this.enforceCap();
     this.version++;
   }
@@ -222,7 +264,7 @@ export class LogStore {
     const count = added.length;
     log.base -= count;
     log.first = offset;
-    log.lines = added.concat(log.lines);
+    log.lines.prepend(added);
     log.ts = addedTs.concat(log.ts);
     for (const i of errs) log.stderr.add(log.base + i);
     for (const i of infos) log.info.add(log.base + i);
@@ -258,7 +300,7 @@ export class LogStore {
     }
     this.head += drop;
     for (const [log, n] of perStep) {
-      log.lines.splice(0, n);
+      log.lines.dropFirst(n);
       log.ts.splice(0, n);
       log.base += n;
       log.first += n;
@@ -289,13 +331,13 @@ export class LogStore {
       }
       const step = this.byIndex[Math.floor(ref / REF_SHIFT)];
       const at = (ref % REF_SHIFT) - LOCAL_BIAS - step.base;
-      return { step, line: step.lines[at] ?? '', ts: step.ts[at] ?? NaN, local: at + step.base };
+      return { step, line: step.lines.get(at) ?? '', ts: step.ts[at] ?? NaN, local: at + step.base };
     }
     const step = this.steps.get(stepId);
     if (!step || i < 0 || i >= step.lines.length) {
       return null;
     }
-    return { step, line: step.lines[i], ts: step.ts[i], local: i + step.base };
+    return { step, line: step.lines.get(i) ?? '', ts: step.ts[i], local: i + step.base };
   }
 
   /** Lines before the first one held for a view (dropped by the cap or never loaded). */

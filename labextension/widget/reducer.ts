@@ -185,8 +185,11 @@ export function applyEvent(state: ViewState, event: Envelope): ViewState {
   if (event.type === 'log_update') {
     // Lines are deduplicated by offset, so a replay or a back-fill is safe whatever its seq.
     const data = event.data as unknown as LogUpdate;
-    if (data && typeof data.step_id === 'string' && Array.isArray(data.lines)) {
-      state.logs.add(data.step_id, Number(data.offset) || 0, data.lines, data.ts, event.ts ?? Date.now() / 1000, data.stream);
+    if (data && typeof data.step_id === 'string' && (data.packed || Array.isArray(data.lines))) {
+      const offset = Number(data.offset) || 0;
+      const fallbackTs = event.ts ?? Date.now() / 1000;
+      if (data.packed) state.logs.addPacked(data.step_id, offset, data.packed, fallbackTs, data.stream);
+      else state.logs.add(data.step_id, offset, data.lines, data.ts, fallbackTs, data.stream);
       if (!state.steps.has(data.step_id)) {
         upsertStep(state, { step_id: data.step_id });
         state.dirty.steps = true;

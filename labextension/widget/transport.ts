@@ -2,7 +2,8 @@
  * Server transport: the browser follows the server's WebSocket itself (not through the
  * kernel's rate-limited IOPub), resumes with `since` after a drop, and calls the REST API.
  */
-import type { Envelope } from './types';
+import { FrameParser } from './packed';
+import { type Envelope, FINISHED_EXECUTION } from './types';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'embedded';
 
@@ -105,8 +106,18 @@ export class ReconnectingSocket {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private attempt = 0;
   private disposed = false;
+  private readonly parser: FrameParser;
+  /** The stream's final execution_update went by (so a close ends it, whatever the view applied yet). */
+  private finalSeen = false;
 
   constructor(private readonly options: SocketOptions) {
+    this.parser = new FrameParser(events => {
+      if (this.disposed) return;
+      this.finalSeen ||= events.some(
+        e => e?.type === 'execution_update' && FINISHED_EXECUTION.has(String((e.data as { status?: unknown })?.status))
+      );
+      this.options.onEvents(events);
+    });
     this.open();
   }
 
@@ -127,14 +138,9 @@ export class ReconnectingSocket {
       this.attempt = 0;
       this.options.onState('live');
     };
-    ws.onmessage = ev => {
-      try {
-        this.options.onEvents(parseFrame(String(ev.data)));
-      } catch (err) {
-        console.warn('ansflow: bad frame', err);
-      }
-    };
-    ws.onclose = ev => this.closed(ev.code, ev.reason);
+    ws.onmessage = ev => this.parser.parse(String(ev.data));
+    // Frames are parsed off the main thread: decide on a reconnect once the last ones are in.
+    ws.onclose = ev => this.parser.whenParsed(() => this.closed(ev.code, ev.reason));
   }
 
   private closed(code: number, reason: string): void {
@@ -146,7 +152,7 @@ export class ReconnectingSocket {
       this.options.onState('closed', reason || 'unknown execution');
       return;
     }
-    if (this.options.done?.()) {
+    if (this.options.done && (this.finalSeen || this.options.done())) {
       this.options.onState('closed');
       return;
     }
@@ -158,6 +164,7 @@ export class ReconnectingSocket {
 
   dispose(): void {
     this.disposed = true;
+    this.parser.dispose();
     if (this.timer !== null) {
       clearTimeout(this.timer);
     }

@@ -1,4 +1,5 @@
 /** The event envelope and the fields the view reads from it. */
+import type { PackedLines } from './packed';
 
 export type EventType = 'snapshot' | 'execution_update' | 'step_update' | 'log_update' | 'group_update' | 'annotation' | 'heartbeat';
 
@@ -107,6 +108,8 @@ export interface Annotation {
 
 export interface LogUpdate {
   step_id: string;
+  /** Set instead of `lines`/`ts` by the frame parser (packed.ts) for a big batch of one stream. */
+  packed?: PackedLines;
   /** One stream for the batch, or one per line (a history page mixes both). */
   stream?: 'stdout' | 'stderr' | string | string[];
   offset: number;

@@ -6,6 +6,7 @@
  */
 import { KernelTransport, type ModelLike, ServerTransport, type Transport } from './adapters';
 import { AnnotationIndex, AnnotationList } from './annotations';
+import { EventFeed } from './feed';
 import { stripAnsi } from './ansi';
 import { GroupState } from './groups';
 import { Header } from './header';
@@ -161,6 +162,9 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   root.append(header.node, header.message, body);
   el.replaceChildren(root);
 
+  // Live events go through the feed: a frame of many thousands of lines is applied over
+  // several tasks, so the page keeps drawing frames while a step writes at full speed.
+  const feed = new EventFeed(onEvent);
   const transport: Transport = embedded
     ? new KernelTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished })
     : new ServerTransport(model, { onEvents, onState: setConn, since: () => state.seq, finished });
@@ -254,9 +258,13 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
   }
 
   function onEvents(events: Envelope[]): void {
-    applyEvents(state, events);
+    feed.push(events);
+  }
+
+  function onEvent(event: Envelope): void {
+    applyEvents(state, event);
     // The first snapshot tells how many lines each step already has: fetch that history once.
-    if (transport.mode === 'server' && backfilled !== state.executionId && events.some(e => e.type === 'snapshot')) {
+    if (transport.mode === 'server' && backfilled !== state.executionId && event.type === 'snapshot') {
       backfilled = state.executionId;
       void backfill(state.executionId);
     }
@@ -374,6 +382,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
       return;
     }
     remember(id);
+    feed.clear(); // the old execution's events not applied yet
     resetState(state, id);
     groups.clear();
     seed();
@@ -421,6 +430,7 @@ export function mountExecutionView(el: HTMLElement, model: ModelLike, options: V
       cancelAnimationFrame(frame);
     }
     transport.dispose();
+    feed.dispose();
     model.off('change:execution_id', onIdChange);
     model.off('change:focus', onFocus);
   };
