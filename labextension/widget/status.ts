@@ -4,7 +4,8 @@
  * and a label that keeps the distinguishing part (matrix values) of long names.
  */
 import { formatLimit } from './format';
-import type { ExecutionInfo, StepInfo } from './types';
+import type { ViewState } from './reducer';
+import { type ExecutionInfo, FINISHED_EXECUTION, type StepInfo } from './types';
 
 /** Display categories, in the order every view lists them (as ansflow_jupyter/format.py). */
 export const CATEGORIES = [
@@ -164,4 +165,32 @@ export function stepLabel(step: Pick<StepInfo, 'step_id' | 'name' | 'matrix'>, m
     return `…${tail.slice(tail.length - Math.max(1, max - 1))}`;
   }
   return `${head.slice(0, room)}… ${tail}`;
+}
+
+/** Why a view has no log lines, in words. */
+export function emptyText(state: ViewState, stepId: string | null): string {
+  if (stepId === null) {
+    return FINISHED_EXECUTION.has(state.execution.status ?? '') ? 'No step wrote any output.' : 'No log lines yet.';
+  }
+  const step = state.steps.get(stepId);
+  const status = step?.status ?? 'pending';
+  const why = step ? reasonWords(step) : '';
+  switch (step ? categoryOf(step) : 'pending') {
+    case 'reused':
+      return `Reused from run ${(typeof step?.reused_from === 'string' ? step.reused_from : '').slice(0, 12) || 'an earlier run'}: it did not run again, so it has no log here.`;
+    case 'cached':
+      return `${why || 'Cached'}: it did not run again, so it has no log here.`;
+    case 'skipped':
+      return `${why ? why[0].toUpperCase() + why.slice(1) : 'Skipped'}. It never ran, so it has no log.`;
+    case 'cancelled':
+      return step?.started_at ? 'Cancelled before it wrote any output.' : 'Cancelled before it started.';
+    case 'pending': {
+      const needs = step?.needs?.length ? ` (it needs ${step.needs.join(', ')})` : '';
+      return `Waiting to start${needs}.`;
+    }
+    case 'running':
+      return 'Running: no output yet.';
+    default:
+      return status === 'success' ? 'Finished without writing any output.' : `${why || status}: no output.`;
+  }
 }

@@ -15,7 +15,7 @@ import { LogPanel } from './logpanel';
 import { LogHistory } from './paging';
 import { permalinkUrl } from './permalink';
 import { applyEvents, createState, resetState, type ViewState } from './reducer';
-import { categoryOf, reasonWords, stepLabel } from './status';
+import { categoryOf, emptyText, stepLabel } from './status';
 import { StepData } from './stepdata';
 import { StepsPane } from './stepspane';
 import { Splitter } from './split';
@@ -54,34 +54,6 @@ const TAIL_PAGE = 5_000;
 const DOWNLOAD_PAGE = 50_000;
 
 const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
-
-/** Why a view has no log lines, in words. */
-export function emptyText(state: ViewState, stepId: string | null): string {
-  if (stepId === null) {
-    return FINISHED_EXECUTION.has(state.execution.status ?? '') ? 'No step wrote any output.' : 'No log lines yet.';
-  }
-  const step = state.steps.get(stepId);
-  const status = step?.status ?? 'pending';
-  const why = step ? reasonWords(step) : '';
-  switch (step ? categoryOf(step) : 'pending') {
-    case 'reused':
-      return `Reused from run ${str(step?.reused_from).slice(0, 12) || 'an earlier run'}: it did not run again, so it has no log here.`;
-    case 'cached':
-      return `${why || 'Cached'}: it did not run again, so it has no log here.`;
-    case 'skipped':
-      return `${why ? why[0].toUpperCase() + why.slice(1) : 'Skipped'}. It never ran, so it has no log.`;
-    case 'cancelled':
-      return step?.started_at ? 'Cancelled before it wrote any output.' : 'Cancelled before it started.';
-    case 'pending': {
-      const needs = step?.needs?.length ? ` (it needs ${step.needs.join(', ')})` : '';
-      return `Waiting to start${needs}.`;
-    }
-    case 'running':
-      return 'Running: no output yet.';
-    default:
-      return status === 'success' ? 'Finished without writing any output.' : `${why || status}: no output.`;
-  }
-}
 
 /** Render the live execution view into `el`; returns the cleanup function. */
 export function mountExecutionView(el: HTMLElement, model: ModelLike, options: ViewOptions = {}): () => void {
