@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from jupyter_server.utils import url_path_join
 from tornado.httpclient import HTTPResponse
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 Api = Callable[..., Awaitable[tuple[int, Any]]]
 
@@ -30,6 +34,19 @@ steps:
   world:
     needs: hello
     run: echo world
+"""
+
+# ~13 MB of log in ~200 log_update events of ~64 KB of lines each.
+FLOOD_LINES = 120_000
+FLOOD = f"""\
+name: flood
+steps:
+  spam:
+    shell: python
+    run: |
+      line = "x" * 100
+      for i in range({FLOOD_LINES}):
+          print(i, line)
 """
 
 FAILING = """\
@@ -103,3 +120,38 @@ def finished(events: list[dict[str, Any]]) -> bool:
         and e["data"]["status"] in ("success", "failed", "cancelled", "interrupted")
         for e in events
     )
+
+
+async def stalled_client(
+    port: int, base_url: str, execution_id: str, headers: dict[str, str], since: int | None = None
+) -> ClientConnection:
+    """A client with a tiny receive window and a one-frame queue: TCP back-pressure
+    reaches the server as soon as it stops reading, and the server's outbox grows."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    path = url_path_join(base_url, "ansflow/ws/executions", execution_id)
+    query = "" if since is None else f"?since={since}"
+    return await connect(
+        f"ws://127.0.0.1:{port}{path}{query}",
+        sock=sock,
+        max_queue=1,
+        max_size=None,  # a frame holds all that waited: it may exceed the 1 MiB default
+        additional_headers=headers,
+        ping_interval=None,
+    )
+
+
+async def frames_until_close(
+    ws: ClientConnection, timeout: float = 30
+) -> tuple[list[bytes], int | None]:
+    """Every frame left (raw UTF-8) until the server closes; the close code it sent (None:
+    no close frame)."""
+    frames: list[bytes] = []
+    while True:
+        try:
+            message = await asyncio.wait_for(ws.recv(), timeout)
+        except ConnectionClosed as closed:
+            return frames, closed.rcvd.code if closed.rcvd is not None else None
+        frames.append(message.encode() if isinstance(message, str) else message)

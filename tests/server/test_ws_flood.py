@@ -9,14 +9,10 @@ import contextlib
 import gc
 import json
 import logging
-import socket
 from typing import Any
 
 import pytest
-from _server_helpers import SLEEPY, Api, wait_for_step
-from jupyter_server.utils import url_path_join
-from test_ws_slow import FLOOD
-from websockets.asyncio.client import ClientConnection, connect
+from _server_helpers import FLOOD, SLEEPY, Api, frames_until_close, stalled_client, wait_for_step
 from websockets.exceptions import ConnectionClosed
 
 LATE = 7.0  # seconds the client waits before reading: past Tornado's own 5 s close timeout
@@ -26,36 +22,6 @@ LATE = 7.0  # seconds the client waits before reading: past Tornado's own 5 s cl
 def ansflow_config() -> dict[str, Any]:
     """A small per-connection bound and send buffer: the stalled client overflows quickly."""
     return {"ws_queue_events": 20, "ws_send_buffer": 16_384}
-
-
-async def stalled_client(
-    port: int, base_url: str, execution_id: str, headers: dict[str, str]
-) -> ClientConnection:
-    """A client with a tiny receive window and a one-frame queue: TCP back-pressure
-    reaches the server as soon as it stops reading."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    path = url_path_join(base_url, "ansflow/ws/executions", execution_id)
-    return await connect(
-        f"ws://127.0.0.1:{port}{path}",
-        sock=sock,
-        max_queue=1,
-        max_size=None,  # a frame holds all that waited: it may exceed the 1 MiB default
-        additional_headers=headers,
-        ping_interval=None,
-    )
-
-
-async def read_all(client: ClientConnection) -> tuple[list[Any], int | None]:
-    """Every frame left, then the close code the server sent (None: no close frame)."""
-    frames: list[Any] = []
-    while True:
-        try:
-            frames.append(json.loads(await asyncio.wait_for(client.recv(), 20)))
-        except ConnectionClosed as closed:
-            return frames, closed.rcvd.code if closed.rcvd is not None else None
 
 
 async def test_ping_flood_without_reading_is_closed_4008(
@@ -76,7 +42,8 @@ async def test_ping_flood_without_reading_is_closed_4008(
         for sent in range(1, 5_001):  # noqa: B007
             await asyncio.wait_for(client.send('{"type": "ping"}'), 5)
     await asyncio.sleep(LATE)
-    frames, code = await read_all(client)
+    raw, code = await frames_until_close(client, timeout=20)
+    frames = [json.loads(frame) for frame in raw]
     assert code == 4008, (sent, len(frames))
     pongs = [f for f in frames if f == {"type": "pong"}]
     assert 0 < len(pongs) < sent  # answered while it could, then cut off
@@ -97,7 +64,8 @@ async def test_late_reader_still_gets_the_4008_close_frame(
     eid = execution["execution_id"]
     client = await stalled_client(jp_http_port, jp_base_url, eid, jp_auth_header)
     await asyncio.sleep(LATE)
-    frames, code = await read_all(client)
+    raw, code = await frames_until_close(client, timeout=20)
+    frames = [json.loads(frame) for frame in raw]
     assert code == 4008, len(frames)
     assert frames and all(isinstance(f, list) for f in frames)
     logging.getLogger(__name__).info("late reader: %d frames, then 4008", len(frames))

@@ -3,69 +3,27 @@ of at most FRAME_MAX_BYTES, in order, nothing lost: a browser never parses one h
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from typing import Any
 
 import pytest
-from _server_helpers import Api, finished, wait_for_status
-from jupyter_server.utils import url_path_join
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from _server_helpers import (
+    FLOOD,
+    FLOOD_LINES,
+    Api,
+    finished,
+    frames_until_close,
+    stalled_client,
+    wait_for_status,
+)
 
 from ansflow_jupyter.server.ws import FRAME_MAX_BYTES
-
-# ~13 MB of log in ~200 log_update events of ~64 KB of lines each.
-FLOOD_LINES = 120_000
-FLOOD = f"""\
-name: flood
-steps:
-  spam:
-    shell: python
-    run: |
-      line = "x" * 100
-      for i in range({FLOOD_LINES}):
-          print(i, line)
-"""
 
 
 @pytest.fixture
 def ansflow_config() -> dict[str, Any]:
     """A bound the paused client never reaches: it must get everything, not a 4008."""
     return {"ws_queue_events": 100_000}
-
-
-async def client(
-    port: int, base_url: str, eid: str, headers: dict[str, str], since: int | None = None
-) -> ClientConnection:
-    """A client with a small receive window, so TCP back-pressure reaches the server as
-    soon as it stops reading and the server's outbox grows."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    path = url_path_join(base_url, "ansflow/ws/executions", eid)
-    query = "" if since is None else f"?since={since}"
-    return await connect(
-        f"ws://127.0.0.1:{port}{path}{query}",
-        sock=sock,
-        max_queue=1,
-        max_size=None,
-        additional_headers=headers,
-        ping_interval=None,
-    )
-
-
-async def frames_until_close(ws: ClientConnection) -> tuple[list[bytes], int | None]:
-    """Every frame (raw UTF-8) until the server closes; the close code."""
-    frames: list[bytes] = []
-    while True:
-        try:
-            message = await asyncio.wait_for(ws.recv(), 30)
-        except ConnectionClosed as closed:
-            return frames, closed.rcvd.code if closed.rcvd is not None else None
-        frames.append(message.encode() if isinstance(message, str) else message)
 
 
 def check_frames(frames: list[bytes]) -> list[dict[str, Any]]:
@@ -100,7 +58,7 @@ async def test_since_replay_of_a_big_log_comes_in_capped_frames(
     _, execution = await api("POST", "executions", body={"yaml": FLOOD})
     eid = execution["execution_id"]
     await wait_for_status(api, eid, {"success"}, timeout=120)
-    ws = await client(jp_http_port, jp_base_url, eid, jp_auth_header, since=0)
+    ws = await stalled_client(jp_http_port, jp_base_url, eid, jp_auth_header, since=0)
     frames, code = await frames_until_close(ws)
     assert code == 1000
     events = check_frames(frames)
@@ -116,7 +74,7 @@ async def test_a_paused_reader_gets_its_backlog_in_capped_frames(
 ) -> None:
     _, execution = await api("POST", "executions", body={"yaml": FLOOD})
     eid = execution["execution_id"]
-    ws = await client(jp_http_port, jp_base_url, eid, jp_auth_header)
+    ws = await stalled_client(jp_http_port, jp_base_url, eid, jp_auth_header)
     # Not reading while the step writes: the server's outbox takes the whole backlog.
     await wait_for_status(api, eid, {"success"}, timeout=120)
     frames, code = await frames_until_close(ws)

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Any
 
 import pytest
-from _server_helpers import Api, finished, read_frames
-from jupyter_server.utils import url_path_join
-from websockets.asyncio.client import connect
+from _server_helpers import FLOOD, Api, finished, read_frames, stalled_client
 from websockets.exceptions import ConnectionClosed
-
-FLOOD = """\
-name: flood
-steps:
-  spam:
-    shell: python
-    run: |
-      line = "x" * 100
-      for i in range(120_000):
-          print(i, line)
-"""
 
 
 async def drain(client: Any) -> ConnectionClosed:
@@ -52,21 +38,8 @@ async def test_stalled_reader_closed_4008_fast_reader_unaffected(
     _, execution = await api("POST", "executions", body={"yaml": FLOOD})
     eid = execution["execution_id"]
 
-    # The stalled client: a tiny receive window and a one-frame queue, and it never reads,
-    # so TCP back-pressure reaches the server.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", jp_http_port))
-    path = url_path_join(jp_base_url, "ansflow/ws/executions", eid)
-    stalled = await connect(
-        f"ws://127.0.0.1:{jp_http_port}{path}",
-        sock=sock,
-        max_queue=1,
-        max_size=None,  # a frame holds all that waited: it may exceed the 1 MiB default
-        additional_headers=jp_auth_header,
-        ping_interval=None,
-    )
+    # The stalled client never reads, so TCP back-pressure reaches the server.
+    stalled = await stalled_client(jp_http_port, jp_base_url, eid, jp_auth_header)
     fast = await jp_ws_fetch("ansflow", "ws", "executions", eid)
     reader = asyncio.ensure_future(read_frames(fast, finished, timeout=60))
 
