@@ -58,3 +58,15 @@ export function container(): HTMLElement {
   document.body.append(el);
   return el;
 }
+
+/**
+ * The page config JupyterLab writes, with a token (`sekrit`): it must travel in a header,
+ * never in a URL. Returns the element, to remove after the test.
+ */
+export function pageToken(token = 'sekrit'): HTMLElement {
+  const el = document.createElement('script');
+  el.id = 'jupyter-config-data';
+  el.textContent = JSON.stringify({ token });
+  document.body.append(el);
+  return el;
+}

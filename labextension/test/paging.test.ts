@@ -6,7 +6,7 @@ import { serverQuery } from '../widget/paging';
 import { findMatches } from '../widget/search';
 import type { LogGroup } from '../widget/types';
 import { mountExecutionView } from '../widget/view';
-import { container, FakeModel, frames } from './dom';
+import { container, FakeModel, frames, pageToken } from './dom';
 import { EXEC } from './helpers';
 
 const BIG = 30_000;
@@ -102,10 +102,7 @@ class SnapshotSocket {
 const mounted: Array<() => void> = [];
 let configEl: HTMLElement | null = null;
 beforeEach(() => {
-  configEl = document.createElement('script');
-  configEl.id = 'jupyter-config-data';
-  configEl.textContent = JSON.stringify({ token: 'sekrit' });
-  document.body.append(configEl);
+  configEl = pageToken();
   (globalThis as { WebSocket?: unknown }).WebSocket = SnapshotSocket;
   (globalThis as { fetch: unknown }).fetch = fakeFetch;
   requests.length = 0;

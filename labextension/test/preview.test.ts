@@ -6,7 +6,7 @@ import { ServerTransport } from '../widget/adapters';
 import { parseCsv } from '../widget/csv';
 import { CAN_OPEN_NOTEBOOK_EVENT, CSV_ROWS, HTML_CSP, OPEN_NOTEBOOK_EVENT, previewKind, TEXT_BYTES, withPolicy } from '../widget/preview';
 import { StepData } from '../widget/stepdata';
-import { container, FakeModel, frames } from './dom';
+import { container, FakeModel, frames, pageToken } from './dom';
 import { EXEC } from './helpers';
 
 const text = (el: Element | null | undefined): string => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
@@ -50,10 +50,7 @@ const mounted: HTMLElement[] = [];
 const views: StepData[] = [];
 let configEl: HTMLElement | null = null;
 beforeEach(() => {
-  configEl = document.createElement('script');
-  configEl.id = 'jupyter-config-data';
-  configEl.textContent = JSON.stringify({ token: 'sekrit' });
-  document.body.append(configEl);
+  configEl = pageToken();
 });
 afterEach(() => {
   for (const view of views.splice(0)) view.release(); // frees Blob URLs and their timers

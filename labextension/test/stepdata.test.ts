@@ -5,7 +5,7 @@ import { ServerTransport } from '../widget/adapters';
 import { renderMarkdown } from '../widget/markdown';
 import { EMBEDDED_NOTE, humanSize, StepData } from '../widget/stepdata';
 import { mountExecutionView } from '../widget/view';
-import { container, FakeModel, frames } from './dom';
+import { container, FakeModel, frames, pageToken } from './dom';
 import { env, EXEC, snapshot } from './helpers';
 
 const text = (el: Element | null | undefined): string => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
@@ -76,11 +76,7 @@ const XSS = [
 const mounted: Array<() => void> = [];
 let configEl: HTMLElement | null = null;
 beforeEach(() => {
-  // A page token, as JupyterLab provides it: it must travel in a header, never in a URL.
-  configEl = document.createElement('script');
-  configEl.id = 'jupyter-config-data';
-  configEl.textContent = JSON.stringify({ token: 'sekrit' });
-  document.body.append(configEl);
+  configEl = pageToken();
 });
 afterEach(() => {
   for (const stop of mounted.splice(0)) stop();
