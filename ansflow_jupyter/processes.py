@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 
 import psutil
 
@@ -30,8 +30,9 @@ PROBE_MAX = 512
 PROBE_WINDOW = 1.0
 
 
-def watch_exit(pid: int) -> asyncio.Future[int]:
-    """A future resolved with the exit code of child `pid` (negative: killed by signal).
+def watch_exit(pid: int, on_reaped: Callable[[int], None] | None = None) -> asyncio.Future[int]:
+    """A future resolved with the exit code of child `pid` (negative: killed by signal);
+    `on_reaped(pid)` runs right after the reap, before anything can reuse the pid.
 
     We reap the child ourselves instead of using asyncio's subprocess transport: in
     Python 3.11 `Process.wait()` also waits for the pipes to close, which never happens
@@ -42,7 +43,7 @@ def watch_exit(pid: int) -> asyncio.Future[int]:
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
-        _watch_with_thread(loop, pid, future)
+        _watch_with_thread(loop, pid, future, on_reaped)
         return future
 
     def on_ready() -> None:
@@ -50,8 +51,11 @@ def watch_exit(pid: int) -> asyncio.Future[int]:
         os.close(pidfd)
         code = _reap(pid, block=False)
         if code is None:  # spurious wake-up; should not happen with a pidfd
-            _watch_with_thread(loop, pid, future)
-        elif not future.done():
+            _watch_with_thread(loop, pid, future, on_reaped)
+            return
+        if on_reaped is not None:
+            on_reaped(pid)
+        if not future.done():
             future.set_result(code)
 
     loop.add_reader(pidfd, on_ready)
@@ -59,7 +63,10 @@ def watch_exit(pid: int) -> asyncio.Future[int]:
 
 
 def _watch_with_thread(
-    loop: asyncio.AbstractEventLoop, pid: int, future: asyncio.Future[int]
+    loop: asyncio.AbstractEventLoop,
+    pid: int,
+    future: asyncio.Future[int],
+    on_reaped: Callable[[int], None] | None,
 ) -> None:
     """Fallback without pidfd (old kernels, other Unixes): one blocking waitpid thread."""
 
@@ -67,12 +74,15 @@ def _watch_with_thread(
         code = _reap(pid, block=True)
         loop.call_soon_threadsafe(_resolve, future, -1 if code is None else code)
 
+    def _resolve(future: asyncio.Future[int], code: int) -> None:
+        # Until here a sweep still skips the pid as our leader; a new process could only
+        # take it over after the whole pid space wrapped around meanwhile.
+        if on_reaped is not None:
+            on_reaped(pid)
+        if not future.done():
+            future.set_result(code)
+
     threading.Thread(target=run, name=f"ansflow-wait-{pid}", daemon=True).start()
-
-
-def _resolve(future: asyncio.Future[int], code: int) -> None:
-    if not future.done():
-        future.set_result(code)
 
 
 def _reap(pid: int, *, block: bool) -> int | None:
@@ -190,8 +200,7 @@ def process_tag(pid: int) -> Tag | None:
     """The step tag in the environment of `pid` (None: untagged, gone or not readable)."""
     try:
         # /proc/PID/environ directly: cheap, and a miss on processes we may not read.
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            data = fh.read()
+        data = _read_all(f"/proc/{pid}/environ")
     except OSError:
         return None
     if b"ANSFLOW_EXECUTION_ID=" not in data:
@@ -203,6 +212,18 @@ def process_tag(pid: int) -> Tag | None:
             found[name] = value.decode("utf-8", "replace")
     execution, step, attempt = (found.get(name, "") for name in _TAG_NAMES)
     return execution, step, attempt
+
+
+def _read_all(path: str) -> bytes:
+    """The whole file, with raw os calls (a sweep reads a few per finished attempt)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parts = [os.read(fd, 65536)]
+        while parts[-1]:
+            parts.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    return b"".join(parts)
 
 
 def kill_tagged(pids: Iterable[int], wanted: Callable[[Tag], bool]) -> int:
@@ -252,11 +273,17 @@ def all_pids() -> list[int]:
 
 def _last_pid() -> int | None:
     """The pid most recently handed out (the last field of /proc/loadavg)."""
+    global _loadavg
     try:
-        with open("/proc/loadavg", "rb") as fh:
-            return int(fh.read().split()[-1])
+        if _loadavg < 0:
+            # Kept open: a pread costs a tenth of open/read/close, once per sweep.
+            _loadavg = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+        return int(os.pread(_loadavg, 256, 0).split()[-1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+_loadavg = -1
 
 
 def _candidates(lowest: int) -> Iterable[int]:
@@ -274,12 +301,16 @@ def _candidates(lowest: int) -> Iterable[int]:
     return [p for p in all_pids() if p > lowest]
 
 
-def sweep_tags(wanted: Mapping[Tag, int]) -> int:
-    """Kill every process tagged with one of `wanted` (tag -> lowest pid it may have)."""
+def sweep_tags(wanted: Mapping[Tag, int], skip: Set[int] = frozenset()) -> int:
+    """Kill every process tagged with one of `wanted` (tag -> lowest pid it may have);
+    `skip`: pids known to be live leaders of other attempts (not probed)."""
     lowest = min(wanted.values(), default=0)
     total = 0
     for _ in range(3):  # a process may fork while we look: look again after each kill
-        killed = kill_tagged(_candidates(lowest), wanted.__contains__)
+        pids = _candidates(lowest)
+        if skip:
+            pids = [pid for pid in pids if pid not in skip]
+        killed = kill_tagged(pids, wanted.__contains__)
         total += killed
         if not killed:
             break
@@ -292,6 +323,18 @@ class Sweeper:
     def __init__(self) -> None:
         self._batch: dict[Tag, int] = {}
         self._done: asyncio.Future[int] | None = None
+        # Our attempts' leaders not reaped yet: their pids are theirs, and their tags are
+        # other attempts' (a leader is reaped before its own sweep). With parallel steps
+        # they are most of the pids handed out since an attempt started: not probed.
+        self._leaders: set[int] = set()
+
+    def started(self, pid: int) -> None:
+        """Leader `pid` of an attempt runs (call `reaped(pid)` right after reaping it)."""
+        self._leaders.add(pid)
+
+    def reaped(self, pid: int) -> None:
+        """Leader `pid` was reaped: its pid may be handed out again."""
+        self._leaders.discard(pid)
 
     def sweep(self, tag: Tag, leader: int, started: float) -> asyncio.Future[int]:
         """Kill the processes tagged `tag` (leader pid, monotonic start of the attempt)."""
@@ -307,7 +350,7 @@ class Sweeper:
         batch, done = self._batch, self._done
         self._batch, self._done = {}, None
         try:
-            killed = sweep_tags(batch)
+            killed = sweep_tags(batch, self._leaders)
         except Exception as exc:  # never leave a step waiting for its sweep
             if done is not None and not done.done():
                 done.set_exception(exc)

@@ -64,7 +64,9 @@ class LocalProcess(StepProcess):
         self._pgid = popen.pid
         self.info = ProcessInfo(popen.pid, popen.pid, _HOST, create_time)
         self._loop = asyncio.get_running_loop()
-        self._exited = watch_exit(popen.pid)
+        if sweep is not None:
+            sweep[0].started(popen.pid)
+        self._exited = watch_exit(popen.pid, sweep[0].reaped if sweep is not None else None)
         self._terminating: asyncio.Future[None] | None = None
         self._on_output = on_output
         self._open = dict(pipes)  # read end -> "stdout" | "stderr", until EOF
