@@ -179,6 +179,47 @@ steps:
     assert sink.final("a")["summary"] == len("# attempt 2\n")
 
 
+def test_every_step_gets_existing_empty_private_files_whatever_the_steps_before_did(
+    tmp_path: Path,
+) -> None:
+    # Files a step left alone are handed to a later step: it must not tell the difference.
+    check = """
+      test -f "$ANSFLOW_OUTPUT" && test ! -s "$ANSFLOW_OUTPUT"
+      test -f "$ANSFLOW_STEP_SUMMARY" && test ! -s "$ANSFLOW_STEP_SUMMARY"
+      echo "mode=$(stat -c %a "$ANSFLOW_OUTPUT") $(stat -c %a "$ANSFLOW_STEP_SUMMARY")" \\
+        >> "$ANSFLOW_OUTPUT"
+"""
+    status, sink, summaries = execute(
+        f"""
+name: reuse
+steps:
+  quiet: {{run: "true"}}
+  first:
+    needs: quiet
+    run: |{check}
+  idle: {{needs: first, run: "true"}}
+  fiddle:
+    needs: idle
+    run: |
+      chmod 644 "$ANSFLOW_OUTPUT"
+      rm "$ANSFLOW_STEP_SUMMARY" && ln -s /dev/null "$ANSFLOW_STEP_SUMMARY"
+  second:
+    needs: fiddle
+    run: |{check}
+      echo "# second" >> "$ANSFLOW_STEP_SUMMARY"
+  third:
+    needs: second
+    run: |{check}
+""",
+        tmp_path,
+    )
+    assert status is ExecutionStatus.SUCCESS, sink.lines("second", "stderr")
+    for step in ("first", "second", "third"):
+        assert sink.final(step)["outputs"] == {"mode": "600 600"}, step
+    assert not sink.final("fiddle").get("outputs")
+    assert summaries.saved == {("second", 1): "# second\n"}
+
+
 def test_summary_is_saved_before_the_final_update_and_bounded(tmp_path: Path) -> None:
     status, sink, summaries = execute(
         """
