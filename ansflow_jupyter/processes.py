@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Set
+from typing import Protocol
 
 import psutil
 
@@ -30,7 +31,19 @@ PROBE_MAX = 512
 PROBE_WINDOW = 1.0
 
 
-def watch_exit(pid: int, on_reaped: Callable[[int], None] | None = None) -> asyncio.Future[int]:
+class FdReaders(Protocol):
+    """Watches descriptors for reading on the running loop (`add_reader` by default)."""
+
+    def add(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever `fd` is readable."""
+
+    def remove(self, fd: int) -> None:
+        """Stop watching `fd`."""
+
+
+def watch_exit(
+    pid: int, on_reaped: Callable[[int], None] | None = None, readers: FdReaders | None = None
+) -> asyncio.Future[int]:
     """A future resolved with the exit code of child `pid` (negative: killed by signal);
     `on_reaped(pid)` runs right after the reap, before anything can reuse the pid.
 
@@ -47,7 +60,10 @@ def watch_exit(pid: int, on_reaped: Callable[[int], None] | None = None) -> asyn
         return future
 
     def on_ready() -> None:
-        loop.remove_reader(pidfd)
+        if readers is None:
+            loop.remove_reader(pidfd)
+        else:
+            readers.remove(pidfd)
         os.close(pidfd)
         code = _reap(pid, block=False)
         if code is None:  # spurious wake-up; should not happen with a pidfd
@@ -58,7 +74,10 @@ def watch_exit(pid: int, on_reaped: Callable[[int], None] | None = None) -> asyn
         if not future.done():
             future.set_result(code)
 
-    loop.add_reader(pidfd, on_ready)
+    if readers is None:
+        loop.add_reader(pidfd, on_ready)
+    else:
+        readers.add(pidfd, on_ready)
     return future
 
 

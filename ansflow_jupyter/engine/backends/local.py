@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import psutil
 
 from ...processes import Sweeper, Tag, kill_tree, signal_group, watch_exit
 from ..backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
+from .readers import Readers
 
 READ_SIZE = 64 * 1024
 #: How long the pipes may stay open after the tree is gone while nothing is waiting for
@@ -43,7 +45,7 @@ _HOST = socket.gethostname()
 class LocalProcess(StepProcess):
     """One attempt running on this machine.
 
-    Its two pipes are read straight from the selector (`add_reader` + `os.read`): no
+    Its two pipes are read straight from an epoll (`Readers` + `os.read`): no
     transport, stream or task per pipe. A chunk is handed to `on_output` at once; when the
     consumer asks to wait (a full event writer), both pipes stop being read until it is
     done, so the pipe buffers bound memory exactly as an awaited read loop would.
@@ -56,6 +58,7 @@ class LocalProcess(StepProcess):
         create_time: float,
         on_output: OutputHandler,
         sweep: tuple[Sweeper, Tag] | None = None,
+        readers: Readers | None = None,
     ) -> None:
         self._popen = popen
         self._sweep = sweep
@@ -64,9 +67,12 @@ class LocalProcess(StepProcess):
         self._pgid = popen.pid
         self.info = ProcessInfo(popen.pid, popen.pid, _HOST, create_time)
         self._loop = asyncio.get_running_loop()
+        self._readers = readers or Readers(self._loop)
         if sweep is not None:
             sweep[0].started(popen.pid)
-        self._exited = watch_exit(popen.pid, sweep[0].reaped if sweep is not None else None)
+        self._exited = watch_exit(
+            popen.pid, sweep[0].reaped if sweep is not None else None, readers
+        )
         self._terminating: asyncio.Future[None] | None = None
         self._on_output = on_output
         self._open = dict(pipes)  # read end -> "stdout" | "stderr", until EOF
@@ -77,7 +83,7 @@ class LocalProcess(StepProcess):
         self._eof_timer: asyncio.TimerHandle | None = None
         for fd in self._open:
             os.set_blocking(fd, False)
-            self._loop.add_reader(fd, self._readable, fd)
+            self._readers.add(fd, functools.partial(self._readable, fd))
 
     # -- output ---------------------------------------------------------------------
 
@@ -99,7 +105,7 @@ class LocalProcess(StepProcess):
     def _pause(self, consuming: asyncio.Future[Any]) -> None:
         """The consumer waits: read neither pipe until it is done (back-pressure)."""
         for fd in self._open:
-            self._loop.remove_reader(fd)
+            self._readers.remove(fd)
         self._consuming = consuming
         consuming.add_done_callback(self._consumed)
 
@@ -111,12 +117,12 @@ class LocalProcess(StepProcess):
                 self._fail(error)
             elif error is None:
                 for fd in self._open:
-                    self._loop.add_reader(fd, self._readable, fd)
+                    self._readers.add(fd, functools.partial(self._readable, fd))
         self._check_drained()
 
     def _close(self, fd: int) -> None:
         del self._open[fd]
-        self._loop.remove_reader(fd)
+        self._readers.remove(fd)
         os.close(fd)
         self._check_drained()
 
@@ -237,6 +243,7 @@ class LocalBackend(Backend):
         self._resolved: dict[tuple[str, str], str] = {}
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._sweeper = Sweeper()
+        self._readers: Readers | None = None  # of the loop the attempts run in
 
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Spawn the attempt; SpawnError names the cause (shell or working directory)."""
@@ -281,7 +288,12 @@ class LocalBackend(Backend):
             _close(fds)
             raise
         _close((out_w, err_w, *control))
-        return LocalProcess(popen, pipes, started, on_output, self._sweep_tag(launch))
+        loop = asyncio.get_running_loop()
+        if self._readers is None or self._readers.loop is not loop:
+            self._readers = Readers(loop)
+        return LocalProcess(
+            popen, pipes, started, on_output, self._sweep_tag(launch), self._readers
+        )
 
     def _sweep_tag(self, launch: StepLaunch) -> tuple[Sweeper, Tag] | None:
         """How this attempt's leftovers are found: the ids its environment carries."""
@@ -296,6 +308,8 @@ class LocalBackend(Backend):
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
+        if self._readers is not None:
+            self._readers.close()
 
     def _spawn(
         self, launch: StepLaunch, out_w: int, err_w: int, control: tuple[int, ...] = ()
