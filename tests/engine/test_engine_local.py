@@ -86,6 +86,18 @@ def test_signal_exit_code_is_negative() -> None:
     assert sink.final("self-kill")["exit_code"] == -9
 
 
+def test_every_step_reads_an_empty_stdin_and_may_close_it() -> None:
+    # The steps share one /dev/null descriptor of ours: closing fd 0 in a step (or the
+    # step ending) must leave it usable for the next ones.
+    script = "exec 0<&-; read -r x 2>/dev/null || echo eof"
+    check = 'if read -r line; then echo "got $line"; else echo eof; fi'
+    status, sink = execute(
+        pipeline(step("closer", script), step("a", check, needs=["closer"]), step("b", check))
+    )
+    assert status is ExecutionStatus.SUCCESS
+    assert [sink.lines(s, "stdout") for s in ("closer", "a", "b")] == [["eof"]] * 3
+
+
 def test_spawn_errors(tmp_path: Path) -> None:
     spec = pipeline(step("nodir", working_directory="missing"), base_dir=tmp_path)
     status, sink = execute(spec)

@@ -15,10 +15,10 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import psutil
-
 from ...processes import Sweeper, Tag, kill_tree, signal_group, watch_exit
 from ..backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
+from .procinfo import create_time as create_time  # dask_worker imports it from here
+from .procinfo import devnull
 from .readers import Readers
 
 READ_SIZE = 64 * 1024
@@ -316,8 +316,6 @@ class LocalBackend(Backend):
     ) -> tuple[Popen, float]:
         """Runs in a spawn thread: check, fork/exec in a new session, read the start time
         (on the loop, reading /proc/<pid>/stat of a child still in execve could block)."""
-        if not os.path.isdir(launch.cwd):
-            raise SpawnError(f"working directory does not exist: {launch.cwd}")
         argv = list(launch.argv)
         argv[0] = self._executable(argv[0], launch.env)
         env = launch.env
@@ -326,7 +324,7 @@ class LocalBackend(Backend):
         try:
             popen = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=devnull(),
                 stdout=out_w,
                 stderr=err_w,
                 cwd=launch.cwd,
@@ -335,9 +333,12 @@ class LocalBackend(Backend):
                 close_fds=True,
                 pass_fds=control,
             )
-        except FileNotFoundError as exc:
-            raise SpawnError(f"cannot start {launch.argv[0]!r}: not found") from exc
         except OSError as exc:
+            # Checked only now: a stat per step costs more than this rare failure.
+            if not os.path.isdir(launch.cwd):
+                raise SpawnError(f"working directory does not exist: {launch.cwd}") from exc
+            if isinstance(exc, FileNotFoundError):
+                raise SpawnError(f"cannot start {launch.argv[0]!r}: not found") from exc
             raise SpawnError(f"cannot start {launch.argv[0]!r}: {exc.strerror or exc}") from exc
         return popen, create_time(popen.pid)
 
@@ -356,32 +357,6 @@ class LocalBackend(Backend):
         return self._resolved[key]
 
 
-def create_time(pid: int) -> float:
-    """`psutil.Process(pid).create_time()` (recovery compares the two), at a fifth of the
-    cost on Linux: the same start ticks from /proc/<pid>/stat plus the same boot time."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            data = stat.read()
-        ticks = int(data[data.rindex(b")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):  # not Linux, or no /proc
-        try:
-            return float(psutil.Process(pid).create_time())
-        except psutil.Error:  # already gone: the best approximation
-            return time.time()
-    return ticks / _CLOCK_TICKS + _boot_time()
-
-
-def _boot_time() -> float:
-    """psutil.boot_time(), re-read at most once a second (it moves only with clock steps)."""
-    global _boot, _boot_read
-    now = time.monotonic()
-    if now - _boot_read > 1.0:
-        _boot, _boot_read = psutil.boot_time(), now
-    return _boot
-
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-_boot, _boot_read = 0.0, -1e9
 Popen = subprocess.Popen[bytes]
 
 
