@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 import psutil
@@ -224,13 +224,21 @@ def process_tag(pid: int) -> Tag | None:
         return None
     if b"ANSFLOW_EXECUTION_ID=" not in data:
         return None
-    found: dict[bytes, str] = {}
-    for item in data.split(b"\0"):
-        if item.startswith(b"ANSFLOW_"):
-            name, _, value = item.partition(b"=")
-            found[name] = value.decode("utf-8", "replace")
-    execution, step, attempt = (found.get(name, "") for name in _TAG_NAMES)
+    data = b"\0" + data  # every variable now starts after a NUL
+    execution, step, attempt = (_variable(data, name) for name in _TAG_NAMES)
     return execution, step, attempt
+
+
+def _variable(environ: bytes, name: bytes) -> str:
+    """The value of `name` in NUL-separated `environ` ('' when unset; the last one wins,
+    as in a dict built from it)."""
+    key = b"\0" + name + b"="
+    start = environ.rfind(key)
+    if start < 0:
+        return ""
+    start += len(key)
+    end = environ.find(b"\0", start)
+    return environ[start : end if end >= 0 else len(environ)].decode("utf-8", "replace")
 
 
 def _read_all(path: str) -> bytes:
@@ -320,15 +328,15 @@ def _candidates(lowest: int) -> Iterable[int]:
     return [p for p in all_pids() if p > lowest]
 
 
-def sweep_tags(wanted: Mapping[Tag, int], skip: Set[int] = frozenset()) -> int:
+def sweep_tags(wanted: Mapping[Tag, int], skip: Callable[[int], bool] | None = None) -> int:
     """Kill every process tagged with one of `wanted` (tag -> lowest pid it may have);
-    `skip`: pids known to be live leaders of other attempts (not probed)."""
+    `skip(pid)`: True for a pid known not to be one of theirs (not probed)."""
     lowest = min(wanted.values(), default=0)
     total = 0
     for _ in range(3):  # a process may fork while we look: look again after each kill
         pids = _candidates(lowest)
-        if skip:
-            pids = [pid for pid in pids if pid not in skip]
+        if skip is not None:
+            pids = [pid for pid in pids if not skip(pid)]
         killed = kill_tagged(pids, wanted.__contains__)
         total += killed
         if not killed:
@@ -337,23 +345,31 @@ def sweep_tags(wanted: Mapping[Tag, int], skip: Set[int] = frozenset()) -> int:
 
 
 class Sweeper:
-    """Kills what finished attempts left running; attempts ending together share a scan."""
+    """Kills what finished attempts left running; attempts ending together share a scan.
+
+    With parallel steps most pids handed out since an attempt started are our other
+    attempts' leaders: those are not probed. A live one is another attempt's (a leader is
+    reaped before its own sweep); a reaped one started after the swept attempts cannot
+    have been handed out again without the pids wrapping around, which the probe of a
+    short attempt rules out already.
+    """
 
     def __init__(self) -> None:
         self._batch: dict[Tag, int] = {}
         self._done: asyncio.Future[int] | None = None
-        # Our attempts' leaders not reaped yet: their pids are theirs, and their tags are
-        # other attempts' (a leader is reaped before its own sweep). With parallel steps
-        # they are most of the pids handed out since an attempt started: not probed.
-        self._leaders: set[int] = set()
+        self._since = 0.0  # when the oldest leader of the batch started (monotonic)
+        self._leaders: dict[int, float] = {}  # live leader pid -> monotonic start
+        self._gone: dict[int, float] = {}  # the same, reaped in the last PROBE_WINDOW
 
     def started(self, pid: int) -> None:
         """Leader `pid` of an attempt runs (call `reaped(pid)` right after reaping it)."""
-        self._leaders.add(pid)
+        self._leaders[pid] = time.monotonic()
 
     def reaped(self, pid: int) -> None:
         """Leader `pid` was reaped: its pid may be handed out again."""
-        self._leaders.discard(pid)
+        start = self._leaders.pop(pid, None)
+        if start is not None:
+            self._gone[pid] = start
 
     def sweep(self, tag: Tag, leader: int, started: float) -> asyncio.Future[int]:
         """Kill the processes tagged `tag` (leader pid, monotonic start of the attempt)."""
@@ -361,15 +377,29 @@ class Sweeper:
             loop = asyncio.get_running_loop()
             self._done = loop.create_future()
             loop.call_soon(self._scan)
+            self._since = started
         lowest = leader if time.monotonic() - started < PROBE_WINDOW else 0
         self._batch[tag] = min(lowest, self._batch.get(tag, lowest))
+        # The leader's own record: what other leaders' records are compared with.
+        self._since = min(self._since, self._gone.get(leader, started))
         return self._done
+
+    def _ours(self, pid: int) -> bool:
+        """`pid` is a leader of ours that no attempt of the batch can have left behind."""
+        return pid in self._leaders or self._gone.get(pid, -1.0) >= self._since
 
     def _scan(self) -> None:
         batch, done = self._batch, self._done
         self._batch, self._done = {}, None
+        cutoff = time.monotonic() - PROBE_WINDOW
+        for pid, start in list(self._gone.items()):  # oldest first, as reaped
+            if start >= cutoff:
+                break
+            del self._gone[pid]
         try:
-            killed = sweep_tags(batch, self._leaders)
+            # A full listing (an old attempt, pids wrapped) skips live leaders only.
+            probing = all(batch.values())
+            killed = sweep_tags(batch, self._ours if probing else self._leaders.__contains__)
         except Exception as exc:  # never leave a step waiting for its sweep
             if done is not None and not done.done():
                 done.set_exception(exc)

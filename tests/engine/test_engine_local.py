@@ -260,6 +260,24 @@ def test_background_processes_do_not_outlive_a_successful_step(tmp_path: Path) -
     assert_all_gone(pids, marker)
 
 
+def test_escapees_of_parallel_steps_are_swept_while_other_steps_start(tmp_path: Path) -> None:
+    # Sweeps skip the pids of our other attempts' leaders: escapees started among them,
+    # while many short steps start and end around them, must still all be found.
+    pids, marker = tmp_path / "pids", long_sleep()
+    own = f"{tmp_path}/own-$ANSFLOW_STEP_ID"
+    script = (
+        f"( setsid bash -c 'echo $$ >> {pids}; echo $$ > {own}; exec sleep {marker}' "
+        ">/dev/null 2>&1 & )\n"
+        f'while [ ! -s "{own}" ]; do sleep 0.01; done'
+    )
+    steps = [step(f"esc{i}", script) for i in range(4)]
+    steps += [step(f"short{i}", "true") for i in range(40)]
+    status, _ = execute(pipeline(*steps, max_parallel=6))
+    assert status is ExecutionStatus.SUCCESS
+    assert len(pids.read_text().split()) == 4
+    assert_all_gone(pids, marker)
+
+
 def test_a_retry_keeps_running_while_the_failed_attempt_is_swept(tmp_path: Path) -> None:
     # The sweep of attempt 1 must not touch attempt 2's processes (same step id).
     from ansflow_jupyter.pipeline.spec import RetrySpec

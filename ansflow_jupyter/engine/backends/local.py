@@ -68,8 +68,6 @@ class LocalProcess(StepProcess):
         self.info = ProcessInfo(popen.pid, popen.pid, _HOST, create_time)
         self._loop = asyncio.get_running_loop()
         self._readers = readers or Readers(self._loop)
-        if sweep is not None:
-            sweep[0].started(popen.pid)
         self._exited = watch_exit(
             popen.pid, sweep[0].reaped if sweep is not None else None, readers
         )
@@ -282,7 +280,7 @@ class LocalBackend(Backend):
         except asyncio.CancelledError:
             # The process may exist already: never leave it untracked. The thread may
             # still use the write ends: close them only once it is done.
-            spawning.add_done_callback(lambda done: _kill_spawned(done, fds))
+            spawning.add_done_callback(lambda done: _kill_spawned(done, fds, self._sweeper))
             raise
         except BaseException:
             _close(fds)
@@ -340,6 +338,10 @@ class LocalBackend(Backend):
             if isinstance(exc, FileNotFoundError):
                 raise SpawnError(f"cannot start {launch.argv[0]!r}: not found") from exc
             raise SpawnError(f"cannot start {launch.argv[0]!r}: {exc.strerror or exc}") from exc
+        if self._sweep_tag(launch) is not None:
+            # Known as ours from now on, before the loop hears of it: sweeps of attempts
+            # ending meanwhile skip it instead of reading its environment.
+            self._sweeper.started(popen.pid)
         return popen, create_time(popen.pid)
 
     def _executable(self, name: str, env: Mapping[str, str]) -> str:
@@ -365,10 +367,13 @@ def _close(fds: Iterable[int]) -> None:
         os.close(fd)
 
 
-def _kill_spawned(future: asyncio.Future[tuple[Popen, float]], fds: Iterable[int]) -> None:
+def _kill_spawned(
+    future: asyncio.Future[tuple[Popen, float]], fds: Iterable[int], sweeper: Sweeper
+) -> None:
     _close(fds)
     if future.cancelled() or future.exception() is not None:
         return
     popen, _ = future.result()
     signal_group(popen.pid, signal.SIGKILL)
     popen.wait()  # reap; it was just SIGKILLed, so this returns at once
+    sweeper.reaped(popen.pid)
