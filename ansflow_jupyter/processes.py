@@ -345,19 +345,17 @@ def sweep_tags(wanted: Mapping[Tag, int], skip: Callable[[int], bool] | None = N
 
 
 class Sweeper:
-    """Kills what finished attempts left running; attempts ending together share a scan.
+    """Kills what finished attempts left running, probing only the pids handed out since.
 
     With parallel steps most pids handed out since an attempt started are our other
     attempts' leaders: those are not probed. A live one is another attempt's (a leader is
-    reaped before its own sweep); a reaped one started after the swept attempts cannot
+    reaped before its own sweep); a reaped one started after the swept attempt cannot
     have been handed out again without the pids wrapping around, which the probe of a
-    short attempt rules out already.
+    short attempt rules out already. What is left is a few probes, done at once: cheaper
+    than batching the attempts that end together on the loop.
     """
 
     def __init__(self) -> None:
-        self._batch: dict[Tag, int] = {}
-        self._done: asyncio.Future[int] | None = None
-        self._since = 0.0  # when the oldest leader of the batch started (monotonic)
         self._leaders: dict[int, float] = {}  # live leader pid -> monotonic start
         self._gone: dict[int, float] = {}  # the same, reaped in the last PROBE_WINDOW
 
@@ -371,38 +369,21 @@ class Sweeper:
         if start is not None:
             self._gone[pid] = start
 
-    def sweep(self, tag: Tag, leader: int, started: float) -> asyncio.Future[int]:
-        """Kill the processes tagged `tag` (leader pid, monotonic start of the attempt)."""
-        if self._done is None:
-            loop = asyncio.get_running_loop()
-            self._done = loop.create_future()
-            loop.call_soon(self._scan)
-            self._since = started
-        lowest = leader if time.monotonic() - started < PROBE_WINDOW else 0
-        self._batch[tag] = min(lowest, self._batch.get(tag, lowest))
-        # The leader's own record: what other leaders' records are compared with.
-        self._since = min(self._since, self._gone.get(leader, started))
-        return self._done
-
-    def _ours(self, pid: int) -> bool:
-        """`pid` is a leader of ours that no attempt of the batch can have left behind."""
-        return pid in self._leaders or self._gone.get(pid, -1.0) >= self._since
-
-    def _scan(self) -> None:
-        batch, done = self._batch, self._done
-        self._batch, self._done = {}, None
-        cutoff = time.monotonic() - PROBE_WINDOW
+    def sweep(self, tag: Tag, leader: int, started: float) -> int:
+        """Kill the processes tagged `tag` (leader pid, monotonic start of the attempt);
+        returns how many."""
+        now = time.monotonic()
         for pid, start in list(self._gone.items()):  # oldest first, as reaped
-            if start >= cutoff:
+            if start >= now - PROBE_WINDOW:
                 break
             del self._gone[pid]
-        try:
-            # A full listing (an old attempt, pids wrapped) skips live leaders only.
-            probing = all(batch.values())
-            killed = sweep_tags(batch, self._ours if probing else self._leaders.__contains__)
-        except Exception as exc:  # never leave a step waiting for its sweep
-            if done is not None and not done.done():
-                done.set_exception(exc)
-            return
-        if done is not None and not done.done():
-            done.set_result(killed)
+        if now - started >= PROBE_WINDOW:
+            # A full listing (pids may have wrapped): only live leaders are skipped.
+            return sweep_tags({tag: 0}, self._leaders.__contains__)
+        # The leader's own record: what the other leaders' records are compared with.
+        since = self._gone.get(leader, started)
+
+        def ours(pid: int) -> bool:
+            return pid in self._leaders or self._gone.get(pid, -1.0) >= since
+
+        return sweep_tags({tag: leader}, ours)

@@ -205,7 +205,7 @@ class LocalProcess(StepProcess):
             # What left the group (setsid, double forks) still carries the attempt's tag.
             sweeper, tag = self._sweep
             with contextlib.suppress(Exception):  # a failed sweep must not fail the step
-                await asyncio.shield(sweeper.sweep(tag, self._popen.pid, self._started))
+                sweeper.sweep(tag, self._popen.pid, self._started)
         if not self._idle():
             if self._drained is None:
                 self._drained = self._loop.create_future()
