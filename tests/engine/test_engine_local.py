@@ -14,7 +14,7 @@ import pytest
 from _engine_helpers import ListSink, pipeline, run, step
 
 from ansflow_jupyter.engine import Executor, SpawnError, StepLaunch
-from ansflow_jupyter.engine.backends import LocalBackend
+from ansflow_jupyter.engine.backends import LocalBackend, local
 from ansflow_jupyter.events import ExecutionStatus
 from ansflow_jupyter.pipeline.spec import PipelineSpec
 
@@ -111,6 +111,32 @@ def test_spawn_errors(tmp_path: Path) -> None:
 
     with pytest.raises(SpawnError, match="/no/such/shell"):
         run(missing_shell())
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["on-the-loop", "in-threads"])
+def test_steps_start_alike_whether_spawned_on_the_loop_or_in_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, busy: bool
+) -> None:
+    # Steps are spawned on the loop while that is quick, in threads once a spawn was slow
+    # (busy CPUs). A threshold below zero makes every spawn slow: all but the first go to
+    # the threads.
+    if busy:
+        monkeypatch.setattr(local, "SLOW_SPAWN", -1.0)
+    spec = pipeline(
+        step("first", "echo one"),
+        step("a", "echo out; echo err >&2", needs=["first"]),
+        step("b", "exit 3", needs=["a"]),
+        step("nodir", working_directory="missing", needs=["first"]),
+        step("c", "echo $ANSFLOW_STEP_ID", needs=["first"]),
+        base_dir=tmp_path,
+    )
+    status, sink = execute(spec)
+    assert status is ExecutionStatus.FAILED
+    assert sink.lines("a", "stdout") == ["out"] and sink.lines("a", "stderr") == ["err"]
+    assert sink.final("b")["exit_code"] == 3
+    assert sink.final("nodir")["reason"] == "spawn-error"
+    assert "working directory does not exist" in sink.lines("nodir", "stderr")[0]
+    assert sink.lines("c", "stdout") == ["c"]
 
 
 def test_timeout_kills_tree_with_stubborn_grandchild(tmp_path: Path) -> None:

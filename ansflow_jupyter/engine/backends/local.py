@@ -31,13 +31,16 @@ EOF_AFTER_EXIT = 2.0
 #: Bytes read from one pipe when giving up on it (what it holds at that moment, bounded
 #: against a holder that writes as fast as we read).
 FINAL_READ_MAX = 4 * 1024 * 1024
-#: Threads that fork/exec. Spawning off the loop matters: vfork suspends the calling
-#: thread until the child has exec'd, which under CPU load takes milliseconds, and the
-#: loop must meanwhile notice other steps ending (2-3x faster 200-step DAGs). The hop
-#: costs CPU (cross-thread wake-ups and GIL hand-offs, ~0.2-0.4 ms a step on a 2-vCPU
-#: VM), so only the checks, Popen and the start-time read run there. Spawning on the loop
-#: saves that CPU but was no faster on a quiet machine and ~45% slower with busy CPUs.
+#: Threads that fork/exec when the CPUs are busy. vfork suspends the calling thread until
+#: the child has exec'd: ~1 ms on a quiet 2-vCPU VM, 2-10 ms under CPU load, and the loop
+#: must meanwhile notice other steps ending (2-3x faster 200-step DAGs under load). The
+#: hop to a thread costs CPU (cross-thread wake-ups and GIL hand-offs, ~0.2 ms a step,
+#: a third of our CPU per step in the 200-step DAG), so a step is spawned on the loop
+#: while spawns there are quick, and in these threads for the next THREAD_SPAWNS after
+#: one kept the loop longer than SLOW_SPAWN.
 SPAWN_THREADS = 8
+SLOW_SPAWN = 0.002
+THREAD_SPAWNS = 64
 
 _HOST = socket.gethostname()
 
@@ -242,6 +245,7 @@ class LocalBackend(Backend):
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._sweeper = Sweeper()
         self._readers: Readers | None = None  # of the loop the attempts run in
+        self._threaded = 0  # spawns left to run in a thread (a spawn on the loop was slow)
 
     async def start(self, launch: StepLaunch, on_output: OutputHandler) -> StepProcess:
         """Spawn the attempt; SpawnError names the cause (shell or working directory)."""
@@ -264,6 +268,31 @@ class LocalBackend(Backend):
                 raise
             pipes[ctl_r] = "control"
             fds, control = (*fds, ctl_r, ctl_w), (ctl_w,)
+        if self._threaded <= 0:
+            begun = time.perf_counter()
+            try:
+                popen, started = self._spawn(launch, out_w, err_w, control)
+            except BaseException:
+                _close(fds)
+                raise
+            if time.perf_counter() - begun > SLOW_SPAWN:
+                self._threaded = THREAD_SPAWNS  # busy CPUs: keep the loop free for a while
+        else:
+            self._threaded -= 1
+            popen, started = await self._spawn_in_thread(launch, fds, control)
+        _close((out_w, err_w, *control))
+        loop = asyncio.get_running_loop()
+        if self._readers is None or self._readers.loop is not loop:
+            self._readers = Readers(loop)
+        return LocalProcess(
+            popen, pipes, started, on_output, self._sweep_tag(launch), self._readers
+        )
+
+    async def _spawn_in_thread(
+        self, launch: StepLaunch, fds: tuple[int, ...], control: tuple[int, ...]
+    ) -> tuple[Popen, float]:
+        """`_spawn` in a spawn thread (fds: the pipes' write ends first, then the rest)."""
+        out_w, err_w = fds[0], fds[1]
         try:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -276,7 +305,7 @@ class LocalBackend(Backend):
             _close(fds)
             raise
         try:
-            popen, started = await asyncio.shield(spawning)
+            return await asyncio.shield(spawning)
         except asyncio.CancelledError:
             # The process may exist already: never leave it untracked. The thread may
             # still use the write ends: close them only once it is done.
@@ -285,13 +314,6 @@ class LocalBackend(Backend):
         except BaseException:
             _close(fds)
             raise
-        _close((out_w, err_w, *control))
-        loop = asyncio.get_running_loop()
-        if self._readers is None or self._readers.loop is not loop:
-            self._readers = Readers(loop)
-        return LocalProcess(
-            popen, pipes, started, on_output, self._sweep_tag(launch), self._readers
-        )
 
     def _sweep_tag(self, launch: StepLaunch) -> tuple[Sweeper, Tag] | None:
         """How this attempt's leftovers are found: the ids its environment carries."""
@@ -312,8 +334,8 @@ class LocalBackend(Backend):
     def _spawn(
         self, launch: StepLaunch, out_w: int, err_w: int, control: tuple[int, ...] = ()
     ) -> tuple[Popen, float]:
-        """Runs in a spawn thread: check, fork/exec in a new session, read the start time
-        (on the loop, reading /proc/<pid>/stat of a child still in execve could block)."""
+        """Fork/exec in a new session and read the start time (on the loop, or in a spawn
+        thread when the CPUs are busy: then both may take milliseconds)."""
         argv = list(launch.argv)
         argv[0] = self._executable(argv[0], launch.env)
         env = launch.env
