@@ -1,6 +1,6 @@
 """Scheduling: a 200-step DAG of `true` (20 chains of 10, max-parallel 4) vs `make -j4`.
 
-Goal: executor time / make time <= 1.5. Run: python benchmarks/bench_scheduling.py
+Goal: executor time / make time <= 1.3. Run: python benchmarks/bench_scheduling.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ansflow_jupyter.events import Event, ExecutionStatus
 from ansflow_jupyter.pipeline.spec import PipelineSpec, RetrySpec, StepSpec
 
 CHAINS, LENGTH, PARALLEL = 20, 10, 4
-GOAL = 1.5
+GOAL = 1.3
 
 
 class NullSink:
