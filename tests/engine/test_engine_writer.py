@@ -72,3 +72,39 @@ def test_a_full_queue_is_written_at_once(monkeypatch: pytest.MonkeyPatch) -> Non
         return sink.batches, room
 
     assert asyncio.run(main()) == ([[1, 2, 3, 4]], True)
+
+
+class GatedBatches(Batches):
+    """A sink whose first write lasts until the test opens the gate (a slow store)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def write(self, events: list[Event]) -> None:
+        await super().write(events)
+        await self.gate.wait()
+
+
+def test_events_emitted_during_a_write_gather_again_before_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What arrives while the store is busy waits for more company, as after a quiet spell:
+    # writing it at once meant one transaction per step or two in a busy run.
+    monkeypatch.setattr(writer, "LINGER", 30.0, raising=False)
+
+    async def main() -> list[list[int]]:
+        sink = GatedBatches()
+        w = EventWriter("e", sink, max_pending=2)
+        w.start()
+        _log(w, 0)
+        _log(w, 1)  # full: written at once, and the write hangs on the gate
+        await asyncio.wait_for(sink.wrote.wait(), 10)
+        _log(w, 2)  # arrives during the write
+        sink.gate.set()
+        await _turns(5)  # the write ended...
+        _log(w, 3)  # ...and this one still joins the next write
+        await asyncio.wait_for(w.close(), 10)
+        return sink.batches
+
+    assert asyncio.run(main()) == [[1, 2], [3, 4]]
