@@ -12,6 +12,13 @@ from ..events import Event, EventType
 #: Events waiting for the sink before producers (the pipe readers) have to wait. With
 #: log batches of at most ~64 KiB this bounds the executor's buffered logs to a few MiB.
 MAX_PENDING = 64
+#: How long the writer lets events gather after the first one before handing them to the
+#: sink. Each sink write is a store transaction whose cost barely depends on its size, and
+#: short steps emit a few events each: gathering for a few ms groups several steps per
+#: transaction, at a delay nobody watching can see. Events that arrive during a write
+#: gather again too: a 200-step run of `true`s commits ~17 transactions (~70 when they
+#: were written at once, ~110 without gathering).
+LINGER = 0.01
 
 
 class EventSink(Protocol):
@@ -48,6 +55,7 @@ class EventWriter:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self._flush = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
@@ -62,6 +70,7 @@ class EventWriter:
         self._pending.append(event)
         if len(self._pending) >= self._max_pending:
             self._room.clear()
+            self._flush.set()  # no point gathering more: producers wait from now on
         self._wake.set()
         return event
 
@@ -77,6 +86,7 @@ class EventWriter:
     async def close(self) -> None:
         """Write everything still queued, stop, and raise the sink's error if it failed."""
         self._closing = True
+        self._flush.set()
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -84,19 +94,28 @@ class EventWriter:
             raise self.error
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
+            if LINGER > 0 and not self._closing and self._room.is_set():
+                self._flush.clear()
+                timer = loop.call_later(LINGER, self._flush.set)
+                try:
+                    await self._flush.wait()
+                finally:
+                    timer.cancel()
             self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending, []
-                if self.error is None:
-                    try:
-                        await self._sink.write(batch)
-                    except Exception as exc:  # reported by close()
-                        self.error = exc
-                        if self._on_error is not None:
-                            self._on_error(exc)
-                if len(self._pending) < self._max_pending:
-                    self._room.set()
-            if self._closing:
+            # One batch per wake-up: what arrives during the write lingers like the rest
+            # (writing it at once made a busy run commit a step or two at a time).
+            batch, self._pending = self._pending, []
+            if batch and self.error is None:
+                try:
+                    await self._sink.write(batch)
+                except Exception as exc:  # reported by close()
+                    self.error = exc
+                    if self._on_error is not None:
+                        self._on_error(exc)
+            if len(self._pending) < self._max_pending:
+                self._room.set()
+            if self._closing and not self._pending:
                 return
