@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..pipeline.github import job_needs
+from ..pipeline.github.evaluate import job_needs
 from ..pipeline.spec import StepSpec
 
 

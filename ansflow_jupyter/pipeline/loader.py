@@ -6,10 +6,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from yaml.nodes import MappingNode
+
 from .checker import Checker
 from .errors import SpecError, SpecIssue
 from .expand import build_steps, check_size, expansions
-from .github import WorkflowOptions, is_workflow, load_workflow
+from .github import WorkflowOptions
 from .graph import resolve_needs
 from .notebooks import check_notebook_file, check_notebooks, notebook_pipeline
 from .source import MAX_BYTES, Reporter, compose, decode
@@ -98,6 +100,8 @@ def _load(
     if root is None:
         return None, rep.issues()
     if is_workflow(root):
+        from .github.loader import load_workflow  # only workflows pay for the loader
+
         options = workflow or WorkflowOptions()
         flow = load_workflow(root, text, rep, path, base_dir, options, overrides or {})
         return (flow, []) if flow is not None else (None, rep.issues())
@@ -124,3 +128,9 @@ def _load(
         env_inherit=doc.env_inherit,
     )
     return spec, []
+
+
+def is_workflow(root: MappingNode) -> bool:
+    """A mapping with `jobs` (and no `steps`) is a GitHub Actions workflow file."""
+    keys = {str(k.value) for k, _ in root.value}
+    return "jobs" in keys and "steps" not in keys

@@ -27,12 +27,6 @@ _DYNAMIC = "\0dynamic"
 TOP_KEYS = ("name", "run-name", "on", "env", "defaults", "jobs", "concurrency", "permissions")
 
 
-def is_workflow(root: MappingNode) -> bool:
-    """A mapping with `jobs` (and no `steps`) is a workflow file."""
-    keys = {str(k.value) for k, _ in root.value}
-    return "jobs" in keys and "steps" not in keys
-
-
 def load_workflow(
     root: MappingNode,
     text_: str,
