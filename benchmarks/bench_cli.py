@@ -60,11 +60,12 @@ def child_env(cache: Path) -> dict[str, str]:
 
 
 ENV: dict[str, str] = {}
-#: What `ansflow run` imports before its first step (Python, asyncio, SQLAlchemy, ours):
-#: the floor under the whole-process figure, printed beside it.
+#: What `ansflow run` imports before its first step (Python, asyncio, SQLAlchemy, ours),
+#: with the collector paused as the CLI does: the floor under the whole-process figure.
 IMPORTS_ONLY = [
     sys.executable,
     "-c",
+    "import gc; gc.disable(); "
     "import ansflow_jupyter.cli, ansflow_jupyter.service, ansflow_jupyter.engine.backends.local",
 ]
 
