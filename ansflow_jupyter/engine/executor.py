@@ -89,7 +89,6 @@ class Executor:
         self._steps = {sid: StepState(step) for sid, step in spec.steps.items()}
         self._schedule = Schedule(self._steps)
         self._swept = False
-        self._cleared: set[str] = set()  # deferred steps whose verdict was "run"
         self._forced = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finished = False
@@ -201,26 +200,16 @@ class Executor:
         for step in schedule.ready():
             if step.status is not StepStatus.PENDING:
                 continue
-            if self._cancelled or step.spec.id not in self._cleared:
-                reason = verdict(
-                    step,
-                    self.need_states(step.spec),
-                    cancelled=self._cancelled,
-                    context=self._context,
-                )
-                if reason is None and is_dynamic(step.spec):
-                    self._grow(step)
-                    continue
-            else:
-                reason = None
+            reason = verdict(
+                step, self.need_states(step.spec), cancelled=self._cancelled, context=self._context
+            )
+            if reason is None and is_dynamic(step.spec):
+                self._grow(step)
+                continue
             if reason is None:
                 if schedule.fits(step.spec, self.max_parallel):
                     self._start(step)
                 else:
-                    if step.spec.condition is None:
-                        # Its needs are final: only a cancel changes the verdict (an `if:`
-                        # may read files, so it is evaluated again at the start).
-                        self._cleared.add(step.spec.id)
                     deferred.append(step)  # waits for a free slot
                 continue
             status = StepStatus.CANCELLED if self._cancelled else StepStatus.SKIPPED

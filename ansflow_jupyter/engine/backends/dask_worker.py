@@ -73,7 +73,7 @@ def run_step(  # pragma: no cover - runs on a worker (covered through the cluste
     except OSError as exc:
         send({"kind": "spawn-error", "message": f"{argv[0]}: {exc.strerror or exc}"})
         return None
-    from .local import create_time
+    from .procinfo import create_time
 
     started = create_time(proc.pid)
     reaper = _worker_reaper()

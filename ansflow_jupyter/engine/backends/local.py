@@ -17,8 +17,7 @@ from typing import Any
 
 from ...processes import Sweeper, Tag, kill_tree, signal_group, watch_exit
 from ..backend import Backend, OutputHandler, ProcessInfo, SpawnError, StepLaunch, StepProcess
-from .procinfo import create_time as create_time  # dask_worker imports it from here
-from .procinfo import devnull
+from .procinfo import create_time, devnull
 from .readers import Readers
 
 READ_SIZE = 64 * 1024
@@ -60,8 +59,8 @@ class LocalProcess(StepProcess):
         pipes: Mapping[int, str],
         create_time: float,
         on_output: OutputHandler,
-        sweep: tuple[Sweeper, Tag] | None = None,
-        readers: Readers | None = None,
+        sweep: tuple[Sweeper, Tag] | None,
+        readers: Readers,
     ) -> None:
         self._popen = popen
         self._sweep = sweep
@@ -70,7 +69,7 @@ class LocalProcess(StepProcess):
         self._pgid = popen.pid
         self.info = ProcessInfo(popen.pid, popen.pid, _HOST, create_time)
         self._loop = asyncio.get_running_loop()
-        self._readers = readers or Readers(self._loop)
+        self._readers = readers
         self._exited = watch_exit(
             popen.pid, sweep[0].reaped if sweep is not None else None, readers
         )
