@@ -64,6 +64,17 @@ def test_invalid_pipeline_exits_2_with_a_located_error_and_records_nothing(tmp_p
     assert ansflow(tmp_path, "validate", path).returncode == 2
 
 
+def test_a_missing_file_is_named_without_a_line_number(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.yml")
+    for command in ("run", "validate"):
+        result = ansflow(tmp_path, command, missing)
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"{missing}: ") and ":0:0" not in result.stderr, (
+            result.stderr
+        )
+        assert "not found" in result.stderr or "No such file" in result.stderr
+
+
 def test_json_stream_is_contiguous_and_ends_with_the_final_update(tmp_path: Path) -> None:
     result = ansflow(tmp_path, "run", "--json", write(tmp_path, "ok.yml", OK))
     assert result.returncode == 0, result.stderr
