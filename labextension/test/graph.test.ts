@@ -122,6 +122,22 @@ describe('matrix groups', () => {
     assert.match(folded, /×8/);
   });
 
+  it('says a timed-out step allowed to fail timed out, not exit -15', () => {
+    const slow: StepInfo = {
+      step_id: 'slow',
+      status: 'failed',
+      reason: 'timeout',
+      exit_code: -15,
+      timeout: 1,
+      continue_on_error: true,
+      started_at: 0,
+      finished_at: 2
+    };
+    const sub = (step: StepInfo): string => /class="af-sub"[^>]*>([^<]*)</.exec(renderGraph([step], null, 0).svg)?.[1] ?? '';
+    assert.equal(sub(slow), '2.0s · timed out, allowed');
+    assert.equal(sub({ ...slow, reason: 'exit', exit_code: 1 }), '2.0s · exit 1, allowed');
+  });
+
   it('opens the group of the selected leg unless the user folded it', () => {
     const leg = 'tests[python=3.13,os=mac]';
     assert.ok(graphNodes(forty(), new Set(), new Set(), leg).some(n => n.id === leg));
