@@ -138,6 +138,20 @@ describe('matrix groups', () => {
     assert.equal(sub({ ...slow, reason: 'exit', exit_code: 1 }), '2.0s · exit 1, allowed');
   });
 
+  it('names a group by its step id when the legs are named by their matrix values', () => {
+    const leg = (python: string): StepInfo => ({
+      step_id: `test[python=${python}]`,
+      name: `Tests on ${python}`,
+      template_id: 'test',
+      matrix: { python },
+      status: 'success'
+    });
+    const group = graphNodes([leg('3.11'), leg('3.12')], new Set(), new Set(), null).find(n => n.kind === 'group');
+    assert.equal(group?.kind === 'group' ? group.group.label : '', 'test', 'not "Tests on 3.11", the first leg');
+    const same = graphNodes(forty(), new Set(), new Set(), null).find(n => n.kind === 'group');
+    assert.equal(same?.kind === 'group' ? same.group.label : '', 'tests');
+  });
+
   it('opens the group of the selected leg unless the user folded it', () => {
     const leg = 'tests[python=3.13,os=mac]';
     assert.ok(graphNodes(forty(), new Set(), new Set(), leg).some(n => n.id === leg));
