@@ -17,7 +17,9 @@ class SpecIssue:
     file: str | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file or '<pipeline>'}:{self.line}:{self.column}"
+        where = self.file or "<pipeline>"
+        if self.line > 0:  # line 0: about the whole file (not found, too large)
+            where = f"{where}:{self.line}:{self.column}"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
