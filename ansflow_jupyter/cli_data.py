@@ -8,6 +8,7 @@ steps wrote, so it never goes through Rich markup, and control characters are re
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,6 +17,8 @@ from rich.markdown import Markdown
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
+
+from .cli_render import trimmed
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -49,4 +52,5 @@ def print_step_data(
 
 def _console() -> Console:
     console = Console()
-    return console if console.is_terminal else Console(width=200)
+    # Piped: 200 columns for Markdown (a rule or a table spans the width), blanks trimmed.
+    return console if console.is_terminal else Console(file=trimmed(sys.stdout), width=200)

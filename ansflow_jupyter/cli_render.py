@@ -10,9 +10,11 @@ only log lines keep their colours.
 
 from __future__ import annotations
 
+import io
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:  # rich is imported where it renders: `ansflow run --plain/--json` never does
     from rich.console import Console
@@ -66,7 +68,45 @@ def page_console(file: TextIO | None = None) -> Console:
     console = make_console(file)
     if console.is_terminal:
         return console
-    return make_console(file, width=PIPE_WIDTH)
+    return make_console(trimmed(file or sys.stdout), width=PIPE_WIDTH)
+
+
+def trimmed(file: TextIO) -> TextIO:
+    """`file` with the blanks at the end of every line dropped (see TrimmedLines)."""
+    return cast("TextIO", TrimmedLines(file))
+
+
+class TrimmedLines(io.TextIOBase):
+    """A pipe or file that gets each line without the blanks rich pads it with (a table's
+    last column, a Markdown paragraph fill the console's width: 10,000 columns piped)."""
+
+    def __init__(self, file: TextIO) -> None:
+        super().__init__()
+        self._file = file
+        self._pending = ""
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The wrapped file's encoding (rich picks its box characters by it)."""
+        return getattr(self._file, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        """Never a terminal: only pipes and files are wrapped."""
+        return False
+
+    def write(self, text: str) -> int:
+        """Pass on every whole line, right-stripped; keep a partial line for later."""
+        *lines, self._pending = (self._pending + text).split("\n")
+        if lines:
+            self._file.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        """Send a partial line as it is, then flush the file."""
+        if self._pending:
+            self._file.write(self._pending)
+            self._pending = ""
+        self._file.flush()
 
 
 def badge(status: str, spin: str | None = None) -> Text:

@@ -36,6 +36,8 @@ def test_show_prints_outputs_and_summaries(tmp_path: Path) -> None:
     assert "summary of build (attempt 1)" in out
     assert "Built it" in out and "app.whl" in out and "**" not in out  # rendered Markdown
     assert "\x1b]0;" not in out and "\x07" not in out  # no terminal control from a step
+    # Piped, the summary is not padded to a 200-column page with trailing blanks.
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
     snapshot = json.loads(ansflow(tmp_path, "show", rows[0]["execution_id"], "--json").stdout)
     steps = {s["step_id"]: s for s in snapshot["data"]["steps"]}
     assert steps["build"]["outputs"] == {"version": "1.2.0", "notes": "[bold]not markup[/]"}

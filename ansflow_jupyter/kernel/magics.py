@@ -140,14 +140,35 @@ def _show(args: argparse.Namespace, cell: str | None) -> ExecutionHandle:
 
 
 def _cancel(args: argparse.Namespace, cell: str | None) -> None:
+    status = show_execution(args.id, embedded=args.embedded).status
+    if status.finished:  # as `ansflow cancel` says: nothing was asked of anyone
+        print(f"execution {args.id} already ended: {status}")
+        return
     get_runner(args.embedded).cancel(args.id)
     print(f"cancel requested for execution {args.id}")
 
 
 def _logs(args: argparse.Namespace, cell: str | None) -> None:
     handle = show_execution(args.id, embedded=args.embedded)
-    for text in handle.logs(step=args.step, tail=args.tail):
-        print(text)
+    if args.step is None:
+        legs = None
+    else:
+        # The store answers an unknown step with no lines: say so, as `ansflow logs` does.
+        steps = handle.steps()
+        legs = [args.step] if args.step in steps else _legs(steps, args.step)
+        if not legs:
+            raise UsageError(f"unknown step {args.step!r}; the steps are: {', '.join(steps)}")
+    if legs is None or legs == [args.step]:
+        for text in handle.logs(step=args.step, tail=args.tail):
+            print(text)
+        return
+    for leg in legs:  # a matrix step: the lines of each of its legs
+        for text in handle.logs(step=leg, tail=args.tail):
+            print(f"{leg} | {text}")
+
+
+def _legs(steps: dict[str, dict[str, Any]], template: str) -> list[str]:
+    return [sid for sid, s in steps.items() if s.get("template_id") == template and sid != template]
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, str | None], Any]] = {

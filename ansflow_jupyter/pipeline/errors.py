@@ -18,7 +18,7 @@ class SpecIssue:
 
     def __str__(self) -> str:
         where = self.file or "<pipeline>"
-        if self.line:  # 0: about the whole file (not found, unreadable, too large)
+        if self.line > 0:  # line 0: about the whole file (not found, too large)
             where = f"{where}:{self.line}:{self.column}"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import itertools
 import math
 import os
@@ -375,7 +376,8 @@ def _with_notebook(step: StepTemplate, step_id: str) -> ArtifactsSpec | None:
     """A notebook step keeps its executed notebook as an artifact, besides its own globs."""
     if not step.notebook:
         return step.artifacts
-    executed = f"{NOTEBOOK_OUTPUT_DIR}/{step_id.replace('/', '_')}.ipynb"
+    # Escaped: a matrix leg's id (`train[lr=0.1]`) would otherwise be a glob character class.
+    executed = glob.escape(f"{NOTEBOOK_OUTPUT_DIR}/{step_id.replace('/', '_')}.ipynb")
     if step.artifacts is None:
         return ArtifactsSpec((executed,), if_no_files="ignore")
     return replace(step.artifacts, paths=(*step.artifacts.paths, executed))

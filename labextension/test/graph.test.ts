@@ -122,6 +122,36 @@ describe('matrix groups', () => {
     assert.match(folded, /×8/);
   });
 
+  it('says a timed-out step allowed to fail timed out, not exit -15', () => {
+    const slow: StepInfo = {
+      step_id: 'slow',
+      status: 'failed',
+      reason: 'timeout',
+      exit_code: -15,
+      timeout: 1,
+      continue_on_error: true,
+      started_at: 0,
+      finished_at: 2
+    };
+    const sub = (step: StepInfo): string => /class="af-sub"[^>]*>([^<]*)</.exec(renderGraph([step], null, 0).svg)?.[1] ?? '';
+    assert.equal(sub(slow), '2.0s · timed out, allowed');
+    assert.equal(sub({ ...slow, reason: 'exit', exit_code: 1 }), '2.0s · exit 1, allowed');
+  });
+
+  it('names a group by its step id when the legs are named by their matrix values', () => {
+    const leg = (python: string): StepInfo => ({
+      step_id: `test[python=${python}]`,
+      name: `Tests on ${python}`,
+      template_id: 'test',
+      matrix: { python },
+      status: 'success'
+    });
+    const group = graphNodes([leg('3.11'), leg('3.12')], new Set(), new Set(), null).find(n => n.kind === 'group');
+    assert.equal(group?.kind === 'group' ? group.group.label : '', 'test', 'not "Tests on 3.11", the first leg');
+    const same = graphNodes(forty(), new Set(), new Set(), null).find(n => n.kind === 'group');
+    assert.equal(same?.kind === 'group' ? same.group.label : '', 'tests');
+  });
+
   it('opens the group of the selected leg unless the user folded it', () => {
     const leg = 'tests[python=3.13,os=mac]';
     assert.ok(graphNodes(forty(), new Set(), new Set(), leg).some(n => n.id === leg));

@@ -77,6 +77,10 @@ describe('step labels and reasons', () => {
     assert.equal(stepLabel({ step_id: 'short[a=1]' }, 26), 'short [1]');
     assert.equal(stepLabel({ step_id: 'plain-but-very-long-step-name-here' }, 14), 'plain-but-ver…');
     assert.equal(stepLabel({ step_id: 't', name: 'tests', matrix: { py: '3.13' } }), 'tests [3.13]');
+    // A plain step (no matrix) whose name ends in parentheses is cut at its end like any name.
+    const flaky = { step_id: 'flaky', name: 'Flaky download (fails once, then succeeds)', matrix: {} };
+    assert.equal(stepLabel(flaky, 26), 'Flaky download (fails onc…');
+    assert.equal(stepLabel({ step_id: 'p', name: 'Publish (skipped: a test failed)', matrix: {} }, 26), 'Publish (skipped: a test…');
     assert.equal(exitWords(-15), 'killed by SIGTERM');
     assert.equal(exitWords(137), 'exit 137');
     assert.equal(reasonWords({ step_id: 'a', status: 'failed', reason: 'timeout', timeout: 300 }), 'killed after the 5m timeout');

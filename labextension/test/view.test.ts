@@ -126,6 +126,20 @@ describe('failure triage', () => {
 });
 
 describe('log pane and keyboard', () => {
+  it('says a run that ended without output has none, not that lines are still to come', async () => {
+    const { el, model, stop } = mount();
+    model.push([snapshot(1, [{ step_id: 'nap', status: 'running', started_at: 1 }])]);
+    await frames();
+    assert.equal(text(el.querySelector('.af-empty')), 'No log lines yet.');
+    model.push([
+      env(2, 'step_update', { step_id: 'nap', status: 'cancelled', reason: 'cancelled', started_at: 1 }),
+      env(3, 'execution_update', { execution_id: EXEC, status: 'cancelled', steps_done: 1 })
+    ]);
+    await frames();
+    assert.equal(text(el.querySelector('.af-empty')), 'No step wrote any output.');
+    stop();
+  });
+
   it('sizes the log pane to its content within bounds', async () => {
     const { el, model, stop } = mount();
     model.push([snapshot(1, [{ step_id: 'a', status: 'running' }]), logs(2, 'a', 0, ['one', 'two', 'three'])]);

@@ -4,7 +4,7 @@ import { escapeHtml } from './ansi';
 import { formatDuration, STATUS_ICONS } from './format';
 import { type GraphNode, type GroupInfo, graphNodes } from './graphmodel';
 import { layoutDag } from './layout';
-import { categoryOf, reasonWords, stepLabel } from './status';
+import { categoryOf, exitWords, reasonWords, stepLabel } from './status';
 import { stepDuration } from './timeline';
 import { progressText } from './stepstrip';
 import type { Annotation, StepInfo } from './types';
@@ -68,7 +68,11 @@ function stepNode(step: StepInfo, x: number, y: number, selected: string | null,
   }
   const why = reasonWords(step);
   if (category === 'allowed-failure') {
-    parts.push(typeof step.exit_code === 'number' ? `exit ${step.exit_code}, allowed` : 'failed, allowed');
+    // A timeout kills with a signal: its exit code (-15) would hide why it failed.
+    const code = step.exit_code;
+    const what =
+      step.reason === 'timeout' ? 'timed out' : (step.reason ?? 'exit') === 'exit' && typeof code === 'number' ? exitWords(code) : 'failed';
+    parts.push(`${what}, allowed`);
   } else if (why && category !== 'success') {
     parts.push(why);
   }

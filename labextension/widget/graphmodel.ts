@@ -94,8 +94,10 @@ function groupInfo(id: string, legs: StepInfo[]): GroupInfo {
         : leg.step_id;
     })
     .join(', ');
-  const first = legs[0].name || legs[0].step_id;
-  const label = first.replace(/\s*(\[[^\]]*\]|\([^)]*\))$/, '') || id;
+  // Legs named by their values (`Tests on ${{ matrix.python }}`) differ: the first one's
+  // name would pass for the whole group, so the group goes by its step id instead.
+  const names = legs.map(leg => (leg.name || leg.step_id).replace(/\s*(\[[^\]]*\]|\([^)]*\))$/, ''));
+  const label = (names.every(n => n === names[0]) && names[0]) || id;
   return { id, label, legs, ...groupStatus(legs), summary: `${legs.length} legs · ${parts.join(' · ')}`, values };
 }
 

@@ -114,8 +114,12 @@ export class GraphView {
   private room(): number {
     const left = this.node.closest<HTMLElement>('.af-left');
     if (!left) return Number.POSITIVE_INFINITY;
-    const limit = Number.parseFloat(getComputedStyle(left).maxHeight);
+    const max = getComputedStyle(left).maxHeight;
+    let limit = Number.parseFloat(max);
     if (!Number.isFinite(limit)) return Number.POSITIVE_INFINITY;
+    // A main-area tab gives the top pane a share (`40%`) of the view's body, which the
+    // computed style keeps as a percentage: read as pixels it left the graph a 60 px strip.
+    if (max.endsWith('%')) limit = (limit / 100) * (left.parentElement?.getBoundingClientRect().height ?? 0);
     const above = this.zoom.node.getBoundingClientRect().top - left.getBoundingClientRect().top;
     return Math.max(60, limit - above - 1);
   }

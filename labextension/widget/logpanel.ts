@@ -433,7 +433,9 @@ export class LogPanel {
     const loading = history?.isLoading(this.selected) ?? false;
     const layout = this.layout();
     const tick = layout?.running ? Math.floor(Date.now() / 1000) : '';
-    const key = `${logs.version}|${layout?.serial ?? ''}|${tick}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}|${this.server.row}|${loading}`;
+    // With no lines the text says why, and that changes with the run's status alone.
+    const empty = total === 0 ? this.host.emptyText(this.selected) : '';
+    const key = `${logs.version}|${layout?.serial ?? ''}|${tick}|${win.start}|${win.end}|${this.selected}|${this.showTs}|${this.query}|${this.current}|${this.matches.length}|${this.focusRow}|${this.server.row}|${loading}|${empty}`;
     if (key === this.renderedKey) {
       this.rows.style.transform = `translateY(${win.offsetY}px)`;
       return;
@@ -441,7 +443,7 @@ export class LogPanel {
     this.renderedKey = key;
     if (total === 0) {
       this.rows.style.transform = '';
-      this.rows.replaceChildren(el('div', 'af-empty', this.host.emptyText(this.selected)));
+      this.rows.replaceChildren(el('div', 'af-empty', empty));
       return;
     }
     const marker = this.markerRows();

@@ -148,7 +148,10 @@ function splitMatrix(name: string): [string, string] {
  */
 export function stepLabel(step: Pick<StepInfo, 'step_id' | 'name' | 'matrix'>, max = Infinity): string {
   const name = step.name || step.step_id;
-  let [head, tail] = splitMatrix(name);
+  // A step known to have no matrix keeps its name whole: `Publish (after the tests)` has
+  // no values to keep, and cutting its head left `…)`.
+  const plain = step.matrix !== undefined && Object.keys(step.matrix).length === 0;
+  let [head, tail] = plain ? [name, ''] : splitMatrix(name);
   if (!tail && step.matrix && Object.keys(step.matrix).length > 0) {
     tail = `[${Object.values(step.matrix).join(', ')}]`;
   }
@@ -157,7 +160,7 @@ export function stepLabel(step: Pick<StepInfo, 'step_id' | 'name' | 'matrix'>, m
     return full;
   }
   if (!tail) {
-    return `${head.slice(0, Math.max(1, max - 1))}…`;
+    return `${head.slice(0, Math.max(1, max - 1)).trimEnd()}…`;
   }
   const room = max - tail.length - 2;
   if (room < 3) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -52,6 +53,27 @@ def test_the_notebook_dag_example_runs(tmp_path: Path) -> None:
     assert (folder / "losses.svg").exists()
     for step in ("prepare", "train[lr=0.1]", "train[lr=0.5]", "compare"):
         assert (folder / ".ansflow" / f"{step}.ipynb").exists()
+
+
+def test_each_matrix_leg_keeps_its_executed_notebook_as_an_artifact(tmp_path: Path) -> None:
+    # The leg's id has brackets (`leg[n=1]`); its notebook must not be read as a glob class.
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    params = nbformat.v4.new_code_cell("n = 0")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("print('leg', n)")]
+    nbformat.write(nb, str(tmp_path / "leg.ipynb"))
+    (tmp_path / "p.yml").write_text(
+        "name: legs\nsteps:\n  leg:\n    notebook: leg.ipynb\n"
+        "    matrix: {n: [1, 2]}\n    parameters: {n: '${{ matrix.n }}'}\n"
+    )
+    done = ansflow(tmp_path, "run", "p.yml", "--plain")
+    assert done.returncode == 0, done.stdout + done.stderr
+    execution = json.loads(ansflow(tmp_path, "list", "--json").stdout.splitlines()[0])
+    listed = ansflow(tmp_path, "artifacts", execution["execution_id"])
+    assert listed.returncode == 0, listed.stderr
+    assert ".ansflow/leg[n=1].ipynb" in listed.stdout
+    assert ".ansflow/leg[n=2].ipynb" in listed.stdout
 
 
 def test_a_notebook_path_loads_as_a_one_step_pipeline(tmp_path: Path) -> None:

@@ -119,7 +119,23 @@ def test_list_show_logs_cancel(ip: Any, tmp_path: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().out.strip() == "after hello"
 
     ip.run_line_magic("ansflow", f"cancel {handle.id}")  # finished: a no-op, not an error
-    assert "cancel requested" in capsys.readouterr().out
+    assert capsys.readouterr().out.strip() == f"execution {handle.id} already ended: success"
+
+
+def test_logs_of_an_unknown_step_is_an_error_and_a_matrix_step_prints_its_legs(
+    ip: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        tmp_path / "legs.yml",
+        "name: legs\nsteps:\n  t:\n    matrix: {py: ['3.11', '3.12']}\n"
+        "    run: echo on ${{ matrix.py }}\n",
+    )
+    handle = ip.run_line_magic("ansflow", "run legs.yml --wait")
+    with pytest.raises(UsageError, match=r"unknown step 'nope'; the steps are: t\[py=3.11\]"):
+        ip.run_line_magic("ansflow", f"logs {handle.id} --step nope")
+    capsys.readouterr()
+    ip.run_line_magic("ansflow", f"logs {handle.id} --step t")
+    assert capsys.readouterr().out.splitlines() == ["t[py=3.11] | on 3.11", "t[py=3.12] | on 3.12"]
 
 
 def test_help_prints_usage(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
