@@ -111,6 +111,16 @@ def label_os(label: str) -> str | None:
     return None
 
 
+def label_arch(label: str) -> str | None:
+    """The architecture a `runs-on` label asks for, as `runner.arch` spells it (None: any)."""
+    low = label.lower()
+    named = {"x64": "X64", "x86": "X86", "arm64": "ARM64", "arm": "ARM"}
+    if low in named:  # a self-hosted runner's architecture label
+        return named[low]
+    # GitHub's hosted ARM images: ubuntu-24.04-arm, windows-11-arm.
+    return "ARM64" if low.endswith(("-arm", "-arm64")) else None
+
+
 def find_python(version: str) -> str | None:
     """An interpreter matching a `python-version` ('3.11', '3.x', 'pypy3.10', '>=3.9')."""
     wanted = version.strip().strip("'\"")
