@@ -138,19 +138,38 @@ def find_python(version: str) -> str | None:
     if match is None:
         return None
     major_minor = f"{match.group(1)}.{match.group(2)}"
+    # A full version (3.11.0) asks for that release, as setup-python installs it: a
+    # matrix testing the oldest patch release must not get another 3.11.x.
+    exact = wanted if re.fullmatch(r"\d+\.\d+\.\d+", wanted) else None
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     found = shutil.which(f"python{major_minor}")
     # A pyenv shim fails for a version not selected: look in pyenv's versions instead.
-    if found and Path(found).parent != root / "shims":
+    if (
+        found
+        and Path(found).parent != root / "shims"
+        and (exact is None or _release(found) == exact)
+    ):
         return found
     pyenv = root / "versions"
     if pyenv.is_dir():
         for entry in sorted(pyenv.iterdir(), reverse=True):
+            if exact is not None and entry.name != exact:
+                continue
             if entry.name == major_minor or entry.name.startswith(major_minor + "."):
                 candidate = entry / "bin" / "python"
                 if candidate.exists():
                     return str(candidate)
     return None
+
+
+def _release(python: str) -> str:
+    """The full version of an interpreter ('3.11.7'; '' when it does not start)."""
+    code = "import platform; print(platform.python_version())"
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip()
 
 
 def find_node(version: str) -> str | None:
