@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -155,7 +156,8 @@ def _setup_python(
         except (OSError, IndexError, ValueError):
             print(f"::error::cannot read {with_['python-version-file']}")
             return 1
-    versions = version.split() or ["3"]
+    # One version a line: '>=3.9 <3.13' on one line is one range, as setup-python reads it.
+    versions = [line.strip() for line in version.splitlines() if line.strip()] or ["3"]
     found = [(v, find_python(v)) for v in versions]
     missing = [v for v, path in found if path is None]
     if missing:
@@ -163,7 +165,7 @@ def _setup_python(
         return 1
     wanted, interpreter = found[-1]
     assert interpreter is not None
-    venv = temp / f"venv-{wanted}"
+    venv = temp / f"venv-{re.sub(r'[^0-9A-Za-z.]+', '_', wanted)}"  # '>=3.9 <3.13'
     if not venv.exists():
         uv = shutil.which("uv")
         # `uv venv --seed` (with pip) takes well under a second; `-m venv` runs ensurepip.

@@ -43,7 +43,8 @@ def classify(
                 rendered = ""  # the step says why when it runs
         if rendered is None or not rendered:
             return "", ""  # resolved when the step runs
-        for wanted in rendered.split():
+        # One version a line: '>=3.9 <3.13' on one line is one range, as setup-python reads it.
+        for wanted in [line.strip() for line in rendered.splitlines() if line.strip()]:
             if find_python(wanted) is None:
                 return "tool-missing", f"no Python {wanted} on PATH or in pyenv"
         return "", ""

@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .pyrange import Release, is_range, satisfies
+
 #: Every context a workflow expression may read.
 CONTEXTS = (
     "github",
@@ -124,10 +126,13 @@ def label_arch(label: str) -> str | None:
 def find_python(version: str) -> str | None:
     """An interpreter matching a `python-version` ('3.11', '3.x', 'pypy3.10', '>=3.9')."""
     wanted = version.strip().strip("'\"")
-    if not wanted or wanted in ("3.x", "3", "x"):
+    if not wanted or wanted in ("3", "x"):
         return shutil.which("python3")
     if wanted.startswith("pypy"):
         return shutil.which(wanted) or shutil.which(wanted.replace("pypy-", "pypy"))
+    if is_range(wanted) or wanted == "3.x":  # the newest one in the range, as setup-python
+        fitting = [path for release, path in _interpreters() if satisfies(release, wanted)]
+        return fitting[-1] if fitting else None
     wanted = wanted.removesuffix("-dev")
     if wanted.endswith("t"):
         # A free-threaded build: only a `python3.13t` will do, never the usual 3.13.
@@ -160,6 +165,25 @@ def find_python(version: str) -> str | None:
                 if candidate.exists():
                     return str(candidate)
     return None
+
+
+def _interpreters() -> list[tuple[Release, str]]:
+    """Every CPython 3 here (pyenv's versions, `python3.N` on PATH), oldest first."""
+    found: dict[Release, str] = {}
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    pyenv = root / "versions"
+    for entry in sorted(pyenv.iterdir()) if pyenv.is_dir() else []:
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", entry.name)
+        if match and (entry / "bin" / "python").exists():
+            found[(int(match[1]), int(match[2]), int(match[3]))] = str(entry / "bin" / "python")
+    for minor in range(30):
+        path = shutil.which(f"python3.{minor}")
+        if path is None or Path(path).parent == root / "shims":
+            continue
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", _release(path))
+        if match:
+            found.setdefault((int(match[1]), int(match[2]), int(match[3])), path)
+    return sorted(found.items())
 
 
 def _release(python: str) -> str:
