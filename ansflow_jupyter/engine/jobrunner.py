@@ -77,6 +77,12 @@ class JobRunner:
         self.env = dict(os.environ)
         box = self.env.pop(jobbox.ENV, "")
         self.box = jobbox.Box(box) if box else None
+        if self.box is not None:  # removed by the engine's side should this process die
+            if plan.get("in_place"):  # the step's own folder is never removed
+                self.box.leave([str(self.temp)], [], str(self.repo))
+            else:
+                root = self.dest.parent
+                self.box.leave([str(self.temp), str(root)], [str(root.parent)], str(self.repo))
         self.caches = Caches(self.box, self.dest, self.temp)
         self.checkouts: list[Path] = []  # actions/checkout `path:` copies
         self.title = ""

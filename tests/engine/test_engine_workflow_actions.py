@@ -176,3 +176,19 @@ def test_background_processes_end_with_their_job_only(tmp_path: Path, backend: s
     after = [line for line in lines_of(output, "after") if line.startswith(("gone", "still"))]
     assert len(after) >= 2 and all(line.startswith("gone: ") for line in after), output
     assert "other still has its own" in lines_of(output, "other")
+
+
+def test_a_job_runner_killed_outright_leaves_no_workspace_or_temp(tmp_path: Path) -> None:
+    # httpx's fail-fast-cancelled leg was SIGKILLed mid-cleanup: 196 MB of runner.temp
+    # (its virtualenv) and the workspace folder stayed behind in /tmp.
+    repo = repository(tmp_path, "leftovers.yml")
+    output = run(tmp_path, "leftovers.yml")
+    assert "✖ killed failed" in output, output
+    lines = lines_of(output, "killed")
+    temp = Path(next(x for x in lines if x.startswith("temp=")).removeprefix("temp="))
+    ws = Path(next(x for x in lines if x.startswith("ws=")).removeprefix("ws="))
+    assert not temp.exists() and not ws.exists() and not ws.parent.exists()
+    worktrees = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
+    ).stdout
+    assert len(worktrees.strip().splitlines()) == 1
