@@ -15,6 +15,8 @@ from typing import Any
 from ..pipeline.github.actions import UV_ACTIONS
 from ..pipeline.github.context import find_node, find_python, version_from_file
 from . import workspace as workspace_module
+from .jobpoetry import NAME as POETRY
+from .jobpoetry import install_poetry
 
 
 def run_action(
@@ -39,6 +41,9 @@ def run_action(
         _append(env, "GITHUB_OUTPUT", f"uv-version={version.split()[-1] if version else ''}")
         print(f"Using {uv} ({version.strip()})")
         return 0
+    if name == POETRY:
+        home = env.get("HOME", str(Path.home()))
+        return install_poetry(with_, temp, home, lambda var, line: _append(env, var, line))
     if name == "actions/setup-node":
         node = find_node(with_.get("node-version", ""))
         if node is None:

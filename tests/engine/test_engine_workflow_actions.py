@@ -192,3 +192,19 @@ def test_a_job_runner_killed_outright_leaves_no_workspace_or_temp(tmp_path: Path
         ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
     ).stdout
     assert len(worktrees.strip().splitlines()) == 1
+
+
+def test_install_poetry_puts_poetry_on_path_and_configures_it_in_the_environment(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    repository(tmp_path, "poetry.yml")
+    output = run(tmp_path, "poetry.yml", home=home)
+    assert "✔ poetry success" in output, output
+    lines = lines_of(output, "poetry")
+    assert "VENV=.venv/bin/activate in-project=true create=true" in lines
+    assert "Poetry (version 1.8.3)" in lines
+    python = next(x for x in lines if x.startswith("python=")).removeprefix("python=")
+    assert "/poetry/" not in python  # only `poetry` goes on PATH, not its interpreter
+    assert not (home / ".config" / "pypoetry").exists()  # no `poetry config` of the user's
