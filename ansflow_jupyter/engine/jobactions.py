@@ -15,8 +15,7 @@ from typing import Any
 from ..pipeline.github.actions import UV_ACTIONS
 from ..pipeline.github.context import find_node, find_python, version_from_file
 from . import workspace as workspace_module
-from .jobpoetry import NAME as POETRY
-from .jobpoetry import install_poetry
+from .jobtools import POETRY, PRE_COMMIT, install_poetry, pre_commit
 
 
 def run_action(
@@ -44,6 +43,8 @@ def run_action(
     if name == POETRY:
         home = env.get("HOME", str(Path.home()))
         return install_poetry(with_, temp, home, lambda var, line: _append(env, var, line))
+    if name == PRE_COMMIT:
+        return pre_commit(with_, temp, workspace, env)
     if name == "actions/setup-node":
         node = find_node(with_.get("node-version", ""))
         if node is None:

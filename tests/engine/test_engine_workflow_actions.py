@@ -208,3 +208,24 @@ def test_install_poetry_puts_poetry_on_path_and_configures_it_in_the_environment
     python = next(x for x in lines if x.startswith("python=")).removeprefix("python=")
     assert "/poetry/" not in python  # only `poetry` goes on PATH, not its interpreter
     assert not (home / ".config" / "pypoetry").exists()  # no `poetry config` of the user's
+
+
+PRE_COMMIT_CONFIG = """
+repos:
+  - repo: local
+    hooks:
+      - id: no-todo
+        name: no TODO left
+        language: system
+        entry: bash -c '! grep -Hn TODO "$@"' --
+"""
+
+
+def test_pre_commit_action_runs_the_hooks_on_the_repository_files(tmp_path: Path) -> None:
+    files = {".pre-commit-config.yaml": PRE_COMMIT_CONFIG, "notes.txt": "TODO: tests\n"}
+    repository(tmp_path, "precommit.yml", files)
+    output = run(tmp_path, "precommit.yml")
+    assert "✔ lint success" in output, output
+    lines = lines_of(output, "lint")
+    assert any("notes.txt:1:TODO: tests" in line for line in lines)  # --all-files
+    assert "all=failure" in lines  # the hook failed the first step

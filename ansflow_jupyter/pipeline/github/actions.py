@@ -15,7 +15,7 @@ BUILT_IN = (
     "actions/checkout", "actions/setup-python", "astral-sh/setup-uv", "actions/setup-node",
     "actions/upload-artifact", "actions/download-artifact", "actions/cache",
     "actions/cache/restore", "actions/cache/save", "hynek/build-and-inspect-python-package",
-    "snok/install-poetry",
+    "snok/install-poetry", "pre-commit/action",
 )  # fmt: skip
 #: Actions that put uv on PATH (hynek's caches it too: nothing to cache locally).
 UV_ACTIONS = ("astral-sh/setup-uv", "hynek/setup-cached-uv")
