@@ -90,5 +90,5 @@ def pre_commit(
         return 1
     extra = shlex.split(with_.get("extra_args", "--all-files"))
     argv = [str(bin_dir / "pre-commit"), "run", "--show-diff-on-failure", "--color=always"]
-    print(f"Run {shlex.join(['pre-commit', *argv[2:], *extra])}")
+    print(f"Run {shlex.join(['pre-commit', *argv[1:], *extra])}")
     return subprocess.run([*argv, *extra], cwd=workspace, env=dict(env)).returncode

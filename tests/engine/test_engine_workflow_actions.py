@@ -227,5 +227,6 @@ def test_pre_commit_action_runs_the_hooks_on_the_repository_files(tmp_path: Path
     output = run(tmp_path, "precommit.yml")
     assert "✔ lint success" in output, output
     lines = lines_of(output, "lint")
+    assert "Run pre-commit run --show-diff-on-failure --color=always --all-files" in lines
     assert any("notes.txt:1:TODO: tests" in line for line in lines)  # --all-files
     assert "all=failure" in lines  # the hook failed the first step
