@@ -3,6 +3,7 @@ repository, the runner's OS, and the tools the built-in setup actions resolve to
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -186,6 +187,7 @@ def _interpreters() -> list[tuple[Release, str]]:
     return sorted(found.items())
 
 
+@functools.lru_cache(maxsize=64)  # one subprocess per interpreter, not one per matrix leg
 def _release(python: str) -> str:
     """The full version of an interpreter ('3.11.7'; '' when it does not start)."""
     code = "import platform; print(platform.python_version())"
