@@ -292,6 +292,12 @@ class JobRunner:
         argv = command_argv(shell, file)
         if argv[0] == "python":
             argv[0] = "python3"
+        if not cwd.is_dir():  # else the OSError below blames the shell ("cannot run bash")
+            print(
+                f"::error::An error occurred trying to start process '{argv[0]}' with working"
+                f" directory '{cwd}'. No such file or directory"
+            )
+            return 127
         try:
             done = subprocess.run(argv, cwd=cwd, env=env, timeout=step["timeout"])
         except subprocess.TimeoutExpired:

@@ -23,3 +23,16 @@ def test_a_secret_that_is_not_set_reads_empty_and_the_log_says_so_once(tmp_path:
         "secrets.ANSFLOW_WF_ABSENT_TOKEN is not set on this machine: it reads as ''"
         " (set ANSFLOW_WF_ABSENT_TOKEN in the environment to give it)"
     ]
+
+
+def test_a_missing_working_directory_fails_the_step_naming_the_folder(tmp_path: Path) -> None:
+    repo = repository(tmp_path, "workdir.yml")
+    (repo / "sub").mkdir()
+    (repo / "sub" / "keep.txt").write_text("untracked: copied into the workspace\n")
+    status, sink = execute(repo / ".github" / "workflows" / "workdir.yml")
+    assert status is ExecutionStatus.FAILED
+    assert [s for _, s, _ in job_steps(sink, "wd")][1:] == ["success", "failed", "skipped"]
+    lines = sink.lines("wd") + sink.lines("wd", "stderr")
+    missing = [line for line in lines if "working directory" in line]
+    assert len(missing) == 1 and missing[0].endswith("/wd/repo/inner'. No such file or directory")
+    assert not any("cannot run bash" in line for line in lines)
