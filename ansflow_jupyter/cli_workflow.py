@@ -76,6 +76,17 @@ def _false_already(step: StepSpec) -> bool:
         return False
 
 
+def _needs_words(spec: PipelineSpec, needs: tuple[str, ...]) -> str:
+    """The jobs a job waits for: a matrix job's legs as one (`test (36 legs)`)."""
+    legs: dict[str, list[str]] = {}
+    for need in needs:
+        other = spec.steps.get(need)
+        legs.setdefault((other.template_id if other else "") or need, []).append(need)
+    return ", ".join(
+        f"{job} ({len(ids)} legs)" if len(ids) > 1 else ids[0] for job, ids in legs.items()
+    )
+
+
 def plan(spec: PipelineSpec, event: str = "push") -> list[str]:
     """What will run and what is skipped, and why (one line per job and job step)."""
     lines: list[str] = []
@@ -89,7 +100,7 @@ def plan(spec: PipelineSpec, event: str = "push") -> list[str]:
             words = f"its if: is false for event {event}: {step.condition.source.strip()}"
             lines.append(f"skip  {step.id}: condition-false ({words})")
             continue
-        needs = f" (after {', '.join(step.needs)})" if step.needs else ""
+        needs = f" (after {_needs_words(spec, step.needs)})" if step.needs else ""
         lines.append(f"run   {step.id}{needs}")
         for sub in step.substeps:
             if sub.skip_reason:

@@ -119,3 +119,20 @@ def test_validate_skips_a_job_whose_if_is_already_false_for_the_event(tmp_path: 
     assert "run   reads-needs (after changelog)" in done.stdout  # reads needs: the run decides
     pull = ansflow(tmp_path, "validate", "--event", "pull_request", str(flow))
     assert "run   changelog" in pull.stdout
+
+
+def test_validate_names_a_matrix_job_that_is_needed_once_with_its_leg_count(
+    tmp_path: Path,
+) -> None:
+    # packaging's `pass` job needs `test` (36 legs): one line of 36 leg ids said little.
+    flow = tmp_path / "ci.yml"
+    flow.write_text(
+        "on: push\njobs:\n"
+        "  test:\n    strategy: {matrix: {py: ['3.10', '3.11', '3.12']}}\n"
+        "    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+        "  one:\n    strategy: {matrix: {py: ['3.12']}}\n"
+        "    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+        "  pass:\n    needs: [test, one]\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+    )
+    done = ansflow(tmp_path, "validate", str(flow))
+    assert "run   pass (after test (3 legs), one[py=3.12])" in done.stdout, done.stdout
