@@ -42,7 +42,8 @@ def tool(temp: Path, name: str, packages: list[str]) -> Path | None:
     print(f"Installing {' '.join(packages)} into a virtualenv of this job: {venv}")
     uv = shutil.which("uv")
     if uv:
-        steps = [[uv, "venv", "-q", str(venv)], [uv, "pip", "install", "-q", "-p", str(venv)]]
+        made = [uv, "venv", "-q", "-p", sys.executable, str(venv)]  # not the job's Python
+        steps = [made, [uv, "pip", "install", "-q", "-p", str(venv)]]
     else:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
         steps = [[sys.executable, "-m", "venv", str(venv)], [*pip, "--upgrade", "pip"], pip]
