@@ -234,7 +234,7 @@ def cmd_validate(path: str, args: argparse.Namespace | None = None) -> int:
         return EXIT_INVALID
     if args is not None and b"jobs" in data:
         spec = load_pipeline_file(path, workflow=cli_workflow.options(args))
-        for line in cli_workflow.plan(spec):
+        for line in cli_workflow.plan(spec, args.event):
             print(line)
     print(f"{path}: ok")
     return EXIT_OK

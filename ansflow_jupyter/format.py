@@ -53,7 +53,7 @@ _SENTENCES = {
     "log-limit": "stopped: it wrote more log than allowed",
     "tool-missing": "skipped: a tool it needs is not installed",
     "fail-fast": "cancelled: another matrix leg failed (fail-fast)",
-    "runner-os": "skipped: it runs on another operating system",
+    "runner-os": "skipped: it runs on another operating system or CPU architecture",
     "unsupported-action": "skipped: this action is not supported here",
     "needs-container": "skipped: it needs a container or services",
 }
@@ -124,11 +124,15 @@ def describe_reason(
     return text
 
 
+#: Skips whose step message names what exactly (the tool, the runner, the action).
+_SAID_BY_MESSAGE = ("tool-missing", "runner-os", "unsupported-action")
+
+
 def step_reason(step: Mapping[str, Any], timeout: float | None = None) -> str:
     """`describe_reason` of a step's fields (a step_update or snapshot entry)."""
     source = step.get("reused_from") or step.get("cached_from")
     code = step.get("exit_code")
-    return describe_reason(
+    text = describe_reason(
         step.get("reason"),
         code if isinstance(code, int) else None,
         status=step.get("status"),
@@ -136,6 +140,11 @@ def step_reason(step: Mapping[str, Any], timeout: float | None = None) -> str:
         source=str(source) if source else None,
         continue_on_error=bool(step.get("continue_on_error")),
     )
+    message = step.get("message")
+    if step.get("reason") in _SAID_BY_MESSAGE and isinstance(message, str) and message:
+        # "a tool it needs is not installed" alone leaves the user to guess which.
+        text = f"{text}: {message}"
+    return text
 
 
 def step_suffix(step: Mapping[str, Any], timeout: float | None = None) -> str:

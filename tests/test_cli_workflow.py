@@ -93,3 +93,46 @@ def test_a_matrix_from_needs_outputs_is_decided_at_run_time(tmp_path: Path) -> N
         "tests[python-version=y]": "success",
         "done": "success",
     }
+
+
+def test_validate_skips_a_job_whose_if_is_already_false_for_the_event(tmp_path: Path) -> None:
+    # filelock's changelog job runs for pull requests only: under push, validate said
+    # "run changelog" while the run skipped it.
+    flow = tmp_path / "ci.yml"
+    flow.write_text(
+        "on: [push, pull_request]\njobs:\n"
+        "  changelog:\n    if: >-\n      github.event_name == 'pull_request' &&"
+        " !contains(github.event.pull_request.labels.*.name, 'skip news')\n"
+        "    runs-on: ubuntu-latest\n    steps: [{run: echo news}]\n"
+        "  after:\n    needs: changelog\n    if: always() && github.event_name == 'x'\n"
+        "    runs-on: ubuntu-latest\n    steps: [{run: echo after}]\n"
+        "  reads-needs:\n    needs: changelog\n    if: needs.changelog.result == 'skipped'\n"
+        "    runs-on: ubuntu-latest\n    steps: [{run: echo x}]\n"
+    )
+    done = ansflow(tmp_path, "validate", str(flow))
+    assert done.returncode == 0, done.stderr
+    assert (
+        "skip  changelog: condition-false (its if: is false for event push:"
+        " github.event_name == 'pull_request' &&" in done.stdout
+    )
+    assert "run   after (after changelog)" in done.stdout  # a status function: the run decides
+    assert "run   reads-needs (after changelog)" in done.stdout  # reads needs: the run decides
+    pull = ansflow(tmp_path, "validate", "--event", "pull_request", str(flow))
+    assert "run   changelog" in pull.stdout
+
+
+def test_validate_names_a_matrix_job_that_is_needed_once_with_its_leg_count(
+    tmp_path: Path,
+) -> None:
+    # packaging's `pass` job needs `test` (36 legs): one line of 36 leg ids said little.
+    flow = tmp_path / "ci.yml"
+    flow.write_text(
+        "on: push\njobs:\n"
+        "  test:\n    strategy: {matrix: {py: ['3.10', '3.11', '3.12']}}\n"
+        "    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+        "  one:\n    strategy: {matrix: {py: ['3.12']}}\n"
+        "    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+        "  pass:\n    needs: [test, one]\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+    )
+    done = ansflow(tmp_path, "validate", str(flow))
+    assert "run   pass (after test (3 legs), one[py=3.12])" in done.stdout, done.stdout

@@ -94,6 +94,19 @@ def test_step_suffix() -> None:
     assert step_suffix({"status": "success", "duration": 1.25, "exit_code": 0}) == "1.2s"
 
 
+def test_a_skip_for_a_missing_tool_or_another_runner_names_which() -> None:
+    # "skipped: a tool it needs is not installed" left the user to guess: uv? Python 3.14?
+    tool = {"status": "skipped", "reason": "tool-missing", "message": "uv is not installed"}
+    assert step_suffix(tool) == "skipped: a tool it needs is not installed: uv is not installed"
+    arm = "runs-on ubuntu-24.04-arm needs an ARM64 machine; this one is X64"
+    assert step_suffix({"status": "skipped", "reason": "runner-os", "message": arm}).endswith(
+        f"CPU architecture: {arm}"
+    )
+    # Other reasons keep their sentence alone (a failed step's message is printed apart).
+    failed = {"status": "skipped", "reason": "needs-failed", "message": "x"}
+    assert step_suffix(failed) == "skipped: a step it needs failed"
+
+
 def test_categories_tell_skipped_cancelled_and_allowed_failures_from_success() -> None:
     steps = [
         {"status": "success", "reason": "exit"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 from ..pipeline.github.actions import UV_ACTIONS
 from ..pipeline.github.context import find_node, find_python, version_from_file
 from . import workspace as workspace_module
+from .jobtools import POETRY, PRE_COMMIT, install_poetry, pre_commit
 
 
 def run_action(
@@ -38,6 +40,11 @@ def run_action(
         _append(env, "GITHUB_OUTPUT", f"uv-version={version.split()[-1] if version else ''}")
         print(f"Using {uv} ({version.strip()})")
         return 0
+    if name == POETRY:
+        home = env.get("HOME", str(Path.home()))
+        return install_poetry(with_, temp, home, lambda var, line: _append(env, var, line))
+    if name == PRE_COMMIT:
+        return pre_commit(with_, temp, workspace, env)
     if name == "actions/setup-node":
         node = find_node(with_.get("node-version", ""))
         if node is None:
@@ -155,7 +162,8 @@ def _setup_python(
         except (OSError, IndexError, ValueError):
             print(f"::error::cannot read {with_['python-version-file']}")
             return 1
-    versions = version.split() or ["3"]
+    # One version a line: '>=3.9 <3.13' on one line is one range, as setup-python reads it.
+    versions = [line.strip() for line in version.splitlines() if line.strip()] or ["3"]
     found = [(v, find_python(v)) for v in versions]
     missing = [v for v, path in found if path is None]
     if missing:
@@ -163,7 +171,7 @@ def _setup_python(
         return 1
     wanted, interpreter = found[-1]
     assert interpreter is not None
-    venv = temp / f"venv-{wanted}"
+    venv = temp / f"venv-{re.sub(r'[^0-9A-Za-z.]+', '_', wanted)}"  # '>=3.9 <3.13'
     if not venv.exists():
         uv = shutil.which("uv")
         # `uv venv --seed` (with pip) takes well under a second; `-m venv` runs ensurepip.

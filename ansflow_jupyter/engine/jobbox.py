@@ -10,10 +10,13 @@ it saved and the keys it restored; the engine's side reads that back when the jo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pickle
+import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -135,6 +138,7 @@ def open_box(
 
 def close_box(folder: str) -> dict[str, Any]:
     """What the runner left: `files` (its artifacts), `saved` and `used` cache entries."""
+    _remove_leftovers(folder)
     uploads = _read(folder, "artifacts.json", {})
     files = [f for name in sorted(uploads) for f in uploads[name]]
     return {
@@ -142,6 +146,22 @@ def close_box(folder: str) -> dict[str, Any]:
         "saved": _read(folder, "cache-saved.json", []),
         "used": _read(folder, "cache-used.json", []),
     }
+
+
+def _remove_leftovers(folder: str) -> None:
+    """Remove what a job runner that died before its own cleanup left behind."""
+    # A runner SIGKILLed after a cancel's grace period (a big virtualenv takes long to
+    # delete) or by the OOM killer cannot clean up: its workspace and runner.temp stayed.
+    left = _read(folder, "leftovers.json", {})
+    gone = [path for path in left.get("paths", []) if os.path.lexists(path)]
+    for path in gone:
+        shutil.rmtree(path, ignore_errors=True)
+    for empty in left.get("folders", []):  # the execution's folder, once empty
+        with contextlib.suppress(OSError):
+            os.rmdir(empty)
+    repo = str(left.get("repo", ""))
+    if gone and repo and os.path.exists(os.path.join(repo, ".git")):
+        subprocess.run(["git", "-C", repo, "worktree", "prune"], capture_output=True)
 
 
 class Box:
@@ -179,6 +199,20 @@ class Box:
     def cache_max_bytes(self) -> int:
         """The cache's size limit (an archive bigger than it is not saved)."""
         return int(_read(self.folder, "cache.json", {}).get("max_bytes", 0) or 0)
+
+    def leave(self, paths: Sequence[str], folders: Sequence[str], repo: str) -> None:
+        """Name what the engine's side removes should this runner die before it does:
+        `paths` (trees) and `folders` (removed when empty), in `repo`'s worktrees."""
+        left = _read(self.folder, "leftovers.json", {})
+        _write(
+            self.folder,
+            "leftovers.json",
+            {
+                "paths": [*left.get("paths", []), *paths],  # an earlier attempt's too
+                "folders": [*left.get("folders", []), *folders],
+                "repo": repo,
+            },
+        )
 
     def add(self, name: str, value: Any) -> None:
         """Append to one of the runner's lists (`cache-saved.json`, `cache-used.json`)."""

@@ -19,12 +19,28 @@ class Secrets(dict[str, Value]):
         super().__init__()
         self._env = env
         self._announce = announce
+        self._unset_keys: set[str] = set()
 
     def __contains__(self, key: object) -> bool:
+        if isinstance(key, str) and not self._env.get(key):
+            self._unset(key)
         return isinstance(key, str) and (key in self._env or key == "GITHUB_TOKEN")
+
+    def _unset(self, key: str) -> None:
+        """Say once that a secret is not set: it reads as '' (null), as on GitHub."""
+        # A job failing for a secret it never got (a publish step's token) must not
+        # look like a bug of the project.
+        if key not in self._unset_keys:
+            self._unset_keys.add(key)
+            self._announce(
+                f"::warning::secrets.{key} is not set on this machine: it reads as ''"
+                f" (set {key} in the environment to give it)"
+            )
 
     def __missing__(self, key: str) -> Value:
         value = self._env.get(key, "")
+        if not value:
+            self._unset(key)
         if value:
             for line in value.splitlines():
                 if line.strip():

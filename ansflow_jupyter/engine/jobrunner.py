@@ -77,6 +77,12 @@ class JobRunner:
         self.env = dict(os.environ)
         box = self.env.pop(jobbox.ENV, "")
         self.box = jobbox.Box(box) if box else None
+        if self.box is not None:  # removed by the engine's side should this process die
+            if plan.get("in_place"):  # the step's own folder is never removed
+                self.box.leave([str(self.temp)], [], str(self.repo))
+            else:
+                root = self.dest.parent
+                self.box.leave([str(self.temp), str(root)], [str(root.parent)], str(self.repo))
         self.caches = Caches(self.box, self.dest, self.temp)
         self.checkouts: list[Path] = []  # actions/checkout `path:` copies
         self.title = ""
@@ -286,6 +292,12 @@ class JobRunner:
         argv = command_argv(shell, file)
         if argv[0] == "python":
             argv[0] = "python3"
+        if not cwd.is_dir():  # else the OSError below blames the shell ("cannot run bash")
+            print(
+                f"::error::An error occurred trying to start process '{argv[0]}' with working"
+                f" directory '{cwd}'. No such file or directory"
+            )
+            return 127
         try:
             done = subprocess.run(argv, cwd=cwd, env=env, timeout=step["timeout"])
         except subprocess.TimeoutExpired:

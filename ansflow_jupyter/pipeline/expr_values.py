@@ -239,7 +239,9 @@ def hash_files(workdir: Path, patterns: Sequence[Value]) -> str:
     for raw in patterns:
         pattern = to_text(raw)
         target = excluded if pattern.startswith("!") else files
-        for name in glob.glob(pattern.lstrip("!"), root_dir=root, recursive=True):
+        # include_hidden: GitHub's glob matches names starting with '.' (.github/...).
+        found = glob.glob(pattern.lstrip("!"), root_dir=root, recursive=True, include_hidden=True)
+        for name in found:
             path = (root / name).resolve()
             # Files outside the working directory are never hashed (GitHub's rule too).
             if path.is_file() and path.is_relative_to(root):

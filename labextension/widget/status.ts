@@ -91,7 +91,7 @@ const REASONS: Record<string, string> = {
   'log-limit': 'stopped: it wrote more log than allowed',
   'tool-missing': 'skipped: a tool it needs is not installed',
   'fail-fast': 'cancelled: another matrix leg failed (fail-fast)',
-  'runner-os': 'skipped: it runs on another operating system',
+  'runner-os': 'skipped: it runs on another operating system or CPU architecture',
   'unsupported-action': 'skipped: this action is not supported here',
   'needs-container': 'skipped: it needs a container or services'
 };

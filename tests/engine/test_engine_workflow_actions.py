@@ -176,3 +176,57 @@ def test_background_processes_end_with_their_job_only(tmp_path: Path, backend: s
     after = [line for line in lines_of(output, "after") if line.startswith(("gone", "still"))]
     assert len(after) >= 2 and all(line.startswith("gone: ") for line in after), output
     assert "other still has its own" in lines_of(output, "other")
+
+
+def test_a_job_runner_killed_outright_leaves_no_workspace_or_temp(tmp_path: Path) -> None:
+    # httpx's fail-fast-cancelled leg was SIGKILLed mid-cleanup: 196 MB of runner.temp
+    # (its virtualenv) and the workspace folder stayed behind in /tmp.
+    repo = repository(tmp_path, "leftovers.yml")
+    output = run(tmp_path, "leftovers.yml")
+    assert "✖ killed failed" in output, output
+    lines = lines_of(output, "killed")
+    temp = Path(next(x for x in lines if x.startswith("temp=")).removeprefix("temp="))
+    ws = Path(next(x for x in lines if x.startswith("ws=")).removeprefix("ws="))
+    assert not temp.exists() and not ws.exists() and not ws.parent.exists()
+    worktrees = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
+    ).stdout
+    assert len(worktrees.strip().splitlines()) == 1
+
+
+def test_install_poetry_puts_poetry_on_path_and_configures_it_in_the_environment(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    repository(tmp_path, "poetry.yml")
+    output = run(tmp_path, "poetry.yml", home=home)
+    assert "✔ poetry success" in output, output
+    lines = lines_of(output, "poetry")
+    assert "VENV=.venv/bin/activate in-project=true create=true" in lines
+    assert "Poetry (version 1.8.3)" in lines
+    python = next(x for x in lines if x.startswith("python=")).removeprefix("python=")
+    assert "/poetry/" not in python  # only `poetry` goes on PATH, not its interpreter
+    assert not (home / ".config" / "pypoetry").exists()  # no `poetry config` of the user's
+
+
+PRE_COMMIT_CONFIG = """
+repos:
+  - repo: local
+    hooks:
+      - id: no-todo
+        name: no TODO left
+        language: system
+        entry: bash -c '! grep -Hn TODO "$@"' --
+"""
+
+
+def test_pre_commit_action_runs_the_hooks_on_the_repository_files(tmp_path: Path) -> None:
+    files = {".pre-commit-config.yaml": PRE_COMMIT_CONFIG, "notes.txt": "TODO: tests\n"}
+    repository(tmp_path, "precommit.yml", files)
+    output = run(tmp_path, "precommit.yml")
+    assert "✔ lint success" in output, output
+    lines = lines_of(output, "lint")
+    assert "Run pre-commit run --show-diff-on-failure --color=always --all-files" in lines
+    assert any("notes.txt:1:TODO: tests" in line for line in lines)  # --all-files
+    assert "all=failure" in lines  # the hook failed the first step

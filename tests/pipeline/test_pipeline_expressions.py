@@ -197,6 +197,17 @@ def test_hash_files_relative_to_the_working_directory(tmp_path: Path) -> None:
     assert ev("hashFiles('../*')", workdir=tmp_path / "src") == ""  # never outside
 
 
+def test_hash_files_matches_hidden_files_and_folders_as_github_does(tmp_path: Path) -> None:
+    # GitHub's glob matches names starting with '.': `**/*.yml` finds .github/workflows/.
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_bytes(b"c")
+    (tmp_path / ".pre-commit-config.yaml").write_bytes(b"p")
+    one = hashlib.sha256(hashlib.sha256(b"c").digest()).hexdigest()
+    assert ev("hashFiles('**/*.yml')", workdir=tmp_path) == one
+    both = b"".join(hashlib.sha256(data).digest() for data in (b"c", b"p"))
+    assert ev("hashFiles('**/*.y*ml')", workdir=tmp_path) == hashlib.sha256(both).hexdigest()
+
+
 def test_calls_and_refs_are_exposed() -> None:
     expression = parse_expression("always() && needs.build.outputs.version == env.V")
     assert expression.calls == frozenset({"always"})

@@ -15,6 +15,7 @@ BUILT_IN = (
     "actions/checkout", "actions/setup-python", "astral-sh/setup-uv", "actions/setup-node",
     "actions/upload-artifact", "actions/download-artifact", "actions/cache",
     "actions/cache/restore", "actions/cache/save", "hynek/build-and-inspect-python-package",
+    "snok/install-poetry", "pre-commit/action",
 )  # fmt: skip
 #: Actions that put uv on PATH (hynek's caches it too: nothing to cache locally).
 UV_ACTIONS = ("astral-sh/setup-uv", "hynek/setup-cached-uv")
@@ -43,7 +44,8 @@ def classify(
                 rendered = ""  # the step says why when it runs
         if rendered is None or not rendered:
             return "", ""  # resolved when the step runs
-        for wanted in rendered.split():
+        # One version a line: '>=3.9 <3.13' on one line is one range, as setup-python reads it.
+        for wanted in [line.strip() for line in rendered.splitlines() if line.strip()]:
             if find_python(wanted) is None:
                 return "tool-missing", f"no Python {wanted} on PATH or in pyenv"
         return "", ""

@@ -3,6 +3,7 @@ repository, the runner's OS, and the tools the built-in setup actions resolve to
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -11,6 +12,8 @@ import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from .pyrange import Release, is_range, satisfies
 
 #: Every context a workflow expression may read.
 CONTEXTS = (
@@ -111,13 +114,26 @@ def label_os(label: str) -> str | None:
     return None
 
 
+def label_arch(label: str) -> str | None:
+    """The architecture a `runs-on` label asks for, as `runner.arch` spells it (None: any)."""
+    low = label.lower()
+    named = {"x64": "X64", "x86": "X86", "arm64": "ARM64", "arm": "ARM"}
+    if low in named:  # a self-hosted runner's architecture label
+        return named[low]
+    # GitHub's hosted ARM images: ubuntu-24.04-arm, windows-11-arm.
+    return "ARM64" if low.endswith(("-arm", "-arm64")) else None
+
+
 def find_python(version: str) -> str | None:
     """An interpreter matching a `python-version` ('3.11', '3.x', 'pypy3.10', '>=3.9')."""
     wanted = version.strip().strip("'\"")
-    if not wanted or wanted in ("3.x", "3", "x"):
+    if not wanted or wanted in ("3", "x"):
         return shutil.which("python3")
     if wanted.startswith("pypy"):
         return shutil.which(wanted) or shutil.which(wanted.replace("pypy-", "pypy"))
+    if is_range(wanted) or wanted == "3.x":  # the newest one in the range, as setup-python
+        fitting = [path for release, path in _interpreters() if satisfies(release, wanted)]
+        return fitting[-1] if fitting else None
     wanted = wanted.removesuffix("-dev")
     if wanted.endswith("t"):
         # A free-threaded build: only a `python3.13t` will do, never the usual 3.13.
@@ -128,19 +144,58 @@ def find_python(version: str) -> str | None:
     if match is None:
         return None
     major_minor = f"{match.group(1)}.{match.group(2)}"
+    # A full version (3.11.0) asks for that release, as setup-python installs it: a
+    # matrix testing the oldest patch release must not get another 3.11.x.
+    exact = wanted if re.fullmatch(r"\d+\.\d+\.\d+", wanted) else None
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     found = shutil.which(f"python{major_minor}")
     # A pyenv shim fails for a version not selected: look in pyenv's versions instead.
-    if found and Path(found).parent != root / "shims":
+    if (
+        found
+        and Path(found).parent != root / "shims"
+        and (exact is None or _release(found) == exact)
+    ):
         return found
     pyenv = root / "versions"
     if pyenv.is_dir():
         for entry in sorted(pyenv.iterdir(), reverse=True):
+            if exact is not None and entry.name != exact:
+                continue
             if entry.name == major_minor or entry.name.startswith(major_minor + "."):
                 candidate = entry / "bin" / "python"
                 if candidate.exists():
                     return str(candidate)
     return None
+
+
+def _interpreters() -> list[tuple[Release, str]]:
+    """Every CPython 3 here (pyenv's versions, `python3.N` on PATH), oldest first."""
+    found: dict[Release, str] = {}
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    pyenv = root / "versions"
+    for entry in sorted(pyenv.iterdir()) if pyenv.is_dir() else []:
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", entry.name)
+        if match and (entry / "bin" / "python").exists():
+            found[(int(match[1]), int(match[2]), int(match[3]))] = str(entry / "bin" / "python")
+    for minor in range(30):
+        path = shutil.which(f"python3.{minor}")
+        if path is None or Path(path).parent == root / "shims":
+            continue
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", _release(path))
+        if match:
+            found.setdefault((int(match[1]), int(match[2]), int(match[3])), path)
+    return sorted(found.items())
+
+
+@functools.lru_cache(maxsize=64)  # one subprocess per interpreter, not one per matrix leg
+def _release(python: str) -> str:
+    """The full version of an interpreter ('3.11.7'; '' when it does not start)."""
+    code = "import platform; print(platform.python_version())"
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip()
 
 
 def find_node(version: str) -> str | None:

@@ -13,7 +13,7 @@ from ..source import Reporter, kind, to_number
 from ..spec import RetrySpec, StepSpec, SubStep
 from ..templates import did_you_mean
 from .actions import classify
-from .context import host_os, label_os, runner_arch
+from .context import host_os, label_arch, label_os, runner_arch
 from .evaluate import job_condition, render_static, static_value
 from .matrix import text
 from .nodes import check_expressions, child, env_mapping, items, plain, text_of, want_mapping
@@ -184,6 +184,10 @@ class Job:
             wanted = label_os(rendered) if rendered else None
             if wanted is not None and wanted != host:
                 return "runner-os", f"runs-on {rendered} needs {wanted}; this machine runs {host}"
+            arch = label_arch(rendered) if rendered else None
+            if arch is not None and arch != runner_arch():
+                words = f"runs-on {rendered} needs an {arch} machine; this one is {runner_arch()}"
+                return "runner-os", words
         return "", ""
 
     def _substeps(self, ctx: Mapping[str, Any]) -> tuple[SubStep, ...]:
