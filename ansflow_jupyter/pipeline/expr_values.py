@@ -149,7 +149,7 @@ def lookup(container: Value, key: Value) -> Value:
         return None
     if isinstance(container, list) and not isinstance(key, str):
         index = to_number(key)
-        if not math.isnan(index) and index == int(index) and 0 <= index < len(container):
+        if math.isfinite(index) and index == int(index) and 0 <= index < len(container):
             return container[int(index)]
     return None
 
@@ -217,6 +217,8 @@ def _from_json(text: Value) -> Value:
         value = json.loads(to_text(text))
     except ValueError as exc:
         raise ExpressionRuntimeError(f"fromJSON(): invalid JSON: {exc}") from None
+    except RecursionError:  # `[[[[…` a few thousand deep: json recurses per level
+        raise ExpressionRuntimeError("fromJSON(): invalid JSON: nested too deeply") from None
     return value
 
 
