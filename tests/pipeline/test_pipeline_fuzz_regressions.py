@@ -86,6 +86,36 @@ def test_deeply_nested_from_json_is_located() -> None:
     assert errors(text) == ["ci.yml:4:15: steps.a.run: fromJSON(): invalid JSON: nested too deeply"]
 
 
+def test_format_placeholder_with_thousands_of_digits_is_located() -> None:
+    # int() of a 5,000-digit placeholder raised ValueError (Python's digit limit).
+    text = STEP.replace("echo", "echo ${{ format('{" + "9" * 5000 + "}') }}")
+    assert errors(text) == [
+        "ci.yml:4:15: steps.a.run: format(): {99999999999999999999…} but only 0 value(s) given"
+    ]
+
+
+def test_to_json_of_deeply_nested_value_is_located() -> None:
+    # fromJSON() accepts 900 levels; toJSON() of them raised RecursionError.
+    nested = "[" * 900 + "]" * 900
+    text = STEP.replace("echo", f"echo ${{{{ toJSON(fromJSON('{nested}')) }}}}")
+    assert errors(text) == ["ci.yml:4:15: steps.a.run: toJSON(): value nested too deeply"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "shown"),
+    [
+        ("fromJSON('" + "9" * 400 + "')", "Infinity"),  # a JSON integer past float range
+        ("fromJSON('[1]')[fromJSON('" + "9" * 400 + "')]", ""),
+        ("'0x" + "f" * 300 + "' == 1", "false"),  # a hex string compared as a number
+        ("'-0o" + "7" * 5000 + "' < 1", "true"),
+    ],
+)
+def test_integers_past_float_range_are_infinite(expression: str, shown: str) -> None:
+    # float() of these integers raised OverflowError.
+    spec = load_pipeline(STEP.replace("echo", f"echo ${{{{ {expression} }}}}"))
+    assert spec.steps["a"].run == f"echo {shown}"
+
+
 # -- notebook parameters ----------------------------------------------------------------
 
 
