@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -366,7 +367,18 @@ class Checker:
             elif is_str(value):
                 out[name] = Text(str(value.value), value, item_path)
             else:
-                out[name] = yaml.safe_load(yaml.serialize(value))
+                try:
+                    loaded = yaml.safe_load(yaml.serialize(value))
+                    json.dumps(loaded)  # the runner receives them as JSON
+                except yaml.YAMLError as exc:  # `!tag x`, `{[a]: 1}`
+                    problem = getattr(exc, "problem", None) or "not a plain YAML value"
+                    self.rep.at(value, item_path, f"invalid parameter value: {problem}")
+                except (TypeError, ValueError) as exc:  # a date, a !!set, !!binary
+                    self.rep.at(
+                        value, item_path, f"invalid parameter value: {exc} (quote it as a string)"
+                    )
+                else:
+                    out[name] = loaded
         return out
 
     @staticmethod

@@ -335,7 +335,10 @@ def _parameters(
             continue
         text = sub(value, matrix, scope)
         out[name] = text
-        found = list(segments(value.value)) if "${{" in value.value else []
+        try:
+            found = list(segments(value.value)) if "${{" in value.value else []
+        except ExpressionSyntaxError:  # `sub` reported it, located
+            found = []
         whole = len(found) == 1 and found[0].start == 0 and found[0].end == len(value.value)
         if whole and text != value.value:
             out[name] = _typed(found[0].inner, text, matrix, typed)
@@ -358,7 +361,10 @@ def _typed(
                 return text
     elif refs:
         return text  # env values are strings
-    loaded = yaml.safe_load(text) if text else text
+    try:
+        loaded = yaml.safe_load(text) if text else text
+    except (yaml.YAMLError, ValueError, KeyError, IndexError, OverflowError):
+        return text  # not one YAML value (`[`, `a: b: c`, `2020-13-45`): it stays text
     return loaded if isinstance(loaded, int | float | bool) else text
 
 

@@ -67,5 +67,8 @@ def number(text: str) -> float:
     sign = -1.0 if text.startswith("-") else 1.0
     body = text.lstrip("-")
     if body[:2].lower() == "0x":
-        return sign * int(body[2:], 16)
+        try:
+            return sign * float(int(body[2:], 16))
+        except OverflowError:  # past ~1.8e308 a number is infinite, as JavaScript reads it
+            return sign * float("inf")
     return float(text)

@@ -48,7 +48,7 @@ def to_number(value: Value) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, float | int):
-        return float(value)
+        return _float(value)
     if isinstance(value, str):
         if value.strip() == "":
             return 0.0
@@ -58,11 +58,19 @@ def to_number(value: Value) -> float:
         sign = -1.0 if text.startswith("-") else 1.0
         body = text.lstrip("+-")
         if body[:2].lower() == "0x":
-            return sign * int(body[2:], 16)
+            return sign * _float(int(body[2:], 16))
         if body[:2].lower() == "0o":
-            return sign * int(body[2:], 8)
+            return sign * _float(int(body[2:], 8))
         return float(text)
     return math.nan
+
+
+def _float(number: float) -> float:
+    """A number as a float; an integer past ~1.8e308 (`fromJSON('9…9')`) is infinite."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
 
 
 def to_text(value: Value) -> str:
@@ -72,7 +80,7 @@ def to_text(value: Value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float | int):
-        return format_number(float(value))
+        return format_number(_float(value))
     if isinstance(value, str):
         return value
     return "Array" if isinstance(value, list) else "Object"
@@ -149,7 +157,7 @@ def lookup(container: Value, key: Value) -> Value:
         return None
     if isinstance(container, list) and not isinstance(key, str):
         index = to_number(key)
-        if not math.isnan(index) and index == int(index) and 0 <= index < len(container):
+        if math.isfinite(index) and index == int(index) and 0 <= index < len(container):
             return container[int(index)]
     return None
 
@@ -192,10 +200,13 @@ def _format(template: Value, *values: Value) -> str:
             return token[0]
         if match.group(1) is None:
             raise ExpressionRuntimeError(f"format(): unmatched {token!r} in {text!r}")
-        index = int(match.group(1))
+        digits = match.group(1)
+        # int() refuses 4,300 digits; no call has a billion arguments anyway.
+        index = int(digits) if len(digits) < 10 else len(values)
         if index >= len(values):
+            shown = digits if len(digits) <= 20 else digits[:20] + "…"
             raise ExpressionRuntimeError(
-                f"format(): {{{index}}} but only {len(values)} value(s) given"
+                f"format(): {{{shown}}} but only {len(values)} value(s) given"
             )
         return to_text(values[index])
 
@@ -209,7 +220,10 @@ def _join(items: Value, separator: Value = ",") -> str:
 
 
 def _to_json(value: Value) -> str:
-    return json.dumps(_plain_numbers(value), indent=2, ensure_ascii=False, default=str)
+    try:
+        return json.dumps(_plain_numbers(value), indent=2, ensure_ascii=False, default=str)
+    except RecursionError:  # fromJSON() of ~900 nested arrays
+        raise ExpressionRuntimeError("toJSON(): value nested too deeply") from None
 
 
 def _from_json(text: Value) -> Value:
@@ -217,6 +231,8 @@ def _from_json(text: Value) -> Value:
         value = json.loads(to_text(text))
     except ValueError as exc:
         raise ExpressionRuntimeError(f"fromJSON(): invalid JSON: {exc}") from None
+    except RecursionError:  # `[[[[…` a few thousand deep: json recurses per level
+        raise ExpressionRuntimeError("fromJSON(): invalid JSON: nested too deeply") from None
     return value
 
 

@@ -14,7 +14,7 @@ from .expand import build_steps, check_size, expansions
 from .github import WorkflowOptions
 from .graph import resolve_needs
 from .notebooks import check_notebook_file, check_notebooks, notebook_pipeline
-from .source import MAX_BYTES, Reporter, compose, decode
+from .source import MAX_BYTES, Reporter, compose, decode, duplicate_keys
 from .spec import PipelineSpec
 
 
@@ -101,6 +101,9 @@ def _load(
         return None, rep.issues()
     if is_workflow(root):
         from .github.loader import load_workflow  # only workflows pay for the loader
+
+        if duplicate_keys(root, rep):  # the workflow loader reads the first of each
+            return None, rep.issues()
 
         options = workflow or WorkflowOptions()
         flow = load_workflow(root, text, rep, path, base_dir, options, overrides or {})

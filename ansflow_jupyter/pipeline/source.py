@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import SpecIssue
+from .templates import join
 
 MAX_BYTES = 1024 * 1024
 # Deeper YAML is refused before anything walks it: no pipeline nests like that, and the
@@ -105,31 +108,92 @@ def compose(text: str, rep: Reporter) -> MappingNode | None:
     except RecursionError:
         _report_nesting(text, rep)
         return None
-    if root is not None and _too_deep(root, rep):
+    if root is not None and _bad_tree(root, rep):
         return None
     return root
 
 
-def _too_deep(root: Node, rep: Reporter) -> bool:
-    """Report the first node nested deeper than MAX_NESTING (an iterative walk).
+def _bad_tree(root: Node, rep: Reporter) -> bool:
+    """Report the first node nested deeper than MAX_NESTING and every typed scalar YAML
+    cannot construct (an iterative walk); True when there was any.
 
     Aliases make the tree a graph (a few lines can reach 10^9 nodes): a node already
     walked at this depth or deeper is not walked again."""
-    stack: list[tuple[Node, int]] = [(root, 1)]
+    stack: list[tuple[Node, int, str]] = [(root, 1, "")]
     deepest: dict[int, int] = {}
+    bad = False
     while stack:
-        node, depth = stack.pop()
+        node, depth, path = stack.pop()
         if deepest.get(id(node), 0) >= depth:
             continue
         deepest[id(node)] = depth
         if depth > MAX_NESTING:
             rep.at(node, "", f"YAML is nested too deeply (more than {MAX_NESTING} levels)")
             return True
-        if isinstance(node, SequenceNode):
-            stack.extend((child, depth + 1) for child in node.value)
+        if isinstance(node, ScalarNode):
+            bad = _bad_scalar(node, path, rep) or bad
+        elif isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1, join(path, i)) for i, child in enumerate(node.value))
         elif isinstance(node, MappingNode):
-            stack.extend((child, depth + 1) for pair in node.value for child in pair)
+            for key, value in node.value:
+                name = join(path, str(key.value)) if isinstance(key, ScalarNode) else path
+                stack += [(key, depth + 1, name), (value, depth + 1, name)]
+    return bad
+
+
+def duplicate_keys(root: Node, rep: Reporter) -> bool:
+    """Report every repeated key of every mapping (PyYAML keeps the last one silently);
+    True when there was any. Native pipelines report them as they check each mapping."""
+    stack: list[tuple[Node, str]] = [(root, "")]
+    seen_nodes: set[int] = set()
+    found = False
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:  # an alias: already walked
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend((child, join(path, i)) for i, child in enumerate(node.value))
+        elif isinstance(node, MappingNode):
+            first: dict[str, Node] = {}
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, ScalarNode) else ""
+                if name in first and isinstance(key, ScalarNode):
+                    line = first[name].start_mark.line + 1
+                    rep.at(key, join(path, name), f"duplicate key '{name}' (first at line {line})")
+                    found = True
+                    continue
+                first.setdefault(name, key)
+                stack.append((value, join(path, name) if name else path))
+    return found
+
+
+def _bad_scalar(node: ScalarNode, path: str, rep: Reporter) -> bool:
+    """Report a typed scalar YAML cannot construct (`!!int abc`, `2020-13-45`, 5,000 digits).
+
+    Every later stage builds values with PyYAML's constructors, which raise on these."""
+    construct = _TYPED.get(node.tag)
+    if construct is None:
+        return False
+    try:
+        construct(node)
+    # PyYAML's constructors trust the resolver's patterns; an explicit tag skips them.
+    except (ValueError, KeyError, IndexError, AttributeError, OverflowError, yaml.YAMLError) as exc:
+        what = node.tag.rsplit(":", 1)[-1]
+        reason = "too many digits" if "digits" in str(exc) else f"not a valid {what}"
+        shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
+        rep.at(node, path, f"invalid YAML {what} '{shown}': {reason}")
+        return True
     return False
+
+
+_TYPED = {
+    TAG_INT: _CONSTRUCTOR.construct_yaml_int,
+    TAG_FLOAT: _CONSTRUCTOR.construct_yaml_float,
+    TAG_BOOL: _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:timestamp": _CONSTRUCTOR.construct_yaml_timestamp,
+    "tag:yaml.org,2002:binary": _CONSTRUCTOR.construct_yaml_binary,
+}
 
 
 def _report_nesting(text: str, rep: Reporter) -> None:
@@ -234,7 +298,11 @@ def to_int(node: Node) -> int | None:
 def to_number(node: Node) -> float | None:
     """The number an int or float scalar holds, or None."""
     if isinstance(node, ScalarNode) and node.tag == TAG_INT:
-        return float(_CONSTRUCTOR.construct_yaml_int(node))
+        value = int(_CONSTRUCTOR.construct_yaml_int(node))
+        try:
+            return float(value)
+        except OverflowError:  # more than ~308 digits: past any limit that reads it
+            return math.inf if value > 0 else -math.inf
     if isinstance(node, ScalarNode) and node.tag == TAG_FLOAT:
         return float(_CONSTRUCTOR.construct_yaml_float(node))
     return None
