@@ -250,8 +250,9 @@ def print_snapshot(data: Mapping[str, Any], console: Console | None = None) -> N
     head.append(f"  {format_duration(ex.get('duration'))}  ")
     head.append(str(ex.get("execution_id") or ""), style="dim")
     console.print(head)
-    if ex.get("message"):
-        console.print(Text(clean(ex["message"]), style="dim"))
+    message = str(ex.get("message") or "")
+    if message and message.strip().lower() != str(ex.get("status")):  # not the badge again
+        console.print(Text(clean(message), style="dim"))
     table = steps_table(data["steps"], console.width, lines=True)
     console.print(table)
     counts = describe_counts(count_categories(data["steps"]))

@@ -304,6 +304,9 @@ def test_cancel_stops_an_ansflow_run_in_another_process(tmp_path: Path) -> None:
     # The request goes through the store; the owner cancels (exit 1: cancelled, not by Ctrl-C).
     assert proc.wait(timeout=30) == 1
     assert json.loads(ansflow(tmp_path, "list", "--json").stdout)["status"] == "cancelled"
+    # `show` does not repeat the badge on a line of its own ("cancelled" under ■ cancelled).
+    shown = ansflow(tmp_path, "show", rows[0]["execution_id"]).stdout.splitlines()
+    assert "■ cancelled" in shown[0] and shown[1].split()[0] == "status", shown
 
 
 def test_summary_counts_by_category(tmp_path: Path) -> None:
