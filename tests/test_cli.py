@@ -68,7 +68,15 @@ def test_a_missing_pipeline_file_is_named_without_a_line_0_column_0(tmp_path: Pa
     result = ansflow(tmp_path, "run", "nope.yml")
     assert result.returncode == 2
     missing = tmp_path / "nope.yml"
-    assert result.stderr.strip() == f"{missing}: pipeline file not found: {missing}"
+    assert result.stderr.strip() == f"nope.yml: pipeline file not found: {missing}"
+
+
+def test_run_names_an_invalid_file_as_typed_like_validate(tmp_path: Path) -> None:
+    write(tmp_path, "invalid.yml", "name: x\nsteps:\n  a: {run: echo, neds: [b]}\n")
+    ran, validated = (ansflow(tmp_path, c, "invalid.yml") for c in ("run", "validate"))
+    assert ran.returncode == validated.returncode == 2
+    assert ran.stderr.startswith("invalid.yml:3:"), ran.stderr
+    assert ran.stderr == validated.stderr
 
 
 def test_json_stream_is_contiguous_and_ends_with_the_final_update(tmp_path: Path) -> None:
