@@ -192,7 +192,7 @@ def _main(argv: Sequence[str] | None) -> int:
             cli_workflow.check_applies(spec, args)
         return asyncio.run(_dispatch(args, spec, env))
     except SpecError as exc:
-        print(exc, file=sys.stderr)
+        print(_as_typed(exc, getattr(args, "file", None)), file=sys.stderr)
         return EXIT_INVALID
     except AnsFlowError as exc:
         print(f"ansflow: error: {exc}", file=sys.stderr)
@@ -202,6 +202,17 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # `ansflow logs ID | head`
         sys.stderr.close()
         return EXIT_OK
+
+
+def _as_typed(exc: SpecError, typed: str | None) -> str:
+    """The issues, naming the file as the user typed it (`run` resolves it for the store),
+    as `ansflow validate` does; other files (a reusable workflow) keep their names."""
+    from dataclasses import replace
+
+    if not typed:
+        return str(exc)
+    full = os.path.abspath(typed)
+    return "\n".join(str(replace(i, file=typed) if i.file == full else i) for i in exc.issues)
 
 
 def _load_run_file(

@@ -25,7 +25,9 @@ from .cli_marks import all_annotations, annotation_line, failed_where, running_d
 from .format import (
     count_categories,
     describe_counts,
+    describe_exit,
     format_duration,
+    format_limit,
     step_category,
     step_reason,
 )
@@ -175,7 +177,12 @@ def steps_table(
         # Where it is (cell 4/50 · Cell 4 · df = load()) or where it failed (in Cell 2 · …).
         where = running_detail(step) if running else failed_where(step)
         note = " · ".join(p for p in (note, where) if p)
-        if (step.get("attempt") or 1) > 1:
+        retry_in, code = step.get("retry_in"), step.get("exit_code")
+        if running and isinstance(retry_in, int | float) and isinstance(code, int):
+            # Between attempts: the bare "exit 1" of a running step read as a contradiction.
+            failed = f"attempt {step.get('attempt') or 1} failed ({describe_exit(code)})"
+            note = f"{failed}, retrying in {format_limit(retry_in)}"
+        elif (step.get("attempt") or 1) > 1:
             note = f"attempt {step['attempt']}" + (f", {note}" if note else "")
         cells = [
             badge(category, spin),
@@ -250,8 +257,9 @@ def print_snapshot(data: Mapping[str, Any], console: Console | None = None) -> N
     head.append(f"  {format_duration(ex.get('duration'))}  ")
     head.append(str(ex.get("execution_id") or ""), style="dim")
     console.print(head)
-    if ex.get("message"):
-        console.print(Text(clean(ex["message"]), style="dim"))
+    message = str(ex.get("message") or "")
+    if message and message.strip().lower() != str(ex.get("status")):  # not the badge again
+        console.print(Text(clean(message), style="dim"))
     table = steps_table(data["steps"], console.width, lines=True)
     console.print(table)
     counts = describe_counts(count_categories(data["steps"]))

@@ -68,7 +68,15 @@ def test_a_missing_pipeline_file_is_named_without_a_line_0_column_0(tmp_path: Pa
     result = ansflow(tmp_path, "run", "nope.yml")
     assert result.returncode == 2
     missing = tmp_path / "nope.yml"
-    assert result.stderr.strip() == f"{missing}: pipeline file not found: {missing}"
+    assert result.stderr.strip() == f"nope.yml: pipeline file not found: {missing}"
+
+
+def test_run_names_an_invalid_file_as_typed_like_validate(tmp_path: Path) -> None:
+    write(tmp_path, "invalid.yml", "name: x\nsteps:\n  a: {run: echo, neds: [b]}\n")
+    ran, validated = (ansflow(tmp_path, c, "invalid.yml") for c in ("run", "validate"))
+    assert ran.returncode == validated.returncode == 2
+    assert ran.stderr.startswith("invalid.yml:3:"), ran.stderr
+    assert ran.stderr == validated.stderr
 
 
 def test_json_stream_is_contiguous_and_ends_with_the_final_update(tmp_path: Path) -> None:
@@ -304,6 +312,9 @@ def test_cancel_stops_an_ansflow_run_in_another_process(tmp_path: Path) -> None:
     # The request goes through the store; the owner cancels (exit 1: cancelled, not by Ctrl-C).
     assert proc.wait(timeout=30) == 1
     assert json.loads(ansflow(tmp_path, "list", "--json").stdout)["status"] == "cancelled"
+    # `show` does not repeat the badge on a line of its own ("cancelled" under ■ cancelled).
+    shown = ansflow(tmp_path, "show", rows[0]["execution_id"]).stdout.splitlines()
+    assert "■ cancelled" in shown[0] and shown[1].split()[0] == "status", shown
 
 
 def test_summary_counts_by_category(tmp_path: Path) -> None:

@@ -133,3 +133,18 @@ def test_json_lines_print_a_log_batch_exactly_as_json_dumps(stamps: list[float])
         view.apply([batch])
     printed = out.getvalue().splitlines()[1]
     assert printed == json.dumps(batch.to_dict(), separators=(",", ":"))
+
+
+def test_a_step_waiting_to_retry_says_so_not_just_its_exit_code() -> None:
+    text = "name: r\nsteps:\n  flaky: {run: x, retry: {max: 2, delay: 1s}}\n"
+    out = Terminal()
+    view = make_view(load_pipeline(text, base_dir=Path()), "e", out=out)
+    assert isinstance(view, LiveView)
+    view.console.width = 120
+    # The engine's announcement: attempt 1 failed (exit 1), attempt 2 starts in 1 s.
+    step = {"step_id": "flaky", "status": "running", "attempt": 1, "exit_code": 1, "retry_in": 1.0}
+    view.apply([Event(EventType.STEP_UPDATE, "e", 1, {**step, "started_at": 1.0})])
+    view.console.print(view.render(with_logs=False))
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()).splitlines()
+    (row,) = [line for line in screen if "flaky" in line]
+    assert "attempt 1 failed (exit 1), retrying in 1s" in row, row

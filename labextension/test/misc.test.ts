@@ -81,6 +81,11 @@ describe('step labels and reasons', () => {
     const flaky = { step_id: 'flaky', name: 'Flaky download (fails once, then succeeds)', matrix: {} };
     assert.equal(stepLabel(flaky, 26), 'Flaky download (fails onc…');
     assert.equal(stepLabel({ step_id: 'p', name: 'Publish (skipped: a test failed)', matrix: {} }, 26), 'Publish (skipped: a test…');
+    // A leg whose name already says its values does not repeat them, unless it must be cut.
+    const leg = { step_id: 'test[python=3.11,os=linux]', name: 'Test on Python 3.11 / linux', matrix: { python: '3.11', os: 'linux' } };
+    assert.equal(stepLabel(leg, 36), 'Test on Python 3.11 / linux');
+    assert.equal(stepLabel(leg, 24), 'Test on P… [3.11, linux]');
+    assert.equal(stepLabel({ step_id: 't[py=3.12]', name: 'Tests on 3.12', matrix: { py: '3.12' } }), 'Tests on 3.12');
     assert.equal(exitWords(-15), 'killed by SIGTERM');
     assert.equal(exitWords(137), 'exit 137');
     assert.equal(reasonWords({ step_id: 'a', status: 'failed', reason: 'timeout', timeout: 300 }), 'killed after the 5m timeout');

@@ -46,6 +46,16 @@ describe('header counts', () => {
     stop();
   });
 
+  it('does not repeat the badge in a message line ("cancelled" under CANCELLED)', async () => {
+    const { el, model, stop } = mount();
+    model.push([
+      snapshot(3, [{ step_id: 'nap', status: 'cancelled', reason: 'cancelled' }], { status: 'cancelled', message: 'cancelled' })
+    ]);
+    await frames();
+    assert.ok(el.querySelector('.af-message')?.classList.contains('af-hidden'), text(el.querySelector('.af-message')));
+    stop();
+  });
+
   it('shows a continue-on-error failure as an allowed failure, not red', async () => {
     const { el, model, stop } = mount();
     model.push([

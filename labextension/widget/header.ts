@@ -183,7 +183,9 @@ export class Header {
     this.rerunFailedBtn.disabled = busy || running || status === 'success' || !this.canRerun;
     // The failed-step links say what a "failed steps: …" message would repeat.
     const serverMsg = ex.message ?? '';
-    const repeats = this.failures.childElementCount > 0 && /^failed steps?:/i.test(serverMsg);
+    // So would a message that only names the status the badge shows ("cancelled").
+    const repeats =
+      (this.failures.childElementCount > 0 && /^failed steps?:/i.test(serverMsg)) || serverMsg.trim().toLowerCase() === status;
     const msg = ui.notice || (repeats ? '' : serverMsg);
     const text = document.createElement('span');
     text.textContent = msg;

@@ -152,8 +152,12 @@ export function stepLabel(step: Pick<StepInfo, 'step_id' | 'name' | 'matrix'>, m
   // no values to keep, and cutting its head left `…)`.
   const plain = step.matrix !== undefined && Object.keys(step.matrix).length === 0;
   let [head, tail] = plain ? [name, ''] : splitMatrix(name);
-  if (!tail && step.matrix && Object.keys(step.matrix).length > 0) {
-    tail = `[${Object.values(step.matrix).join(', ')}]`;
+  const values = step.matrix ? Object.values(step.matrix) : [];
+  if (!tail && values.length > 0) {
+    // A name that says its values (`Tests on 3.11`) repeats them only when it must be cut.
+    const words = name.split(/[^\w.-]+/);
+    if (name.length <= max && values.every(v => words.includes(String(v)))) return name;
+    tail = `[${values.join(', ')}]`;
   }
   const full = tail ? `${head} ${tail}` : head;
   if (full.length <= max) {
