@@ -90,6 +90,40 @@ RAW = [
 ]  # fmt: skip
 
 
+_ATOMS = [
+    "null", "true", "false", "0", "-1", "1.5", "0xff", "-2.99e-2", "1e400", "''", "'a''b'",
+    "'{0}{1}'", "'[1,[2]]'", "'{\"a\": [1, {}]}'", "'NaN'", "'0x10'", "env.X", "env['X']",
+    "env", "matrix", "matrix.x", "matrix.py", "needs", "needs.a", "needs.a.result",
+    "needs.a.outputs.v", "needs.*.result", "needs['a[x=1]'].outputs.v", "github.sha",
+    "inputs.x", "steps.s.outputs.o", "strategy.job-index", "job.status", "runner.os",
+    "secrets.T", "vars.V", "nosuch.x", "x", "matrix.*", "env.*.x",
+]  # fmt: skip
+_FUNCTIONS = [
+    "contains", "startsWith", "endsWith", "format", "join", "toJSON", "fromJSON",
+    "hashFiles", "success", "failure", "always", "cancelled", "nosuch", "FROMJSON",
+]  # fmt: skip
+_OPERATORS = ["&&", "||", "==", "!=", "<", "<=", ">", ">=", "", "=", "&", "|"]
+
+
+def expression(rnd: random.Random, depth: int = 0) -> str:
+    """A random (mostly well-formed) expression of the language."""
+    roll = rnd.random()
+    if depth > 4 or roll < 0.35:
+        return rnd.choice(_ATOMS)
+    if roll < 0.55:
+        args = ", ".join(expression(rnd, depth + 1) for _ in range(rnd.randrange(4)))
+        return f"{rnd.choice(_FUNCTIONS)}({args})"
+    if roll < 0.75:
+        op = rnd.choice(_OPERATORS)
+        return f"{expression(rnd, depth + 1)} {op} {expression(rnd, depth + 1)}"
+    if roll < 0.85:
+        return f"!{expression(rnd, depth + 1)}"
+    if roll < 0.93:
+        return f"({expression(rnd, depth + 1)})"
+    accessor = rnd.choice([".x", ".*", "[0]", "[1e400]", "['k']", "[", ".", "[-1]"])
+    return f"{expression(rnd, depth + 1)}{accessor}"
+
+
 def _nodes(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
     """Every (path, value) of a plain YAML tree, containers first."""
     out = [(path, obj)]
@@ -123,7 +157,7 @@ def _mutate(tree: Any, rnd: random.Random, draw_value: Any) -> Any:
     parent = tree
     for part in path[:-1]:
         parent = parent[part]
-    op = rnd.randrange(13)
+    op = rnd.randrange(14)
     new: Any
     if op == 0 and isinstance(value, dict) and value:  # drop a key
         del value[rnd.choice(list(value))]
@@ -178,7 +212,11 @@ def _mutate(tree: Any, rnd: random.Random, draw_value: Any) -> Any:
         new = rnd.choice(others) if others else value
     elif op == 8 and isinstance(value, str):  # an expression inside existing text
         at = rnd.randrange(len(value) + 1)
-        new = value[:at] + rnd.choice(EXPRESSIONS) + value[at:]
+        inner = rnd.choice(EXPRESSIONS) if rnd.random() < 0.3 else f"${{{{ {expression(rnd)} }}}}"
+        new = value[:at] + inner + value[at:]
+    elif op == 9 and isinstance(value, dict):  # a generated `if:` condition
+        value["if"] = expression(rnd) if rnd.random() < 0.7 else f"${{{{ {expression(rnd)} }}}}"
+        return tree
     elif op == 7:  # wrap in a list or a mapping
         new = [value] if rnd.random() < 0.5 else {"x": value}
     else:

@@ -160,6 +160,15 @@ def test_parameter_that_is_not_a_json_value_is_located(
     ]
 
 
+def test_notebook_name_too_long_for_the_filesystem_is_located(tmp_path: Path) -> None:
+    # is_file() raised OSError (ENAMETOOLONG) instead of answering False.
+    text = "name: p\nsteps:\n  a:\n    notebook: " + "x" * 300 + ".ipynb\n"
+    found = errors(text, tmp_path)
+    assert len(found) == 1
+    assert found[0].startswith(f"ci.yml:4:15: steps.a.notebook: cannot read notebook {tmp_path}/")
+    assert found[0].endswith(": File name too long")
+
+
 # -- workflow files ---------------------------------------------------------------------
 
 DYNAMIC_JOB = """\
@@ -211,3 +220,17 @@ def test_blank_workflow_run_script_loads() -> None:
     text = "on: push\njobs:\n  t:\n    runs-on: x\n    steps:\n      - run: ' '\n"
     spec = load_pipeline(text, path="ci.yml")
     assert list(spec.steps) == ["t"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="github/loader.py _legs iterates the value of a matrix include/exclude "
+    "expression that is not a list: TypeError (owned by the workflow engineer)",
+)
+def test_matrix_exclude_expression_that_is_not_a_list_is_located() -> None:
+    text = (
+        "on: push\njobs:\n  t:\n    runs-on: x\n    strategy:\n      matrix:\n"
+        "        n: [1, 2]\n        exclude: ${{ 1 }}\n    steps: [{run: echo}]\n"
+    )
+    found = errors(text)
+    assert len(found) == 1 and found[0].startswith("ci.yml:8:18: jobs.t.strategy.matrix.exclude: ")
