@@ -171,7 +171,16 @@ def duplicate_keys(root: Node, rep: Reporter) -> bool:
 def _bad_scalar(node: ScalarNode, path: str, rep: Reporter) -> bool:
     """Report a typed scalar YAML cannot construct (`!!int abc`, `2020-13-45`, 5,000 digits).
 
-    Every later stage builds values with PyYAML's constructors, which raise on these."""
+    Every later stage builds values with PyYAML's constructors, which raise on these.
+    A NUL character (`"\\0"` in a double-quoted string) is refused too: no argument,
+    path or environment variable can hold one, so the step could only fail to start."""
+    if "\0" in node.value:
+        rep.at(
+            node,
+            path,
+            "contains a NUL character (\\0), which no command, path or variable can hold",
+        )
+        return True
     construct = _TYPED.get(node.tag)
     if construct is None:
         return False

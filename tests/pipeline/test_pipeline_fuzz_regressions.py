@@ -64,6 +64,24 @@ def test_number_too_large_for_a_float_is_an_invalid_duration() -> None:
     assert errors(text) == ["ci.yml:5:14: steps.a.timeout: invalid duration inf"]
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('name: p\nenv: {A: "x\\0y"}\nsteps:\n  a: {run: echo}\n', "2:10: env.A"),
+        ('name: p\nsteps:\n  a:\n    run: "echo \\0"\n', "4:10: steps.a.run"),
+        (STEP + '    working-directory: "a\\0"\n', "5:24: steps.a.working-directory"),
+        ('on: push\njobs:\n  t:\n    steps: [{run: "a\\0"}]\n', "4:19: jobs.t.steps[0].run"),
+    ],
+)
+def test_nul_character_is_located(text: str, where: str) -> None:
+    # `"\0"` loaded, then the step failed with "internal error: ValueError('embedded null
+    # byte')" when the process was started.
+    assert errors(text) == [
+        f"ci.yml:{where}: contains a NUL character (\\0), which no command, path or "
+        "variable can hold"
+    ]
+
+
 # -- expressions ----------------------------------------------------------------------
 
 
