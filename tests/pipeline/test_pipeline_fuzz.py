@@ -41,6 +41,49 @@ PIPELINES = _texts(
     ]
 )
 WORKFLOWS = _texts([*HERE.glob("workflows/**/*.yml")])
+# Every native key at least once (the examples leave out sub-steps, outputs, secrets...).
+PIPELINES.append(
+    """\
+name: kitchen ${{ env.WHO }}
+env: {WHO: me, N: 3.10, FLAG: true}
+env-inherit: false
+secrets: [TOKEN]
+defaults: {shell: bash, working-directory: ., timeout: 10m}
+max-parallel: 2
+steps:
+  build:
+    name: Build ${{ matrix.py }}
+    matrix: {py: ["3.11", "3.12"], os: [a, b]}
+    run: echo "v=${{ matrix.py }}" >> "$ANSFLOW_OUTPUT"
+    retry: {max: 2, delay: 1s, backoff: 2}
+    cache: {inputs: ["src/**/*.py"], key: "${{ matrix.os }}"}
+    artifacts: {paths: [dist/, "*.whl"], if-no-files: ignore}
+  test:
+    needs: ["build[py=3.11,os=a]"]
+    if: needs['build[py=3.11,os=a]'].outputs.v != '' && env.FLAG == true
+    env: {V: "${{ needs['build[py=3.11,os=a]'].outputs.v }}", H: "${{ hashFiles('*.py') }}"}
+    continue-on-error: true
+    working-directory: src
+    timeout: 1h30m
+    shell: python
+    steps:
+      - name: Install
+        run: pip install -e .
+      - run: pytest -q ${{ env.WHO }}
+        if: failure() || always()
+        shell: sh
+        env: {PYTHONWARNINGS: error}
+        continue-on-error: true
+        working-directory: tests
+        timeout: 90s
+  report:
+    needs: [test, build]
+    if: always()
+    cache: true
+    artifacts: [report.txt]
+    run: echo ${{ join(needs.*.result, ', ') }} ${{ toJSON(fromJSON('[1, 2]')) }}
+"""
+)
 
 KEYS = [
     "name", "run", "steps", "needs", "if", "env", "matrix", "include", "exclude", "id",
@@ -78,6 +121,24 @@ SCALARS: list[Any] = [
     datetime.date(2020, 1, 2), datetime.datetime(2020, 1, 2, 3, 4, 5), b"\xff\x00",
 ]  # fmt: skip
 SCALARS += EXPRESSIONS + DURATIONS
+# Shapes only workflow files have (inputs, reusable calls, actions, shells, defaults).
+SCALARS += [
+    {"workflow_call": {"inputs": {"x": {"type": "number", "default": "abc"}}}},
+    {"workflow_dispatch": {"inputs": {"x": {"type": "choice", "options": "a"}}}},
+    {"inputs": {"x": {"type": "boolean", "required": True}}, "outputs": {"o": {}}},
+    {"run": {"shell": "{0}", "working-directory": "${{ x }}"}},
+    {"matrix": {"include": "${{ 1 }}", "x": "${{ fromJSON('[1]') }}"}},
+    {"fail-fast": "${{ 1 }}", "max-parallel": "${{ 0 }}", "matrix": {"x": [1]}},
+    {"image": "x", "env": {"A": 1}}, {"group": "${{ github.ref }}", "cancel-in-progress": 1},
+    {"path": "x", "key": "${{ hashFiles() }}"}, {"name": "a", "path": ["x", 1]},
+    "./.github/workflows/nope.yml", "./", "./" + "x" * 300, "./..", "octo/repo@v1",
+    "actions/checkout@v4", "actions/upload-artifact@v4", "actions/cache@v4",
+    "actions/download-artifact@v4", "actions/setup-python@v5", "docker://alpine",
+    "pwsh", "python {0}", "cmd", "bash -e {0}", "${{ matrix.os }}", "ubuntu-latest",
+    {"steps": [{"uses": "./"}]}, [{"uses": "actions/checkout@v4", "with": {"path": ".."}}],
+    {"runs-on": "x", "uses": "./.github/workflows/x.yml", "with": {"a": [1]}},
+    {"secrets": "inherit"}, {"secrets": {"a": "${{ secrets.b }}"}},
+]  # fmt: skip
 # Written into the text as they are: explicit tags, numbers PyYAML cannot construct.
 RAW = [
     "!!int abc", "!!float x", "!!bool maybe", "!!int ''", "!!int 0x", "!!int -", "!!null x",

@@ -82,6 +82,30 @@ def test_nul_character_is_located(text: str, where: str) -> None:
     ]
 
 
+def test_hints_stop_after_a_budget_so_a_big_file_still_validates() -> None:
+    # 3,000 unknown needs among 3,000 ids: a "did you mean" per need compared each with
+    # every id (a minute of CPU for 120 KB). The first ones keep their hint.
+    steps = "".join(f"  step{i}: {{run: e, needs: [stepx{i}]}}\n" for i in range(3000))
+    found = [str(i) for i in validate("name: p\nsteps:\n" + steps, "ci.yml")]
+    assert len(found) == 3000
+    assert found[0] == (
+        "ci.yml:3:27: steps.step0.needs[0]: unknown step 'stepx0' in needs; did you mean 'step0'?"
+    )
+    assert found[-1] == "ci.yml:3002:30: steps.step2999.needs[0]: unknown step 'stepx2999' in needs"
+
+
+def test_a_repeated_hint_is_computed_once_per_file() -> None:
+    # The same unknown env name in 1,000 matrix legs among 3,000 variables: one hint.
+    env = ", ".join(f"VAR{i}: x" for i in range(3000))
+    legs = ", ".join(str(i) for i in range(1000))
+    text = (
+        f"name: p\nenv: {{{env}}}\nsteps:\n  a:\n    matrix: {{x: [{legs}]}}\n"
+        "    run: ${{ env.VARX }}\n"
+    )
+    found = [str(i) for i in validate(text, "ci.yml")]
+    assert found == ["ci.yml:6:10: steps.a.run: unknown env variable 'VARX'; did you mean 'VAR9'?"]
+
+
 # -- expressions ----------------------------------------------------------------------
 
 
