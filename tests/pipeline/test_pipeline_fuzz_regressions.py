@@ -269,10 +269,12 @@ def test_blank_workflow_run_script_loads() -> None:
     reason="github/loader.py _legs iterates the value of a matrix include/exclude "
     "expression that is not a list: TypeError (owned by the workflow engineer)",
 )
-def test_matrix_exclude_expression_that_is_not_a_list_is_located() -> None:
+@pytest.mark.parametrize("key", ["include", "exclude"])
+def test_matrix_include_exclude_expression_that_is_not_a_list_is_located(key: str) -> None:
     text = (
         "on: push\njobs:\n  t:\n    runs-on: x\n    strategy:\n      matrix:\n"
-        "        n: [1, 2]\n        exclude: ${{ 1 }}\n    steps: [{run: echo}]\n"
+        f"        n: [1, 2]\n        {key}: ${{{{ 1 }}}}\n    steps: [{{run: echo}}]\n"
     )
     found = errors(text)
-    assert len(found) == 1 and found[0].startswith("ci.yml:8:18: jobs.t.strategy.matrix.exclude: ")
+    assert len(found) == 1
+    assert found[0].startswith(f"ci.yml:8:{len(key) + 11}: jobs.t.strategy.matrix.{key}: ")
