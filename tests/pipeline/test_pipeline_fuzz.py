@@ -9,6 +9,7 @@ fixtures) either loads or raises SpecError whose issues all carry a message and 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import os
 import random
@@ -363,7 +364,8 @@ def make_input(source: str, rnd: random.Random) -> bytes:
         tree = None
     if tree is not None and rnd.random() < 0.8:
         for _ in range(rnd.choice([1, 1, 1, 2, 3])):
-            tree = _mutate(tree, rnd, lambda: rnd.choice(SCALARS))
+            # a copy: later mutations edit values in place, never the shared table
+            tree = _mutate(tree, rnd, lambda: copy.deepcopy(rnd.choice(SCALARS)))
         with contextlib.suppress(yaml.YAMLError, ValueError, RecursionError):
             blob = _dump(tree)
     if rnd.random() < 0.5:
