@@ -148,6 +148,11 @@ class Substituter:
                     self.check_needs(expression, needs or {}, text)
                 continue
             rendered = self._static(expression, seg, text, matrix, env)
+            if "\0" in rendered:  # fromJSON('"\u0000"'): the step could only fail to start
+                message = (
+                    "contains a NUL character (\\0), which no command, path or variable can hold"
+                )
+                self._report(text, seg.start, f"the value of {value_of(text, seg)} {message}")
             out.append(rendered)
             parts.append(rendered)
         out.append(value[pos:])

@@ -108,6 +108,15 @@ def test_a_repeated_hint_is_computed_once_per_file() -> None:
     assert found == ["ci.yml:6:10: steps.a.run: unknown env variable 'VARX'; did you mean 'VAR9'?"]
 
 
+def test_nul_character_from_an_expression_is_located() -> None:
+    # fromJSON() decodes \u0000: the run script loaded, then failed to start.
+    text = STEP.replace("echo", 'echo "${{ fromJSON(\'"a\\u0000b"\') }}"')
+    assert errors(text) == [
+        "ci.yml:4:16: steps.a.run: the value of ${{ fromJSON('\"a\\u0000b\"') }} contains a "
+        "NUL character (\\0), which no command, path or variable can hold"
+    ]
+
+
 # -- expressions ----------------------------------------------------------------------
 
 
