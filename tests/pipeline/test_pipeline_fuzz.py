@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from ansflow_jupyter.pipeline import SpecError, SpecIssue, load_pipeline, validate
+from ansflow_jupyter.pipeline.expr_values import ExpressionRuntimeError
+from ansflow_jupyter.pipeline.expressions import ExpressionSyntaxError, Scope, parse_expression
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
@@ -418,3 +420,38 @@ def test_seeds_present() -> None:
     """The fuzzers start from the real examples (a moved folder must not silently empty them)."""
     assert len(PIPELINES) > 40 and len(WORKFLOWS) > 10
     pytest.importorskip("hypothesis")
+
+
+_VALUES: list[Any] = [
+    None, True, False, 0, 1.5, -0.0, float("nan"), float("inf"), 10**400, "", "0x" + "f" * 300,
+    "1e999", "[1,[2]]", '{"a": 1}', "[" * 3000, "a" * 10000, [], {}, [1, [2]], {"a": {"b": [1]}},
+]  # fmt: skip
+
+
+@_seeded
+@_settings(2000)
+@given(st.data())
+def test_fuzz_expression_evaluation(data: st.DataObject) -> None:
+    """Any expression that parses evaluates or raises ExpressionRuntimeError (a failed step
+    with its message), whatever the values it reads (run-time `if:`, needs outputs)."""
+    rnd = random.Random(data.draw(st.integers(0, 2**32), label="rng"))
+    source = expression(rnd)
+    data.draw(st.just(source), label="expression")
+    try:
+        parsed = parse_expression(source, contexts=("env", "matrix", "needs"))
+    except ExpressionSyntaxError:
+        return
+    outputs = {"v": str(rnd.choice(_VALUES))}
+    scope = Scope(
+        contexts={
+            "env": {"X": str(rnd.choice(_VALUES))},
+            "matrix": {"x": rnd.choice(_VALUES), "py": "3.10"},
+            "needs": {"a": {"result": "success", "outputs": outputs}, "a[x=1]": {}},
+        },
+        status=lambda name: name != "cancelled",
+        workdir=None,
+        bool_text=rnd.random() < 0.5,
+    )
+    with warnings.catch_warnings(), contextlib.suppress(ExpressionRuntimeError):
+        warnings.simplefilter("error")
+        parsed.evaluate(scope)

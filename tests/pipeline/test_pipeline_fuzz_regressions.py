@@ -161,6 +161,7 @@ def test_to_json_of_deeply_nested_value_is_located() -> None:
         ("fromJSON('[1]')[fromJSON('" + "9" * 400 + "')]", ""),
         ("'0x" + "f" * 300 + "' == 1", "false"),  # a hex string compared as a number
         ("'-0o" + "7" * 5000 + "' < 1", "true"),
+        ("fromJSON('" + "9" * 400 + "') && 'yes'", "yes"),  # truthy() of it
     ],
 )
 def test_integers_past_float_range_are_infinite(expression: str, shown: str) -> None:
