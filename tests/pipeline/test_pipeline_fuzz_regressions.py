@@ -108,6 +108,21 @@ def test_a_repeated_hint_is_computed_once_per_file() -> None:
     assert found == ["ci.yml:6:10: steps.a.run: unknown env variable 'VARX'; did you mean 'VAR9'?"]
 
 
+def test_lone_surrogate_in_text_is_located() -> None:
+    # A str (REST, %ansflow, the Python API) holding U+D800: libyaml raised
+    # UnicodeEncodeError while reading it.
+    assert errors("name: p\nsteps:\n  a: {run: echo \ud800}\n") == [
+        "ci.yml:3:17: text is not valid Unicode (lone surrogate U+D800)"
+    ]
+
+
+def test_lone_surrogate_escape_is_located() -> None:
+    # `"\ud800"` loaded and validated; `ansflow run` then crashed in the store (UTF-8).
+    assert errors('name: "x\\ud800"\nsteps:\n  a: {run: echo}\n') == [
+        "ci.yml:1:7: name: contains a lone surrogate (U+D800), which is not valid Unicode"
+    ]
+
+
 def test_nul_character_from_an_expression_is_located() -> None:
     # fromJSON() decodes \u0000: the run script loaded, then failed to start.
     text = STEP.replace("echo", 'echo "${{ fromJSON(\'"a\\u0000b"\') }}"')
