@@ -189,6 +189,10 @@ class Checker:
         if raw is None:
             self._expect(node, path, "a duration like '90s' or a number of seconds")
             return None
+        if raw == float("inf"):  # `.inf`, or an integer of hundreds of digits
+            shown = str(node.value) if len(str(node.value)) <= 20 else f"{node.value!s:.20}…"
+            self.rep.at(node, path, f"invalid duration {shown}: too large")
+            return None
         try:
             return parse_duration(raw, allow_zero=allow_zero)
         except ValueError as exc:

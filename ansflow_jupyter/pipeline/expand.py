@@ -18,7 +18,7 @@ from .expr_values import STATUS_FUNCTIONS, ExpressionRuntimeError, to_text
 from .expressions import Expression, ExpressionSyntaxError, Scope, parse_expression
 from .interpolate import Segment, Template, segments
 from .secrets import mask, mask_patterns
-from .source import Reporter, is_str
+from .source import Reporter, bad_character, is_str
 from .spec import NOTEBOOK_OUTPUT_DIR, ArtifactsSpec, StepSpec
 from .templates import StepTemplate, Text, did_you_mean
 
@@ -149,6 +149,9 @@ class Substituter:
                     self.check_needs(expression, needs or {}, text)
                 continue
             rendered = self._static(expression, seg, text, matrix, env)
+            bad = bad_character(rendered)
+            if bad is not None:  # fromJSON('"\u0000"'): the step could only fail to start
+                self._report(text, seg.start, f"the value of {value_of(text, seg)} contains {bad}")
             out.append(rendered)
             parts.append(rendered)
         out.append(value[pos:])

@@ -34,7 +34,9 @@ def truthy(value: Value) -> bool:
         return False
     if isinstance(value, bool):
         return True
-    if isinstance(value, float | int):
+    if isinstance(value, int):  # never NaN; isnan() would overflow past 1.8e308
+        return value != 0
+    if isinstance(value, float):
         return value != 0 and not math.isnan(value)
     if isinstance(value, str):
         return value != ""

@@ -16,6 +16,7 @@ from .graph import resolve_needs
 from .notebooks import check_notebook_file, check_notebooks, notebook_pipeline
 from .source import MAX_BYTES, Reporter, compose, decode, duplicate_keys
 from .spec import PipelineSpec
+from .templates import hint_budget
 
 
 def load_pipeline(
@@ -90,6 +91,17 @@ def _load(
     base_dir: Path | None,
     overrides: Mapping[str, str] | None,
     workflow: WorkflowOptions | None = None,
+) -> tuple[PipelineSpec | None, list[SpecIssue]]:
+    with hint_budget():
+        return _parse(data, path, base_dir, overrides, workflow)
+
+
+def _parse(
+    data: str | bytes,
+    path: str | None,
+    base_dir: Path | None,
+    overrides: Mapping[str, str] | None,
+    workflow: WorkflowOptions | None,
 ) -> tuple[PipelineSpec | None, list[SpecIssue]]:
     rep = Reporter(path)
     text = decode(data, rep)

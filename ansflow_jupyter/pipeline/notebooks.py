@@ -34,11 +34,17 @@ def check_notebooks(steps: Sequence[StepTemplate], base_dir: Path, rep: Reporter
             continue
         text = step.notebook
         file = base_dir / text.value
-        if not file.is_file():
+        try:
+            found = file.is_file()
+            size = file.stat().st_size if found else 0
+        except OSError as exc:  # a name too long for the filesystem, no permission
+            rep.at(text.node, text.path, f"cannot read notebook {file}: {exc.strerror or exc}")
+            continue
+        if not found:
             rep.at(text.node, text.path, f"notebook not found: {file}")
             continue
         kernel = step.kernel.value if step.kernel is not None else ""
-        if file.stat().st_size <= MAX_CHECK_BYTES:
+        if size <= MAX_CHECK_BYTES:
             try:
                 nb = json.loads(file.read_bytes())
             except (ValueError, OSError) as exc:

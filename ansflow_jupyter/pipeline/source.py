@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -24,6 +25,8 @@ TAG_NULL = "tag:yaml.org,2002:null"
 # libyaml composes ~20x faster; the pure-Python loader words syntax errors better, so it
 # re-reads a file only when libyaml refuses it.
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # PyYAML's own scalar constructors, so `0x1F`, `1_000` or `yes` mean what YAML says.
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -86,6 +89,14 @@ def decode(data: str | bytes, rep: Reporter) -> str | None:
         rep.add(f"pipeline file is too large ({size / 1e6:.1f} MB > 1 MiB)", 0, 0)
         return None
     if isinstance(data, str):
+        # A str (not bytes) can hold a lone surrogate, which libyaml cannot even encode.
+        lone = _SURROGATE.search(data)
+        if lone is not None:
+            before = data[: lone.start()]
+            line, column = before.count("\n") + 1, len(before.rsplit("\n", 1)[-1]) + 1
+            message = f"text is not valid Unicode (lone surrogate U+{ord(lone.group()):04X})"
+            rep.add(message, line, column)
+            return None
         return data.removeprefix("\ufeff")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
@@ -168,10 +179,26 @@ def duplicate_keys(root: Node, rep: Reporter) -> bool:
     return found
 
 
+def bad_character(text: str) -> str | None:
+    """What makes `text` unusable in a step (a NUL: no argument, path or variable can hold
+    one; a lone surrogate `"\\ud800"`: no UTF-8 for it, so no store can save it), or None."""
+    if "\0" in text:
+        return "a NUL character (\\0), which no command, path or variable can hold"
+    lone = _SURROGATE.search(text)
+    if lone is not None:
+        return f"a lone surrogate (U+{ord(lone.group()):04X}), which is not valid Unicode"
+    return None
+
+
 def _bad_scalar(node: ScalarNode, path: str, rep: Reporter) -> bool:
     """Report a typed scalar YAML cannot construct (`!!int abc`, `2020-13-45`, 5,000 digits).
 
-    Every later stage builds values with PyYAML's constructors, which raise on these."""
+    Every later stage builds values with PyYAML's constructors, which raise on these.
+    A double-quoted `"\\0"` or `"\\ud800"` is refused too (see bad_character)."""
+    bad = bad_character(node.value)
+    if bad is not None:
+        rep.at(node, path, f"contains {bad}")
+        return True
     construct = _TYPED.get(node.tag)
     if construct is None:
         return False

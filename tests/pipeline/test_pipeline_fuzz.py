@@ -9,6 +9,7 @@ fixtures) either loads or raises SpecError whose issues all carry a message and 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import os
 import random
@@ -22,6 +23,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from ansflow_jupyter.pipeline import SpecError, SpecIssue, load_pipeline, validate
+from ansflow_jupyter.pipeline.expr_values import ExpressionRuntimeError
+from ansflow_jupyter.pipeline.expressions import ExpressionSyntaxError, Scope, parse_expression
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
@@ -41,6 +44,49 @@ PIPELINES = _texts(
     ]
 )
 WORKFLOWS = _texts([*HERE.glob("workflows/**/*.yml")])
+# Every native key at least once (the examples leave out sub-steps, outputs, secrets...).
+PIPELINES.append(
+    """\
+name: kitchen ${{ env.WHO }}
+env: {WHO: me, N: 3.10, FLAG: true}
+env-inherit: false
+secrets: [TOKEN]
+defaults: {shell: bash, working-directory: ., timeout: 10m}
+max-parallel: 2
+steps:
+  build:
+    name: Build ${{ matrix.py }}
+    matrix: {py: ["3.11", "3.12"], os: [a, b]}
+    run: echo "v=${{ matrix.py }}" >> "$ANSFLOW_OUTPUT"
+    retry: {max: 2, delay: 1s, backoff: 2}
+    cache: {inputs: ["src/**/*.py"], key: "${{ matrix.os }}"}
+    artifacts: {paths: [dist/, "*.whl"], if-no-files: ignore}
+  test:
+    needs: ["build[py=3.11,os=a]"]
+    if: needs['build[py=3.11,os=a]'].outputs.v != '' && env.FLAG == true
+    env: {V: "${{ needs['build[py=3.11,os=a]'].outputs.v }}", H: "${{ hashFiles('*.py') }}"}
+    continue-on-error: true
+    working-directory: src
+    timeout: 1h30m
+    shell: python
+    steps:
+      - name: Install
+        run: pip install -e .
+      - run: pytest -q ${{ env.WHO }}
+        if: failure() || always()
+        shell: sh
+        env: {PYTHONWARNINGS: error}
+        continue-on-error: true
+        working-directory: tests
+        timeout: 90s
+  report:
+    needs: [test, build]
+    if: always()
+    cache: true
+    artifacts: [report.txt]
+    run: echo ${{ join(needs.*.result, ', ') }} ${{ toJSON(fromJSON('[1, 2]')) }}
+"""
+)
 
 KEYS = [
     "name", "run", "steps", "needs", "if", "env", "matrix", "include", "exclude", "id",
@@ -78,6 +124,24 @@ SCALARS: list[Any] = [
     datetime.date(2020, 1, 2), datetime.datetime(2020, 1, 2, 3, 4, 5), b"\xff\x00",
 ]  # fmt: skip
 SCALARS += EXPRESSIONS + DURATIONS
+# Shapes only workflow files have (inputs, reusable calls, actions, shells, defaults).
+SCALARS += [
+    {"workflow_call": {"inputs": {"x": {"type": "number", "default": "abc"}}}},
+    {"workflow_dispatch": {"inputs": {"x": {"type": "choice", "options": "a"}}}},
+    {"inputs": {"x": {"type": "boolean", "required": True}}, "outputs": {"o": {}}},
+    {"run": {"shell": "{0}", "working-directory": "${{ x }}"}},
+    {"matrix": {"include": "${{ 1 }}", "x": "${{ fromJSON('[1]') }}"}},
+    {"fail-fast": "${{ 1 }}", "max-parallel": "${{ 0 }}", "matrix": {"x": [1]}},
+    {"image": "x", "env": {"A": 1}}, {"group": "${{ github.ref }}", "cancel-in-progress": 1},
+    {"path": "x", "key": "${{ hashFiles() }}"}, {"name": "a", "path": ["x", 1]},
+    "./.github/workflows/nope.yml", "./", "./" + "x" * 300, "./..", "octo/repo@v1",
+    "actions/checkout@v4", "actions/upload-artifact@v4", "actions/cache@v4",
+    "actions/download-artifact@v4", "actions/setup-python@v5", "docker://alpine",
+    "pwsh", "python {0}", "cmd", "bash -e {0}", "${{ matrix.os }}", "ubuntu-latest",
+    {"steps": [{"uses": "./"}]}, [{"uses": "actions/checkout@v4", "with": {"path": ".."}}],
+    {"runs-on": "x", "uses": "./.github/workflows/x.yml", "with": {"a": [1]}},
+    {"secrets": "inherit"}, {"secrets": {"a": "${{ secrets.b }}"}},
+]  # fmt: skip
 # Written into the text as they are: explicit tags, numbers PyYAML cannot construct.
 RAW = [
     "!!int abc", "!!float x", "!!bool maybe", "!!int ''", "!!int 0x", "!!int -", "!!null x",
@@ -88,6 +152,40 @@ RAW = [
     "'${{ fromJSON(''" + "[" * 3000 + "'') }}'", "${{ 0x" + "f" * 300 + " }}",
     "'${{ fromJSON(''[1]'')[1e400] }}'", "\"${{ '2020-13-45' }}\"", "\"${{ '[' }}\"",
 ]  # fmt: skip
+
+
+_ATOMS = [
+    "null", "true", "false", "0", "-1", "1.5", "0xff", "-2.99e-2", "1e400", "''", "'a''b'",
+    "'{0}{1}'", "'[1,[2]]'", "'{\"a\": [1, {}]}'", "'NaN'", "'0x10'", "env.X", "env['X']",
+    "env", "matrix", "matrix.x", "matrix.py", "needs", "needs.a", "needs.a.result",
+    "needs.a.outputs.v", "needs.*.result", "needs['a[x=1]'].outputs.v", "github.sha",
+    "inputs.x", "steps.s.outputs.o", "strategy.job-index", "job.status", "runner.os",
+    "secrets.T", "vars.V", "nosuch.x", "x", "matrix.*", "env.*.x",
+]  # fmt: skip
+_FUNCTIONS = [
+    "contains", "startsWith", "endsWith", "format", "join", "toJSON", "fromJSON",
+    "hashFiles", "success", "failure", "always", "cancelled", "nosuch", "FROMJSON",
+]  # fmt: skip
+_OPERATORS = ["&&", "||", "==", "!=", "<", "<=", ">", ">=", "", "=", "&", "|"]
+
+
+def expression(rnd: random.Random, depth: int = 0) -> str:
+    """A random (mostly well-formed) expression of the language."""
+    roll = rnd.random()
+    if depth > 4 or roll < 0.35:
+        return rnd.choice(_ATOMS)
+    if roll < 0.55:
+        args = ", ".join(expression(rnd, depth + 1) for _ in range(rnd.randrange(4)))
+        return f"{rnd.choice(_FUNCTIONS)}({args})"
+    if roll < 0.75:
+        op = rnd.choice(_OPERATORS)
+        return f"{expression(rnd, depth + 1)} {op} {expression(rnd, depth + 1)}"
+    if roll < 0.85:
+        return f"!{expression(rnd, depth + 1)}"
+    if roll < 0.93:
+        return f"({expression(rnd, depth + 1)})"
+    accessor = rnd.choice([".x", ".*", "[0]", "[1e400]", "['k']", "[", ".", "[-1]"])
+    return f"{expression(rnd, depth + 1)}{accessor}"
 
 
 def _nodes(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
@@ -123,7 +221,7 @@ def _mutate(tree: Any, rnd: random.Random, draw_value: Any) -> Any:
     parent = tree
     for part in path[:-1]:
         parent = parent[part]
-    op = rnd.randrange(13)
+    op = rnd.randrange(14)
     new: Any
     if op == 0 and isinstance(value, dict) and value:  # drop a key
         del value[rnd.choice(list(value))]
@@ -178,7 +276,11 @@ def _mutate(tree: Any, rnd: random.Random, draw_value: Any) -> Any:
         new = rnd.choice(others) if others else value
     elif op == 8 and isinstance(value, str):  # an expression inside existing text
         at = rnd.randrange(len(value) + 1)
-        new = value[:at] + rnd.choice(EXPRESSIONS) + value[at:]
+        inner = rnd.choice(EXPRESSIONS) if rnd.random() < 0.3 else f"${{{{ {expression(rnd)} }}}}"
+        new = value[:at] + inner + value[at:]
+    elif op == 9 and isinstance(value, dict):  # a generated `if:` condition
+        value["if"] = expression(rnd) if rnd.random() < 0.7 else f"${{{{ {expression(rnd)} }}}}"
+        return tree
     elif op == 7:  # wrap in a list or a mapping
         new = [value] if rnd.random() < 0.5 else {"x": value}
     else:
@@ -264,7 +366,8 @@ def make_input(source: str, rnd: random.Random) -> bytes:
         tree = None
     if tree is not None and rnd.random() < 0.8:
         for _ in range(rnd.choice([1, 1, 1, 2, 3])):
-            tree = _mutate(tree, rnd, lambda: rnd.choice(SCALARS))
+            # a copy: later mutations edit values in place, never the shared table
+            tree = _mutate(tree, rnd, lambda: copy.deepcopy(rnd.choice(SCALARS)))
         with contextlib.suppress(yaml.YAMLError, ValueError, RecursionError):
             blob = _dump(tree)
     if rnd.random() < 0.5:
@@ -317,3 +420,38 @@ def test_seeds_present() -> None:
     """The fuzzers start from the real examples (a moved folder must not silently empty them)."""
     assert len(PIPELINES) > 40 and len(WORKFLOWS) > 10
     pytest.importorskip("hypothesis")
+
+
+_VALUES: list[Any] = [
+    None, True, False, 0, 1.5, -0.0, float("nan"), float("inf"), 10**400, "", "0x" + "f" * 300,
+    "1e999", "[1,[2]]", '{"a": 1}', "[" * 3000, "a" * 10000, [], {}, [1, [2]], {"a": {"b": [1]}},
+]  # fmt: skip
+
+
+@_seeded
+@_settings(2000)
+@given(st.data())
+def test_fuzz_expression_evaluation(data: st.DataObject) -> None:
+    """Any expression that parses evaluates or raises ExpressionRuntimeError (a failed step
+    with its message), whatever the values it reads (run-time `if:`, needs outputs)."""
+    rnd = random.Random(data.draw(st.integers(0, 2**32), label="rng"))
+    source = expression(rnd)
+    data.draw(st.just(source), label="expression")
+    try:
+        parsed = parse_expression(source, contexts=("env", "matrix", "needs"))
+    except ExpressionSyntaxError:
+        return
+    outputs = {"v": str(rnd.choice(_VALUES))}
+    scope = Scope(
+        contexts={
+            "env": {"X": str(rnd.choice(_VALUES))},
+            "matrix": {"x": rnd.choice(_VALUES), "py": "3.10"},
+            "needs": {"a": {"result": "success", "outputs": outputs}, "a[x=1]": {}},
+        },
+        status=lambda name: name != "cancelled",
+        workdir=None,
+        bool_text=rnd.random() < 0.5,
+    )
+    with warnings.catch_warnings(), contextlib.suppress(ExpressionRuntimeError):
+        warnings.simplefilter("error")
+        parsed.evaluate(scope)

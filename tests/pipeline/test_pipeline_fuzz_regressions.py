@@ -61,7 +61,75 @@ def test_impossible_date_in_parameters_is_located(tmp_path: Path) -> None:
 def test_number_too_large_for_a_float_is_an_invalid_duration() -> None:
     # 400 digits is an int YAML reads, but float() of it raised OverflowError.
     text = STEP + "    timeout: 1" + "0" * 400 + "\n"
-    assert errors(text) == ["ci.yml:5:14: steps.a.timeout: invalid duration inf"]
+    assert errors(text) == [
+        "ci.yml:5:14: steps.a.timeout: invalid duration 10000000000000000000…: too large"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('name: p\nenv: {A: "x\\0y"}\nsteps:\n  a: {run: echo}\n', "2:10: env.A"),
+        ('name: p\nsteps:\n  a:\n    run: "echo \\0"\n', "4:10: steps.a.run"),
+        (STEP + '    working-directory: "a\\0"\n', "5:24: steps.a.working-directory"),
+        ('on: push\njobs:\n  t:\n    steps: [{run: "a\\0"}]\n', "4:19: jobs.t.steps[0].run"),
+    ],
+)
+def test_nul_character_is_located(text: str, where: str) -> None:
+    # `"\0"` loaded, then the step failed with "internal error: ValueError('embedded null
+    # byte')" when the process was started.
+    assert errors(text) == [
+        f"ci.yml:{where}: contains a NUL character (\\0), which no command, path or "
+        "variable can hold"
+    ]
+
+
+def test_hints_stop_after_a_budget_so_a_big_file_still_validates() -> None:
+    # 3,000 unknown needs among 3,000 ids: a "did you mean" per need compared each with
+    # every id (a minute of CPU for 120 KB). The first ones keep their hint.
+    steps = "".join(f"  step{i}: {{run: e, needs: [stepx{i}]}}\n" for i in range(3000))
+    found = [str(i) for i in validate("name: p\nsteps:\n" + steps, "ci.yml")]
+    assert len(found) == 3000
+    assert found[0] == (
+        "ci.yml:3:27: steps.step0.needs[0]: unknown step 'stepx0' in needs; did you mean 'step0'?"
+    )
+    assert found[-1] == "ci.yml:3002:30: steps.step2999.needs[0]: unknown step 'stepx2999' in needs"
+
+
+def test_a_repeated_hint_is_computed_once_per_file() -> None:
+    # The same unknown env name in 1,000 matrix legs among 3,000 variables: one hint.
+    env = ", ".join(f"VAR{i}: x" for i in range(3000))
+    legs = ", ".join(str(i) for i in range(1000))
+    text = (
+        f"name: p\nenv: {{{env}}}\nsteps:\n  a:\n    matrix: {{x: [{legs}]}}\n"
+        "    run: ${{ env.VARX }}\n"
+    )
+    found = [str(i) for i in validate(text, "ci.yml")]
+    assert found == ["ci.yml:6:10: steps.a.run: unknown env variable 'VARX'; did you mean 'VAR9'?"]
+
+
+def test_lone_surrogate_in_text_is_located() -> None:
+    # A str (REST, %ansflow, the Python API) holding U+D800: libyaml raised
+    # UnicodeEncodeError while reading it.
+    assert errors("name: p\nsteps:\n  a: {run: echo \ud800}\n") == [
+        "ci.yml:3:17: text is not valid Unicode (lone surrogate U+D800)"
+    ]
+
+
+def test_lone_surrogate_escape_is_located() -> None:
+    # `"\ud800"` loaded and validated; `ansflow run` then crashed in the store (UTF-8).
+    assert errors('name: "x\\ud800"\nsteps:\n  a: {run: echo}\n') == [
+        "ci.yml:1:7: name: contains a lone surrogate (U+D800), which is not valid Unicode"
+    ]
+
+
+def test_nul_character_from_an_expression_is_located() -> None:
+    # fromJSON() decodes \u0000: the run script loaded, then failed to start.
+    text = STEP.replace("echo", 'echo "${{ fromJSON(\'"a\\u0000b"\') }}"')
+    assert errors(text) == [
+        "ci.yml:4:16: steps.a.run: the value of ${{ fromJSON('\"a\\u0000b\"') }} contains a "
+        "NUL character (\\0), which no command, path or variable can hold"
+    ]
 
 
 # -- expressions ----------------------------------------------------------------------
@@ -108,6 +176,7 @@ def test_to_json_of_deeply_nested_value_is_located() -> None:
         ("fromJSON('[1]')[fromJSON('" + "9" * 400 + "')]", ""),
         ("'0x" + "f" * 300 + "' == 1", "false"),  # a hex string compared as a number
         ("'-0o" + "7" * 5000 + "' < 1", "true"),
+        ("fromJSON('" + "9" * 400 + "') && 'yes'", "yes"),  # truthy() of it
     ],
 )
 def test_integers_past_float_range_are_infinite(expression: str, shown: str) -> None:
@@ -158,6 +227,15 @@ def test_parameter_that_is_not_a_json_value_is_located(
     assert errors(text, tmp_path) == [
         f"ci.yml:6:10: steps.a.parameters.p: invalid parameter value: {message}"
     ]
+
+
+def test_notebook_name_too_long_for_the_filesystem_is_located(tmp_path: Path) -> None:
+    # is_file() raised OSError (ENAMETOOLONG) instead of answering False.
+    text = "name: p\nsteps:\n  a:\n    notebook: " + "x" * 300 + ".ipynb\n"
+    found = errors(text, tmp_path)
+    assert len(found) == 1
+    assert found[0].startswith(f"ci.yml:4:15: steps.a.notebook: cannot read notebook {tmp_path}/")
+    assert found[0].endswith(": File name too long")
 
 
 # -- workflow files ---------------------------------------------------------------------
@@ -211,3 +289,19 @@ def test_blank_workflow_run_script_loads() -> None:
     text = "on: push\njobs:\n  t:\n    runs-on: x\n    steps:\n      - run: ' '\n"
     spec = load_pipeline(text, path="ci.yml")
     assert list(spec.steps) == ["t"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="github/loader.py _legs iterates the value of a matrix include/exclude "
+    "expression that is not a list: TypeError (owned by the workflow engineer)",
+)
+@pytest.mark.parametrize("key", ["include", "exclude"])
+def test_matrix_include_exclude_expression_that_is_not_a_list_is_located(key: str) -> None:
+    text = (
+        "on: push\njobs:\n  t:\n    runs-on: x\n    strategy:\n      matrix:\n"
+        f"        n: [1, 2]\n        {key}: ${{{{ 1 }}}}\n    steps: [{{run: echo}}]\n"
+    )
+    found = errors(text)
+    assert len(found) == 1
+    assert found[0].startswith(f"ci.yml:8:{len(key) + 11}: jobs.t.strategy.matrix.{key}: ")
