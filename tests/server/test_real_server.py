@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -21,6 +22,8 @@ import psutil
 import pytest
 from jupyter_process import jupyter_process
 from websockets.asyncio.client import connect
+
+from ansflow_jupyter.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "ansflow-e2e-token"
@@ -143,3 +146,37 @@ def test_real_server_end_to_end(
     proc.wait(timeout=30)
     nap.wait(timeout=5)
     assert not nap.is_running()
+
+
+def test_sigint_without_a_terminal_stops_the_runs_as_sigterm_does(
+    server: tuple[str, subprocess.Popen[bytes]], server_env: dict[str, str]
+) -> None:
+    # A service manager, `kill -INT` or an IDE's run console: no terminal, so jupyter_server
+    # installs no Ctrl-C handler of its own.
+    url, proc = server
+    sleepy = rest(url, "POST", "executions", {"yaml": SLEEPY})
+    deadline = time.monotonic() + 20
+    while True:
+        snap = rest(url, "GET", f"executions/{sleepy['execution_id']}")
+        step = snap["data"]["steps"][0]
+        if step["status"] == "running" and step.get("pid"):
+            break
+        assert time.monotonic() < deadline, snap
+        time.sleep(0.05)
+    nap = psutil.Process(step["pid"])
+    try:
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+        try:
+            nap.wait(timeout=10)
+        except psutil.TimeoutExpired:
+            pytest.fail("a step process outlived the server stopped by SIGINT")
+    finally:
+        with contextlib.suppress(psutil.Error):
+            nap.kill()
+    store = Store(server_env["ANSFLOW_DB_URL"])
+    try:
+        stopped = store.get_execution(sleepy["execution_id"])
+    finally:
+        store.close()
+    assert (stopped["status"], stopped["message"]) == ("cancelled", "cancelled")
