@@ -144,8 +144,28 @@ def signal_process(pid: int, sig: int) -> bool:
 
 
 def group_alive(pgid: int) -> bool:
-    """True while any process (zombies excluded, as far as the OS tells) is in the group."""
-    return signal_group(pgid, 0)
+    """True while any process that is not a zombie is in the group."""
+    if not signal_group(pgid, 0):
+        return False
+    # kill() reaches zombies too. A step's children orphaned by the kill wait for their
+    # new parent to reap them: at once under a real init, but a container's PID 1 (or a
+    # subreaper) may reap late or never, and the group would look alive for the whole
+    # kill grace. So look at the members' states (Linux /proc; elsewhere trust kill()).
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return True
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            stat = _read_all(f"/proc/{name}/stat")
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rfind(b")") + 2 :].split()  # state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == b"%d" % pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _outsiders(procs: list[psutil.Process], pgid: int) -> list[psutil.Process]:

@@ -55,6 +55,8 @@ def jupyter_process(
             ],
             cwd=root,
             env=dict(env),
+            # No terminal, as under a service manager: a Ctrl-C prompt never waits on it.
+            stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # one killpg ends it with its kernels and steps

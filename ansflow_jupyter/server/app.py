@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 from collections.abc import Coroutine
 from dataclasses import fields
 from pathlib import Path
@@ -120,6 +122,7 @@ class AnsFlowApp(ExtensionApp):
         self._stopped = False
         self._secret = discovery.new_secret()
         self._previous_env: dict[str, str] | None = None
+        self._sigint: Any = None  # the SIGINT handler we replaced (see _stop_on_sigint)
         self.manager: Any = None
         store_class: Any = self.store_class
         try:
@@ -179,17 +182,34 @@ class AnsFlowApp(ExtensionApp):
         # The port is final only now (port retries happen after extensions load).
         discovery.publish(serverapp, self._secret)
         paths.start_scanner()
+        self._stop_on_sigint(serverapp)
         recovered = await self.manager.start_up()
         if recovered:
             self.log.warning("ansflow: marked %d executions interrupted", len(recovered))
         self._track(self._retention_loop())
         self._track(self._emit_lifecycle_events())
 
+    def _stop_on_sigint(self, serverapp: Any) -> None:
+        """Without a terminal, SIGINT stops the server as SIGTERM does."""
+        # jupyter_server installs its Ctrl-C handler only when stdin is a terminal; else
+        # Python's KeyboardInterrupt ends the loop and the process exits without stopping
+        # any extension: step processes outlived the server and runs stayed "running".
+        stop = getattr(serverapp, "_signal_stop", None)
+        if (
+            stop is None
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            return
+        self._sigint = signal.signal(signal.SIGINT, stop)
+
     async def stop_extension(self) -> None:
         """Stop every execution: no step process outlives the server (runs once)."""
         if self._stopped:
             return
         self._stopped = True
+        if self._sigint is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._sigint)  # e.g. pytest's, in-process servers
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -111,7 +112,17 @@ def start_scanner() -> ProcessPoolExecutor:
     with _pool_lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            _pool.submit(os.getpid)  # start the process now, not at the first listing
+            # Ctrl-C at a terminal reaches the whole foreground group: the scanner would
+            # print a KeyboardInterrupt traceback into the server's log (and die, if the
+            # user then resumes). Spawned with SIGINT ignored, it keeps ignoring it (an
+            # ignored disposition survives exec; Python then installs no handler).
+            main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            try:
+                _pool.submit(os.getpid)  # start the process now, not at the first listing
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGINT, previous)
         return _pool
 
 

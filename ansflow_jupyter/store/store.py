@@ -224,10 +224,18 @@ class Store:
                 and execution.heartbeat_at is not None
                 and execution.heartbeat_at < stale_before
             )
-            if not stale and not owner_gone(execution, host):
+            gone = owner_gone(execution, host)
+            if not stale and not gone:
                 continue
+            # A live (stopped, frozen) or remote owner is judged by its silence: say so.
+            message = None
+            if not gone:
+                message = (
+                    f"interrupted: the process running it (pid {execution.owner_pid}) "
+                    f"wrote no heartbeat for {owner_timeout:g} s"
+                )
             try:
-                if self._interrupt(execution.id, host):
+                if self._interrupt(execution.id, host, message):
                     recovered.append(execution.id)
             except (Conflict, NotFound):
                 continue  # another process recovered or deleted it meanwhile

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
+import pty
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import termios
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +23,10 @@ from typing import Any
 
 import psutil
 import pytest
-from jupyter_process import jupyter_process
+from jupyter_process import free_port, jupyter_process, wait_ready
 from websockets.asyncio.client import connect
+
+from ansflow_jupyter.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "ansflow-e2e-token"
@@ -143,3 +149,94 @@ def test_real_server_end_to_end(
     proc.wait(timeout=30)
     nap.wait(timeout=5)
     assert not nap.is_running()
+
+
+def test_sigint_without_a_terminal_stops_the_runs_as_sigterm_does(
+    server: tuple[str, subprocess.Popen[bytes]], server_env: dict[str, str]
+) -> None:
+    # A service manager, `kill -INT` or an IDE's run console: no terminal, so jupyter_server
+    # installs no Ctrl-C handler of its own.
+    url, proc = server
+    sleepy = rest(url, "POST", "executions", {"yaml": SLEEPY})
+    deadline = time.monotonic() + 20
+    while True:
+        snap = rest(url, "GET", f"executions/{sleepy['execution_id']}")
+        step = snap["data"]["steps"][0]
+        if step["status"] == "running" and step.get("pid"):
+            break
+        assert time.monotonic() < deadline, snap
+        time.sleep(0.05)
+    nap = psutil.Process(step["pid"])
+    try:
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+        try:
+            nap.wait(timeout=10)
+        except psutil.TimeoutExpired:
+            pytest.fail("a step process outlived the server stopped by SIGINT")
+    finally:
+        with contextlib.suppress(psutil.Error):
+            nap.kill()
+    store = Store(server_env["ANSFLOW_DB_URL"])
+    try:
+        stopped = store.get_execution(sleepy["execution_id"])
+    finally:
+        store.close()
+    assert (stopped["status"], stopped["message"]) == ("cancelled", "cancelled")
+
+
+def test_ctrl_c_twice_at_a_terminal_cancels_the_runs_and_logs_no_traceback(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A real terminal: Ctrl-C goes to the server's whole foreground process group.
+    root = tmp_path / "root"
+    root.mkdir()
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "server", "--allow-root", "--no-browser",
+             f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
+            cwd=root, env=server_env, stdin=slave, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=own_terminal,
+        )  # fmt: skip
+    os.close(slave)
+    nap = None
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_ready(f"{url}api/status?token={TOKEN}", proc, log)
+        sleepy = rest(url, "POST", "executions", {"yaml": SLEEPY})
+        deadline = time.monotonic() + 20
+        while True:
+            step = rest(url, "GET", f"executions/{sleepy['execution_id']}")["data"]["steps"][0]
+            if step["status"] == "running" and step.get("pid"):
+                break
+            assert time.monotonic() < deadline, step
+            time.sleep(0.05)
+        nap = psutil.Process(step["pid"])
+        os.write(master, b"\x03")
+        time.sleep(0.5)
+        os.write(master, b"\x03")
+        proc.wait(timeout=30)
+        nap.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if nap is not None:
+            with contextlib.suppress(psutil.Error):
+                nap.kill()
+        os.close(master)
+    store = Store(server_env["ANSFLOW_DB_URL"])
+    try:
+        assert store.get_execution(sleepy["execution_id"])["status"] == "cancelled"
+    finally:
+        store.close()
+    assert "Traceback" not in log.read_text(errors="replace")

@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 
 import psutil
 import pytest
+from sqlalchemy import text
 
 from ansflow_jupyter.events import Event, EventType
 from ansflow_jupyter.store import Owner, Store
@@ -180,3 +182,17 @@ def test_finished_executions_are_not_touched(store: Store) -> None:
     store.append([Event(EventType.EXECUTION_UPDATE, "done", 3, {"status": "success"})])
     assert store.recover() == []
     assert store.last_seq("done") == 3
+
+
+def test_a_stalled_owner_is_interrupted_for_its_silence_not_called_gone(store: Store) -> None:
+    # The owner (this test process) is alive but wrote no heartbeat for a minute, as one
+    # stopped by SIGSTOP or a debugger: the record says why it was judged gone.
+    running_step(store, "stalled", Owner.current())
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE executions SET heartbeat_at = :t"), {"t": time.time() - 60})
+    assert store.recover(owner_timeout=10) == ["stalled"]
+    execution = store.snapshot("stalled").data["execution"]
+    assert execution["status"] == "interrupted"
+    assert execution["message"] == (
+        f"interrupted: the process running it (pid {os.getpid()}) wrote no heartbeat for 10 s"
+    )
