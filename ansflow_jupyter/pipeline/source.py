@@ -125,8 +125,8 @@ def compose(text: str, rep: Reporter) -> MappingNode | None:
 
 
 def _bad_tree(root: Node, rep: Reporter) -> bool:
-    """Report the first node nested deeper than MAX_NESTING and every typed scalar YAML
-    cannot construct (an iterative walk); True when there was any.
+    """Report the first node nested deeper than MAX_NESTING and every scalar no later
+    stage can use (see _bad_scalar), in an iterative walk; True when there was any.
 
     Aliases make the tree a graph (a few lines can reach 10^9 nodes): a node already
     walked at this depth or deeper is not walked again."""
