@@ -144,3 +144,19 @@ def test_processes_opening_an_old_store_at_once_all_open_it(store_url: str, tmp_
         version = conn.scalar(text("SELECT value FROM ansflow_meta WHERE key = 'schema_version'"))
     upgraded.close()
     assert version == str(SCHEMA_VERSION)
+
+
+def test_the_legs_of_an_old_matrix_run_keep_their_template_and_values(old_store: Path) -> None:
+    # Rows written before steps.template_id/matrix existed: the views fold legs by these
+    # fields, so an old matrix run must still name them (from its expanded ids).
+    store = Store(f"sqlite:///{old_store}")
+    try:
+        mx = store.list_executions(pipeline="mx")[0]["execution_id"]
+        steps = store.snapshot(mx).data["steps"]
+    finally:
+        store.close()
+    assert [(s["step_id"], s["template_id"], s["matrix"]) for s in steps] == [
+        ("test[py=3.11]", "test", {"py": "3.11"}),
+        ("test[py=3.12]", "test", {"py": "3.12"}),
+        ("pkg", "pkg", {}),
+    ]
