@@ -298,18 +298,27 @@ async def cmd_rerun(manager: Any, args: argparse.Namespace) -> int:
 
 
 async def follow_run(manager: Any, execution_id: str, spec: Any, args: argparse.Namespace) -> int:
-    """Follow an execution of this process in a view; Ctrl-C cancels it (exit 130)."""
+    """Follow an execution of this process in a view; Ctrl-C cancels it (exit 130), as do
+    SIGTERM (143) and SIGHUP (129)."""
     from .cli_view import make_view
 
-    interrupted = False
+    stopped_by = 0
+    # Without handlers SIGTERM (`timeout`, CI runners) and SIGHUP (a closed terminal) ended
+    # the process at once: its steps (in sessions of their own) ran on and the run stayed
+    # `running` until another process on the store noticed.
+    # One that is ignored stays so (`nohup ansflow run …` survives the hangup).
+    signals = [signal.SIGINT] + [
+        sig for sig in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(sig) != signal.SIG_IGN
+    ]
 
-    def on_sigint() -> None:
-        nonlocal interrupted
-        interrupted = True
+    def on_signal(signum: int) -> None:
+        nonlocal stopped_by
+        stopped_by = stopped_by or signum
         manager.cancel_local(execution_id)
 
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
     view = make_view(spec, execution_id, json_lines=args.json, plain=args.plain)
     try:
         with view:
@@ -319,10 +328,11 @@ async def follow_run(manager: Any, execution_id: str, spec: Any, args: argparse.
                 while batch := await stream.next_batch():
                     view.apply(batch)
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in signals:
+            loop.remove_signal_handler(signum)
     status = await manager.wait(execution_id)
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if stopped_by:
+        return 128 + stopped_by  # 130 for Ctrl-C (EXIT_INTERRUPTED)
     return EXIT_OK if status is ExecutionStatus.SUCCESS else EXIT_FAILED
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from ..errors import Conflict, StoreError
-from .migrate import migrate
+from .migrate import SCHEMA_LOCK, migrate
 from .models import SCHEMA_VERSION, Meta, metadata
 
 ENV_DB_URL = "ANSFLOW_DB_URL"
@@ -177,8 +177,7 @@ def _read_version(engine: Engine) -> int | None:
         return -1
 
 
-#: Key of the PostgreSQL advisory lock held while a new store's tables are created.
-_CREATE_LOCK = 0x616E73666C6F77  # "ansflow"
+_CREATE_LOCK = SCHEMA_LOCK  # creators and upgraders queue on the same lock
 
 
 def _create(engine: Engine, name: str) -> bool:

@@ -15,6 +15,9 @@ from sqlalchemy.schema import CreateTable
 from ..errors import StoreError
 from .models import SCHEMA_VERSION, Meta, metadata
 
+#: Key of the PostgreSQL advisory lock held while tables are created or upgraded.
+SCHEMA_LOCK = 0x616E73666C6F77  # "ansflow"
+
 
 def migrate(engine: Engine, name: str) -> list[str]:
     """Bring an older store up to SCHEMA_VERSION; returns what was added ("table.column")."""
@@ -22,6 +25,11 @@ def migrate(engine: Engine, name: str) -> list[str]:
     with engine.connect() as raw:
         conn = raw.execution_options(ansflow_write=True)
         with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # SQLite's BEGIN IMMEDIATE queues upgraders; PostgreSQL needs a lock, else
+                # two processes opening the old store together both add the same tables
+                # (a catalog unique violation) or columns ("already exists").
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             current = conn.scalar(
                 Meta.select().with_only_columns(Meta.c.value).where(Meta.c.key == "schema_version")
             )

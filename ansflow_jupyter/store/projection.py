@@ -9,6 +9,7 @@ from the tables equals the events folded in memory.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -290,3 +291,17 @@ def new_step_row(execution_id: str, step: dict[str, Any], position: int) -> dict
     row["template_id"] = step.get("template_id") or step["step_id"]
     row["matrix"] = json.dumps(step.get("matrix") or {})
     return row
+
+
+# An expanded id as the pipeline loader writes it: `test[py=3.11,os=linux]`.
+_LEG_ID = re.compile(r"^(.+)\[([^=\],]+=[^\],]*(?:,[^=\],]+=[^\],]*)*)\]$")
+
+
+def legacy_leg(step_id: str) -> tuple[str, dict[str, str]]:
+    """Template id and matrix values of a step row written before schema 7 (no columns for
+    them): read from its expanded id, as the views did then, so old legs still fold."""
+    match = _LEG_ID.match(step_id)
+    if match is None:
+        return step_id, {}
+    pairs = (pair.partition("=") for pair in match.group(2).split(","))
+    return match.group(1), {key: value for key, _, value in pairs}

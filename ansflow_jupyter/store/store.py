@@ -42,6 +42,7 @@ from .projection import (
     STEPS,
     SUMMARIES,
     append_events,
+    legacy_leg,
     new_step_row,
 )
 from .recovery import Owner, closing_events, kill_leftover, kill_tagged, owner_gone
@@ -504,17 +505,20 @@ def _latest_steps(conn: Connection, execution_id: str) -> Iterator[Any]:
 
 def _step_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A step as snapshots show it: step_update fields plus log_lines."""
-    return {
+    fields = {
         **{f: row[f] for f in STEP_FIELDS},
         "log_lines": row["log_lines"],
         "needs": json.loads(row["needs"]) if row["needs"] else [],
         "continue_on_error": bool(row["continue_on_error"]),
         "outputs": json.loads(row["outputs"]) if row["outputs"] else None,
         "artifacts": json.loads(row["artifacts"]) if row.get("artifacts") else None,
-        # Rows written before these columns existed: the id, and no matrix.
-        "template_id": row.get("template_id") or row["step_id"],
-        "matrix": json.loads(row["matrix"]) if row.get("matrix") else {},
     }
+    if row.get("template_id"):
+        fields["template_id"] = row["template_id"]
+        fields["matrix"] = json.loads(row["matrix"]) if row.get("matrix") else {}
+    else:  # a row written before these columns existed
+        fields["template_id"], fields["matrix"] = legacy_leg(row["step_id"])
+    return fields
 
 
 def _snapshot_event(
