@@ -221,7 +221,8 @@ class Job:
                     where = child(node, "if") or node
                     self.rep.inside(where, exc.offset, f"{path}.if", exc.message)
             written = text_of(child(node, "name"))
-            default = f"Run {uses}" if uses else f"Run {run.strip().splitlines()[0]}"
+            first = next((line.strip() for line in run.splitlines() if line.strip()), "")
+            default = f"Run {uses or first}".rstrip()  # a blank script: just "Run"
             out.append(
                 SubStep(
                     index=index,

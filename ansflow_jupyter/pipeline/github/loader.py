@@ -177,13 +177,15 @@ def _legs(job: Node, path: str, contexts: Mapping[str, Any], rep: Reporter) -> l
             rep.at(where, f"{path}.strategy.matrix.{name}", f"matrix.{name} must be a list")
             return [{}]
         axes[name] = value
-    include = [
-        e for e in static_value(raw.get("include") or [], contexts) or [] if isinstance(e, Mapping)
-    ]
-    exclude = [
-        e for e in static_value(raw.get("exclude") or [], contexts) or [] if isinstance(e, Mapping)
-    ]
-    legs = expand(axes, include, exclude)
+    extra: dict[str, list[Mapping[str, Any]]] = {}
+    for name in ("include", "exclude"):
+        value = static_value(raw.get(name) or [], contexts) or []
+        if not isinstance(value, list):
+            where = child(matrix, name) or matrix
+            rep.at(where, f"{path}.strategy.matrix.{name}", f"matrix.{name} must be a list")
+            return [{}]
+        extra[name] = [e for e in value if isinstance(e, Mapping)]
+    legs = expand(axes, extra["include"], extra["exclude"])
     if not legs:
         rep.at(matrix, f"{path}.strategy.matrix", "the matrix has no legs (everything excluded)")
         return [{}]
