@@ -232,6 +232,14 @@ def cmd_validate(path: str, args: argparse.Namespace | None = None) -> int:
     also what will run and what is skipped, and why)."""
     from .pipeline import load_pipeline_file, validate
 
+    if path.endswith(".ipynb"):  # a notebook is checked as `ansflow run` reads it
+        try:
+            load_pipeline_file(path)
+        except SpecError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_INVALID
+        print(f"{path}: ok")
+        return EXIT_OK
     try:
         with open(path, "rb") as fh:
             data = fh.read()

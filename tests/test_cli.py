@@ -79,6 +79,23 @@ def test_run_names_an_invalid_file_as_typed_like_validate(tmp_path: Path) -> Non
     assert ran.stderr == validated.stderr
 
 
+def test_validate_checks_a_notebook_as_run_reads_it(tmp_path: Path) -> None:
+    good = tmp_path / "good.ipynb"
+    cell = {"cell_type": "code", "metadata": {}, "source": "print(1)", "outputs": []}
+    cell["execution_count"] = None
+    good.write_text(
+        json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    result = ansflow(tmp_path, "validate", str(good))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{good}: ok"
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    result = ansflow(tmp_path, "validate", str(broken))
+    assert result.returncode == 2
+    assert "not a valid notebook" in result.stderr and "name" not in result.stderr
+
+
 def test_json_stream_is_contiguous_and_ends_with_the_final_update(tmp_path: Path) -> None:
     result = ansflow(tmp_path, "run", "--json", write(tmp_path, "ok.yml", OK))
     assert result.returncode == 0, result.stderr
