@@ -107,6 +107,20 @@ async def follow(url: str, execution_id: str) -> list[dict[str, Any]]:
     return events
 
 
+def sleeping_step(url: str) -> tuple[str, psutil.Process]:
+    """Start the SLEEPY pipeline on the server; its execution id and, once it runs, its
+    step process."""
+    sleepy = rest(url, "POST", "executions", {"yaml": SLEEPY})
+    deadline = time.monotonic() + 20
+    while True:
+        snap = rest(url, "GET", f"executions/{sleepy['execution_id']}")
+        step = snap["data"]["steps"][0]
+        if step["status"] == "running" and step.get("pid"):
+            return sleepy["execution_id"], psutil.Process(step["pid"])
+        assert time.monotonic() < deadline, snap
+        time.sleep(0.05)
+
+
 def test_real_server_end_to_end(
     server: tuple[str, subprocess.Popen[bytes]], server_env: dict[str, str]
 ) -> None:
@@ -135,16 +149,7 @@ def test_real_server_end_to_end(
     assert lines == [f"hello {i}" for i in range(1, 51)] + ["world"]
 
     # Stopping the server stops its steps: no step process outlives it.
-    sleepy = rest(url, "POST", "executions", {"yaml": SLEEPY})
-    deadline = time.monotonic() + 20
-    while True:
-        snap = rest(url, "GET", f"executions/{sleepy['execution_id']}")
-        step = snap["data"]["steps"][0]
-        if step["status"] == "running" and step.get("pid"):
-            break
-        assert time.monotonic() < deadline, snap
-        time.sleep(0.05)
-    nap = psutil.Process(step["pid"])
+    _, nap = sleeping_step(url)
     os.kill(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
     nap.wait(timeout=5)
@@ -157,16 +162,7 @@ def test_sigint_without_a_terminal_stops_the_runs_as_sigterm_does(
     # A service manager, `kill -INT` or an IDE's run console: no terminal, so jupyter_server
     # installs no Ctrl-C handler of its own.
     url, proc = server
-    sleepy = rest(url, "POST", "executions", {"yaml": SLEEPY})
-    deadline = time.monotonic() + 20
-    while True:
-        snap = rest(url, "GET", f"executions/{sleepy['execution_id']}")
-        step = snap["data"]["steps"][0]
-        if step["status"] == "running" and step.get("pid"):
-            break
-        assert time.monotonic() < deadline, snap
-        time.sleep(0.05)
-    nap = psutil.Process(step["pid"])
+    execution_id, nap = sleeping_step(url)
     try:
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(timeout=30)
@@ -179,7 +175,7 @@ def test_sigint_without_a_terminal_stops_the_runs_as_sigterm_does(
             nap.kill()
     store = Store(server_env["ANSFLOW_DB_URL"])
     try:
-        stopped = store.get_execution(sleepy["execution_id"])
+        stopped = store.get_execution(execution_id)
     finally:
         store.close()
     assert (stopped["status"], stopped["message"]) == ("cancelled", "cancelled")
