@@ -20,13 +20,20 @@ pytestmark = pytest.mark.timeout(180)
 EXAMPLE = Path(__file__).parents[2] / "notebooks" / "notebook-dag"
 
 
-def test_run_a_notebook_with_parameters(tmp_path: Path) -> None:
+def write_notebook(path: Path, parameters: str, body: str) -> None:
+    """A python3 notebook: a cell tagged `parameters`, then `body`."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    params = nbformat.v4.new_code_cell("n = 1\nword = 'a'")
+    params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("print(word * n, type(n).__name__)")]
-    nbformat.write(nb, str(tmp_path / "my nb.ipynb"))
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, str(path))
+
+
+def test_run_a_notebook_with_parameters(tmp_path: Path) -> None:
+    write_notebook(
+        tmp_path / "my nb.ipynb", "n = 1\nword = 'a'", "print(word * n, type(n).__name__)"
+    )
     done = ansflow(tmp_path, "run", "my nb.ipynb", "-p", "n", "3", "-p", "word", "ab", "--plain")
     assert done.returncode == 0, done.stderr
     assert "ababab int" in done.stdout
@@ -57,12 +64,7 @@ def test_the_notebook_dag_example_runs(tmp_path: Path) -> None:
 
 def test_each_matrix_leg_keeps_its_executed_notebook_as_an_artifact(tmp_path: Path) -> None:
     # The leg's id has brackets (`leg[n=1]`); its notebook must not be read as a glob class.
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    params = nbformat.v4.new_code_cell("n = 0")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("print('leg', n)")]
-    nbformat.write(nb, str(tmp_path / "leg.ipynb"))
+    write_notebook(tmp_path / "leg.ipynb", "n = 0", "print('leg', n)")
     (tmp_path / "p.yml").write_text(
         "name: legs\nsteps:\n  leg:\n    notebook: leg.ipynb\n"
         "    matrix: {n: [1, 2]}\n    parameters: {n: '${{ matrix.n }}'}\n"
